@@ -1,0 +1,53 @@
+# speaker-enrollment: `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BENCH_VENV := .venv-bench
+MODEL := lambdas/speaker_enrollment/model/ge2e.npz
+SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: setup model speech test lint unit demo bench clean
+
+setup: $(VENV)/.installed $(MODEL)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+model: $(MODEL)
+
+$(MODEL): tools/build_model.py lambdas/speaker_enrollment/voiceprint/checkpoint.py | $(VENV)/.installed
+	$(BIN)/python tools/build_model.py
+
+# Real speech for tests and the demo: Debian's Asterisk prompt packages (8 kHz, real people).
+speech: $(SPEECH_STAMP)
+
+$(SPEECH_STAMP):
+	tools/install-speech.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy lambdas/speaker_enrollment cli/enrollctl
+
+unit: setup speech
+	$(BIN)/python -m pytest -q
+
+test: lint unit
+
+demo: setup speech
+	$(BIN)/python -m enrollctl.demo
+
+$(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e . resemblyzer==0.1.4
+	touch $@
+
+bench: setup speech $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m bench.voiceprint
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)

@@ -1,0 +1,1 @@
+"""enrollctl: the command line of speaker-enrollment."""

@@ -1,0 +1,87 @@
+"""``enrollctl``: voiceprints and comparisons from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from speaker_enrollment.voiceprint.audio import AudioError, Speech
+from speaker_enrollment.voiceprint.engine import VoiceprintEngine
+from speaker_enrollment.voiceprint.scoring import cosine, score
+
+
+def _read_speech(engine: VoiceprintEngine, path: str, channel: int) -> Speech:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AudioError(path, f"cannot read file ({exc.strerror})") from None
+    return engine.speech(data, path, channel)
+
+
+def cmd_voiceprint(args: argparse.Namespace) -> int:
+    engine = VoiceprintEngine()
+    speeches: list[Speech] = []
+    failures = 0
+    for path in args.files:
+        try:
+            speeches.append(_read_speech(engine, path, args.channel))
+        except AudioError as exc:
+            print(f"enrollctl: {exc}", file=sys.stderr)
+            failures += 1
+    for speech, voiceprint in zip(speeches, engine.voiceprints([[s] for s in speeches]), strict=True):
+        record = {
+            "File": speech.source,
+            "ModelId": voiceprint.model_id,
+            "NetSpeechSeconds": speech.net_speech_seconds,
+            "Voiceprint": [round(x, 7) for x in voiceprint.as_list()],
+        }
+        print(json.dumps(record))
+    return 1 if failures else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    engine = VoiceprintEngine()
+    try:
+        speech_a = _read_speech(engine, args.a, args.channel_a)
+        speech_b = _read_speech(engine, args.b, args.channel_b)
+    except AudioError as exc:
+        print(f"enrollctl: {exc}", file=sys.stderr)
+        return 1
+    first, second = engine.voiceprints([[speech_a], [speech_b]])
+    cos = cosine(first.vector, second.vector)
+    print(json.dumps({
+        "Score": score(cos),
+        "Cosine": round(cos, 6),
+        "NetSpeechSeconds": [speech_a.net_speech_seconds, speech_b.net_speech_seconds],
+    }))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="enrollctl", description="Self-hosted Voice ID speaker enrollment")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    voiceprint = commands.add_parser("voiceprint", help="print one voiceprint (JSON line) per audio file")
+    voiceprint.add_argument("files", nargs="+", metavar="FILE")
+    voiceprint.add_argument("--channel", type=int, default=0, help="channel to use (ChannelId), default 0")
+    voiceprint.set_defaults(func=cmd_voiceprint)
+
+    compare = commands.add_parser("compare", help="score two recordings against each other (0-100)")
+    compare.add_argument("a", metavar="A")
+    compare.add_argument("b", metavar="B")
+    compare.add_argument("--channel-a", type=int, default=0)
+    compare.add_argument("--channel-b", type=int, default=0)
+    compare.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
