@@ -1,0 +1,43 @@
+"""Typed configuration from the Lambda environment (names in docs/architecture.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    jobs_table: str
+    speakers_table: str
+    domains_table: str
+    work_bucket: str
+    inbox_bucket: str
+    output_bucket: str
+    kms_key_id: str
+    default_data_access_role_arn: str
+    state_machine_arn: str = ""
+    max_requests_per_job: int = 10_000
+    speaker_quota: int = 100_000
+    shard_size: int = 20
+    max_audio_file_bytes: int = 20 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            jobs_table=env["JOBS_TABLE"],
+            speakers_table=env["SPEAKERS_TABLE"],
+            domains_table=env["DOMAINS_TABLE"],
+            work_bucket=env["WORK_BUCKET"],
+            inbox_bucket=env.get("INBOX_BUCKET", ""),
+            output_bucket=env.get("OUTPUT_BUCKET", ""),
+            kms_key_id=env.get("KMS_KEY_ID", ""),
+            default_data_access_role_arn=env.get("DEFAULT_DATA_ACCESS_ROLE_ARN", ""),
+            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            max_requests_per_job=int(env.get("MAX_REQUESTS_PER_JOB", "10000")),
+            speaker_quota=int(env.get("SPEAKER_QUOTA", "100000")),
+            shard_size=int(env.get("SHARD_SIZE", "20")),
+            max_audio_file_bytes=int(env.get("MAX_AUDIO_FILE_BYTES", str(20 * 1024 * 1024))),
+        )
