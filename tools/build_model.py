@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambdas"))
 
-from speaker_enrollment.voiceprint.checkpoint import load_legacy_checkpoint  # noqa: E402
-from speaker_enrollment.voiceprint.model import MODEL_ARTIFACT, MODEL_ID  # noqa: E402
+from speaker_enrollment.voiceprint.checkpoint import load_legacy_checkpoint
+from speaker_enrollment.voiceprint.model import MODEL_ARTIFACT, MODEL_ID
 
 WHEEL_REQUIREMENT = "resemblyzer==0.1.4"
 CHECKPOINT_IN_WHEEL = "resemblyzer/pretrained.pt"

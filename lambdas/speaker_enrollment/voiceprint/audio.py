@@ -26,6 +26,7 @@ _TARGET_DBFS = -30.0
 _VAD_WINDOW = MODEL_RATE * 30 // 1000  # 30 ms, in samples
 _VAD_SMOOTHING_WIDTH = 8  # windows averaged when smoothing the speech flags
 _VAD_MAX_SILENCE = 6  # silent windows kept around speech
+_READ_BLOCK_FRAMES = 1 << 16  # frames per read for files libsndfile cannot seek in
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -87,7 +88,7 @@ def decode(data: bytes, source: str, channel: int = 0, max_bytes: int = DEFAULT_
         raise EmptyAudioError(source, "file is empty")
     try:
         with soundfile.SoundFile(io.BytesIO(data)) as sound:
-            frames = sound.read(dtype="float32", always_2d=True)
+            frames = _read_all_frames(sound)
             rate, channels = sound.samplerate, sound.channels
             audio_format = f"{sound.format}/{sound.subtype}"
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
@@ -104,14 +105,29 @@ def decode(data: bytes, source: str, channel: int = 0, max_bytes: int = DEFAULT_
     return DecodedAudio(source, mono, rate, channels, audio_format)
 
 
+def _read_all_frames(sound: soundfile.SoundFile) -> FloatArray:
+    """All frames as float32 (frames × channels).
+
+    libsndfile reports some compressed WAVs (GSM 6.10) as not seekable, and ``read()`` without a
+    frame count refuses those: they are read block by block to the end instead.
+    """
+    if sound.seekable():
+        return sound.read(dtype="float32", always_2d=True)
+    blocks: list[FloatArray] = []
+    while (block := sound.read(_READ_BLOCK_FRAMES, dtype="float32", always_2d=True)).shape[0]:
+        blocks.append(block)
+    return np.concatenate(blocks) if blocks else np.zeros((0, sound.channels), dtype=np.float32)
+
+
 def extract_speech(audio: DecodedAudio) -> Speech:
     """Resample to the model rate, normalise the volume and trim long silences (as GE2E was trained)."""
     wav = soxr.resample(audio.samples, TELEPHONE_RATE, MODEL_RATE, quality="HQ").astype(np.float32)
     wav = _normalise_volume(wav)
     voiced = _vad_flags(wav)
-    if not voiced.any():
+    mask = _speech_mask(voiced)
+    if not mask.any():  # also when the smoothing drops a lone voiced window: nothing would be kept
         raise NoSpeechError(audio.source, "no speech found")
-    keep = np.repeat(_speech_mask(voiced), _VAD_WINDOW)
+    keep = np.repeat(mask, _VAD_WINDOW)
     trimmed = wav[: keep.size][keep]
     net_seconds = float(voiced.sum()) * _VAD_WINDOW / MODEL_RATE
     return Speech(audio.source, np.ascontiguousarray(trimmed), round(net_seconds, 2))
@@ -143,11 +159,14 @@ def _vad_flags(wav: FloatArray) -> npt.NDArray[np.bool_]:
 
 def _speech_mask(voiced: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     """Smooth the VAD flags with a moving average, then keep up to 3 silent windows around speech."""
+    if not voiced.size:  # under one 30 ms window of audio
+        return np.zeros(0, dtype=bool)
     width = _VAD_SMOOTHING_WIDTH
     padded = np.concatenate((np.zeros((width - 1) // 2), voiced, np.zeros(width // 2)))
     sums = np.cumsum(padded, dtype=float)
     sums[width:] = sums[width:] - sums[:-width]
     smoothed = np.round(sums[width - 1 :] / width).astype(bool)
     reach = (_VAD_MAX_SILENCE + 1) // 2
-    dilated = np.convolve(smoothed.astype(np.int32), np.ones(2 * reach + 1, dtype=np.int32), mode="same")
-    return dilated > 0
+    # "full" then cut, not mode="same": that returns the kernel's length for fewer than 7 windows.
+    dilated = np.convolve(smoothed.astype(np.int32), np.ones(2 * reach + 1, dtype=np.int32), mode="full")
+    return dilated[reach : reach + smoothed.size] > 0

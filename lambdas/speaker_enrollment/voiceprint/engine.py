@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from .audio import DEFAULT_MAX_FILE_BYTES, Speech, decode, extract_speech
 from .features import mel_windows
-from .model import SpeakerEncoder
+from .model import EMBEDDING_SIZE, SpeakerEncoder
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -66,29 +66,70 @@ class VoiceprintEngine:
 
     def voiceprints(self, requests: Sequence[Sequence[Speech]]) -> list[Voiceprint]:
         """One voiceprint per request; all windows of all requests share the encoder's batches."""
-        per_request = [[mel_windows(speech.samples) for speech in speeches] for speeches in requests]
-        counts = [sum(w.shape[0] for w in windows) for windows in per_request]
-        all_windows = [w for windows in per_request for w in windows]
-        if not all_windows:
-            return []
-        embeddings = self._embed(np.concatenate(all_windows))
-        results = []
-        for speeches, segment in zip(requests, np.split(embeddings, np.cumsum(counts)[:-1]), strict=True):
-            mean = segment.mean(axis=0)
-            results.append(
-                Voiceprint(
-                    vector=(mean / np.linalg.norm(mean)).astype(np.float32),
-                    model_id=self.model_id,
-                    net_speech_seconds=round(sum(s.net_speech_seconds for s in speeches), 2),
-                )
-            )
-        return results
+        pool = self.pool()
+        for index, speeches in enumerate(requests):
+            for speech in speeches:
+                pool.add(index, speech)
+        return [pool.voiceprint(index) for index in range(len(requests))]
 
-    def _embed(self, windows: FloatArray) -> FloatArray:
+    def pool(self) -> VoiceprintPool:
+        return VoiceprintPool(self)
+
+    def embed(self, windows: FloatArray) -> FloatArray:
         with threadpool_limits(limits=self.threads, user_api="blas"):
-            return np.concatenate(
-                [
-                    self.encoder.embed_windows(windows[start : start + self.batch_windows])
-                    for start in range(0, windows.shape[0], self.batch_windows)
-                ]
-            )
+            return self.encoder.embed_windows(windows)
+
+
+class VoiceprintPool:
+    """Collects speech of many requests and embeds their windows in shared, bounded batches.
+
+    Only the windows not yet embedded (fewer than one batch) and a running sum per request are
+    held, so memory does not grow with the number or length of recordings.
+    """
+
+    def __init__(self, engine: VoiceprintEngine) -> None:
+        self._engine = engine
+        self._pending: list[tuple[Hashable, FloatArray]] = []
+        self._pending_count = 0
+        self._sums: dict[Hashable, FloatArray] = {}
+        self._seconds: dict[Hashable, float] = {}
+
+    def add(self, key: Hashable, speech: Speech) -> None:
+        windows = mel_windows(speech.samples)
+        self._sums.setdefault(key, np.zeros(EMBEDDING_SIZE, dtype=np.float64))
+        self._seconds[key] = self._seconds.get(key, 0.0) + speech.net_speech_seconds
+        self._pending.append((key, windows))
+        self._pending_count += windows.shape[0]
+        while self._pending_count >= self._engine.batch_windows:
+            self._embed_batch(self._engine.batch_windows)
+
+    def voiceprint(self, key: Hashable) -> Voiceprint:
+        """The pooled voiceprint of `key` (embeds whatever is still pending)."""
+        while self._pending_count:
+            self._embed_batch(self._pending_count)
+        total = self._sums[key]
+        return Voiceprint(
+            vector=(total / np.linalg.norm(total)).astype(np.float32),
+            model_id=self._engine.model_id,
+            net_speech_seconds=round(self._seconds[key], 2),
+        )
+
+    def _embed_batch(self, size: int) -> None:
+        """Embed the first `size` pending windows and add each into its request's sum."""
+        taken: list[tuple[Hashable, FloatArray]] = []
+        remaining = size
+        while remaining:
+            key, windows = self._pending[0]
+            head, tail = windows[:remaining], windows[remaining:]
+            taken.append((key, head))
+            remaining -= head.shape[0]
+            if tail.shape[0]:
+                self._pending[0] = (key, tail)
+            else:
+                self._pending.pop(0)
+        self._pending_count -= size
+        embeddings = self._engine.embed(np.concatenate([w for _, w in taken]))
+        offset = 0
+        for key, windows in taken:
+            self._sums[key] += embeddings[offset : offset + windows.shape[0]].sum(axis=0, dtype=np.float64)
+            offset += windows.shape[0]

@@ -55,13 +55,19 @@ def _hann_window() -> FloatArray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
-def mel_spectrogram(wav: FloatArray) -> FloatArray:
-    """(frames, 40) power mel spectrogram with centred frames (1 + len(wav) // 160 of them)."""
+def mel_spectrogram(wav: FloatArray, chunk_frames: int = 2048) -> FloatArray:
+    """(frames, 40) power mel spectrogram with centred frames (1 + len(wav) // 160 of them).
+
+    Frames are transformed `chunk_frames` at a time, so memory stays small for long recordings.
+    """
     padded = np.pad(wav, N_FFT // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    spectrum = np.fft.rfft(frames * _hann_window(), axis=-1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    return power @ mel_filterbank().T
+    mel = np.empty((frames.shape[0], N_MELS), dtype=np.float32)
+    for start in range(0, frames.shape[0], chunk_frames):
+        spectrum = np.fft.rfft(frames[start : start + chunk_frames] * _hann_window(), axis=-1)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        mel[start : start + chunk_frames] = power @ mel_filterbank().T
+    return mel
 
 
 def window_starts(n_samples: int) -> list[int]:

@@ -1,0 +1,169 @@
+"""S3 adapters: objects read and written with the job's data access role, and the work bucket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from ..domain.enrollment import RequestResult, SuccessfulEnrollment
+from ..domain.failures import InputNotReadableError, OutputNotWritableError
+from ..domain.manifest import EnrollmentRequest, RequestError
+from ..domain.ports import AudioFetchError
+from ..domain.s3uri import S3Location, parse_s3_uri
+
+ACCESS_ERRORS = {"AccessDenied", "AllAccessDisabled", "InvalidObjectState", "KMS.AccessDeniedException"}
+MISSING_ERRORS = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def describe_s3_error(location: S3Location, error: ClientError) -> str:
+    code = error_code(error)
+    if code in MISSING_ERRORS:
+        return f"{location.uri} does not exist"
+    if code in ACCESS_ERRORS or code.startswith("KMS"):
+        return f"{location.uri} cannot be read with the job's data access role ({code})"
+    return f"{location.uri} could not be read ({code})"
+
+
+def assume_data_access_role(role_arn: str, session_name: str, base: boto3.Session | None = None) -> boto3.Session:
+    """A session acting as the job's DataAccessRoleArn, as Voice ID did for its reads and writes."""
+    sts = (base or boto3.Session()).client("sts")
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+class S3Objects:
+    """Whole-object reads and writes through one S3 client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def read(self, location: S3Location) -> bytes:
+        return bytes(self.client.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
+
+    def read_json(self, location: S3Location) -> Any:
+        return json.loads(self.read(location))
+
+    def write(self, location: S3Location, body: bytes, kms_key_id: str | None = None,
+              content_type: str = "application/json") -> None:
+        extra: dict[str, str] = {}
+        if kms_key_id:
+            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+        self.client.put_object(Bucket=location.bucket, Key=location.key, Body=body, ContentType=content_type, **extra)
+
+    def write_json(self, location: S3Location, document: Any) -> None:
+        self.write(location, json.dumps(document, separators=(",", ":")).encode())
+
+    def exists(self, location: S3Location) -> bool:
+        try:
+            self.client.head_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            if error_code(error) in MISSING_ERRORS:
+                return False
+            raise
+        return True
+
+    def metadata(self, location: S3Location) -> dict[str, str]:
+        return dict(self.client.head_object(Bucket=location.bucket, Key=location.key).get("Metadata", {}))
+
+
+class S3AudioSource:
+    """Fetches enrollment audio; every failure becomes an AudioFetchError naming the object."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def fetch(self, s3_uri: str, max_bytes: int) -> bytes:
+        location = parse_s3_uri(s3_uri, needs_key=True)
+        try:
+            response = self._client.get_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            raise AudioFetchError(describe_s3_error(location, error)) from None
+        size = int(response.get("ContentLength", 0))
+        if size > max_bytes:
+            response["Body"].close()
+            raise AudioFetchError(f"{s3_uri}: file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        return bytes(response["Body"].read())
+
+
+class S3DataAccess(S3AudioSource):
+    """The job's reads (manifest, audio) and its output write, made with the data access role."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._objects = S3Objects(client)
+
+    def read_manifest(self, s3_uri: str) -> bytes:
+        try:
+            location = parse_s3_uri(s3_uri, needs_key=True)
+        except ValueError as exc:
+            raise InputNotReadableError(f"InputDataConfig: {exc}") from None
+        try:
+            return self._objects.read(location)
+        except ClientError as error:
+            raise InputNotReadableError(f"The input manifest {describe_s3_error(location, error)}") from None
+
+    def write_output(self, location: S3Location, body: bytes, kms_key_id: str | None) -> None:
+        try:
+            self._objects.write(location, body, kms_key_id)
+        except ClientError as error:
+            raise OutputNotWritableError(
+                f"The output file {location.uri} cannot be written with the job's data access role "
+                f"({error_code(error)})"
+            ) from None
+
+
+class S3WorkStore:
+    """The job's scratch space in the work bucket (see docs/architecture.md for the keys)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._objects = S3Objects(client)
+        self._bucket = bucket
+
+    def _at(self, job_id: str, *parts: str) -> S3Location:
+        return S3Location(self._bucket, "/".join(("jobs", job_id, *parts)))
+
+    def put_shards(self, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
+        items = []
+        for index, shard in enumerate(shards):
+            location = self._at(job_id, "shards", f"{index:05d}.json")
+            self._objects.write_json(location, [r.to_json() for r in shard])
+            items.append({"ShardIndex": index, "ShardKey": location.key})
+        listing = self._at(job_id, "shards.json")
+        self._objects.write_json(listing, items)
+        return listing.key
+
+    def shard_requests(self, job_id: str, shard_index: int) -> list[EnrollmentRequest]:
+        documents = self._objects.read_json(self._at(job_id, "shards", f"{shard_index:05d}.json"))
+        return [EnrollmentRequest.from_json(d) for d in documents]
+
+    def put_results(self, job_id: str, shard_index: int, results: list[RequestResult]) -> None:
+        self._objects.write_json(self._at(job_id, "results", f"{shard_index:05d}.json"), [r.to_json() for r in results])
+
+    def results(self, job_id: str, shard_index: int) -> list[RequestResult] | None:
+        location = self._at(job_id, "results", f"{shard_index:05d}.json")
+        if not self._objects.exists(location):
+            return None
+        return [_result(d) for d in self._objects.read_json(location)]
+
+    def put_validation_errors(self, job_id: str, errors: list[RequestError]) -> None:
+        self._objects.write_json(self._at(job_id, "validation-errors.json"), [e.to_json() for e in errors])
+
+    def validation_errors(self, job_id: str) -> list[RequestError]:
+        return [RequestError.from_json(d) for d in self._objects.read_json(self._at(job_id, "validation-errors.json"))]
+
+
+def _result(document: dict[str, Any]) -> RequestResult:
+    if "ErrorCode" in document:
+        return RequestError.from_json(document)
+    return SuccessfulEnrollment.from_json(document)

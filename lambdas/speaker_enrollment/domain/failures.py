@@ -1,0 +1,64 @@
+"""Job-level failures: each kind carries the FailureDetails.StatusCode it ends the job with.
+
+Raised inside the workflow's functions, they reach the catch-all as ``errorType`` (the class name)
+and ``errorMessage``; ``failure_details`` turns that pair back into the job's FailureDetails.
+"""
+
+from __future__ import annotations
+
+from .job import FailureDetails
+
+
+class JobFailure(Exception):
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ManifestError(JobFailure):
+    """The manifest as a whole cannot be used (not JSON, wrong Version, no request list)."""
+
+    status_code = 400
+
+
+class RequestLimitExceededError(ManifestError):
+    status_code = 402
+
+
+class InputNotReadableError(JobFailure):
+    """The manifest cannot be read with the job's data access role."""
+
+    status_code = 403
+
+
+class OutputNotWritableError(JobFailure):
+    status_code = 403
+
+
+class DomainNotFoundError(JobFailure):
+    status_code = 404
+
+
+class InvalidJobRequestError(JobFailure):
+    status_code = 400
+
+
+_KNOWN: dict[str, type[JobFailure]] = {
+    cls.__name__: cls
+    for cls in (
+        JobFailure, ManifestError, RequestLimitExceededError, InputNotReadableError, OutputNotWritableError,
+        DomainNotFoundError, InvalidJobRequestError,
+    )
+}
+MAX_MESSAGE = 1024
+
+
+def failure_details(error_type: str, message: str) -> FailureDetails:
+    """FailureDetails for an error that ended the workflow; unknown errors are internal (500)."""
+    known = _KNOWN.get(error_type)
+    if known is not None:
+        return FailureDetails(known.status_code, message[:MAX_MESSAGE] or error_type)
+    detail = f"{error_type}: {message}" if message else error_type
+    return FailureDetails(500, f"Internal error while running the job ({detail})"[:MAX_MESSAGE])

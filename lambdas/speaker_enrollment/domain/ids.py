@@ -1,0 +1,38 @@
+"""Voice ID's identifier formats: 22 alphanumerics, and ``id#`` + 22 for generated speaker ids."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+
+ALPHANUMERIC = string.ascii_letters + string.digits
+ID_LENGTH = 22
+ID_PATTERN = re.compile(r"^[a-zA-Z0-9]{22}$")
+GENERATED_SPEAKER_ID_PATTERN = re.compile(r"^id#[a-zA-Z0-9]{22}$")
+CUSTOMER_SPEAKER_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+CUSTOMER_SPEAKER_ID_MAX = 256
+
+
+def new_id() -> str:
+    """A random 22-character alphanumeric id (JobId, DomainId, WatchlistId)."""
+    return "".join(secrets.choice(ALPHANUMERIC) for _ in range(ID_LENGTH))
+
+
+def stable_id(*parts: str) -> str:
+    """A 22-character alphanumeric id derived from `parts`: the same parts always give the same id."""
+    number = int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest(), "big")
+    chars = []
+    for _ in range(ID_LENGTH):
+        number, index = divmod(number, len(ALPHANUMERIC))
+        chars.append(ALPHANUMERIC[index])
+    return "".join(chars)
+
+
+def new_generated_speaker_id() -> str:
+    return "id#" + new_id()
+
+
+def is_id(value: object) -> bool:
+    return isinstance(value, str) and bool(ID_PATTERN.match(value))

@@ -1,0 +1,72 @@
+"""Sharding a job's requests and merging shard results into Voice ID's output file.
+
+The merge is where "every request exactly once" is enforced: each request of each shard yields
+exactly one entry, its result if the shard recorded one, otherwise a 500 entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .enrollment import RequestResult, SuccessfulEnrollment
+from .manifest import EnrollmentRequest, RequestError
+from .s3uri import S3Location, parse_s3_uri
+
+OUTPUT_VERSION = "1.0"
+SHARD_LOST_MESSAGE = (
+    "Internal error: the enrollment worker for this request failed after retries; "
+    "the speaker was not enrolled by this request"
+)
+
+
+def plan_shards(requests: Sequence[EnrollmentRequest], shard_size: int) -> list[list[EnrollmentRequest]]:
+    return [list(requests[i : i + shard_size]) for i in range(0, len(requests), shard_size)]
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    errors: tuple[RequestError, ...]
+    successes: tuple[SuccessfulEnrollment, ...]
+
+    def to_bytes(self) -> bytes:
+        document = {
+            "Version": OUTPUT_VERSION,
+            "Errors": [e.to_json() for e in self.errors],
+            "SuccessfulEnrollments": [s.to_json() for s in self.successes],
+        }
+        return json.dumps(document, indent=1).encode()
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    requests: Sequence[EnrollmentRequest]
+    results: Sequence[RequestResult] | None  # None when the shard never recorded its results
+
+
+def merge_results(validation_errors: Sequence[RequestError], shards: Sequence[ShardOutcome]) -> OutputFile:
+    errors = list(validation_errors)
+    successes: list[SuccessfulEnrollment] = []
+    for shard in shards:
+        for result in _results_or_lost(shard):
+            if isinstance(result, SuccessfulEnrollment):
+                successes.append(result)
+            else:
+                errors.append(result)
+    return OutputFile(tuple(errors), tuple(successes))
+
+
+def _results_or_lost(shard: ShardOutcome) -> Sequence[RequestResult]:
+    recorded = shard.results
+    matches = recorded is not None and [r.request_id for r in recorded] == [q.request_id for q in shard.requests]
+    if recorded is not None and matches:
+        return recorded
+    return [RequestError(q.request_id, 500, SHARD_LOST_MESSAGE) for q in shard.requests]
+
+
+def output_location(output_s3_uri: str, job_id: str, manifest_s3_uri: str) -> S3Location:
+    """``<OutputDataConfig.S3Uri>/<JobId>/<manifest file name>.out``."""
+    folder = parse_s3_uri(output_s3_uri, needs_key=False)
+    manifest = parse_s3_uri(manifest_s3_uri, needs_key=True)
+    return folder.child(job_id, f"{manifest.file_name}.out")

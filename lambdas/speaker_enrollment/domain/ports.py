@@ -1,0 +1,109 @@
+"""What the domain needs from the outside world. Adapters implement these; tests use in-memory ones."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from .domain import Domain
+from .job import FailureDetails, JobStatus, SpeakerEnrollmentJob
+from .manifest import EnrollmentRequest, RequestError
+from .s3uri import S3Location
+from .speaker import Speaker
+
+if TYPE_CHECKING:
+    from .enrollment import RequestResult
+
+
+class AudioFetchError(Exception):
+    """An audio object could not be read; the message says which and why."""
+
+
+class SpeakerQuotaExceededError(Exception):
+    pass
+
+
+class SpeakerChangedError(Exception):
+    """Another writer changed the speaker first; read it again and decide again."""
+
+
+class AudioSource(Protocol):
+    def fetch(self, s3_uri: str, max_bytes: int) -> bytes:
+        """The object's bytes; raises AudioFetchError (missing, access denied, over max_bytes)."""
+        ...
+
+
+class SpeakerStore(Protocol):
+    def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None: ...
+
+    def create(self, speaker: Speaker, quota: int) -> None:
+        """Insert a new speaker and count it in the domain; SpeakerQuotaExceededError when the
+        domain already has `quota` speakers, SpeakerChangedError when the speaker now exists."""
+        ...
+
+    def replace(self, speaker: Speaker, expected: Speaker) -> None:
+        """Overwrite `expected` with `speaker`; SpeakerChangedError if it changed in between."""
+        ...
+
+
+class JobStore(Protocol):
+    def get(self, domain_id: str, job_id: str) -> SpeakerEnrollmentJob | None: ...
+
+    def create(self, job: SpeakerEnrollmentJob, client_token: str, request_hash: str) -> bool:
+        """Insert the job unless one with its id exists; True if this call created it."""
+        ...
+
+    def request_hash(self, domain_id: str, job_id: str) -> str | None: ...
+
+    def start(self, domain_id: str, job_id: str, total_requests: int) -> None:
+        """SUBMITTED → IN_PROGRESS with the request count (a no-op once past SUBMITTED)."""
+        ...
+
+    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int) -> int:
+        """Count a finished shard once (retries are not counted again); returns PercentComplete."""
+        ...
+
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None: ...
+
+    def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
+        """Mark FAILED unless the job already completed."""
+        ...
+
+
+class DomainStore(Protocol):
+    def get(self, domain_id: str) -> Domain | None: ...
+
+
+class Workflow(Protocol):
+    def start(self, job: SpeakerEnrollmentJob) -> None:
+        """Start the job's execution; starting it again is harmless."""
+        ...
+
+
+class DataAccess(AudioSource, Protocol):
+    """Reads and writes made with the job's DataAccessRoleArn."""
+
+    def read_manifest(self, s3_uri: str) -> bytes:
+        """Raises InputNotReadableError saying why the manifest cannot be read."""
+        ...
+
+    def write_output(self, location: S3Location, body: bytes, kms_key_id: str | None) -> None:
+        """Raises OutputNotWritableError saying why the output cannot be written."""
+        ...
+
+
+class WorkStore(Protocol):
+    """The job's scratch space: shards, their results, the validation errors."""
+
+    def put_shards(self, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
+        """Write every shard and the shard list; return the list's key (the Map's ItemReader input)."""
+        ...
+
+    def shard_requests(self, job_id: str, shard_index: int) -> list[EnrollmentRequest]: ...
+
+    def put_results(self, job_id: str, shard_index: int, results: list[RequestResult]) -> None: ...
+
+    def results(self, job_id: str, shard_index: int) -> list[RequestResult] | None: ...
+
+    def put_validation_errors(self, job_id: str, errors: list[RequestError]) -> None: ...
+
+    def validation_errors(self, job_id: str) -> list[RequestError]: ...

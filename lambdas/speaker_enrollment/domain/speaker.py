@@ -1,0 +1,61 @@
+"""The speaker record: who is enrolled, with which voiceprint, by which job request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+
+class SpeakerStatus(StrEnum):
+    ENROLLED = "ENROLLED"
+    EXPIRED = "EXPIRED"
+    OPTED_OUT = "OPTED_OUT"
+    PENDING = "PENDING"
+
+
+class EnrollmentStatus(StrEnum):
+    NEW_ENROLLMENT = "NEW_ENROLLMENT"
+    DUPLICATE_SKIPPED = "DUPLICATE_SKIPPED"
+    ENROLLMENT_OVERWRITE = "ENROLLMENT_OVERWRITE"
+
+
+@dataclass(frozen=True)
+class Speaker:
+    domain_id: str
+    customer_speaker_id: str
+    generated_speaker_id: str
+    status: SpeakerStatus
+    created_at: float
+    updated_at: float
+    last_accessed_at: float | None = None
+    voiceprint: tuple[float, ...] = ()
+    model_id: str | None = None
+    net_speech_seconds: float | None = None
+    enrolled_by: str | None = None  # "<JobId>/<RequestId>" of the last enrollment, for idempotent retries
+    enrollment_status: EnrollmentStatus | None = None  # what that enrollment reported
+    version: int = 0  # optimistic lock: every write bumps it
+
+    def to_api(self) -> dict[str, Any]:
+        """Voice ID's Speaker shape (DescribeSpeaker)."""
+        shape: dict[str, Any] = {
+            "DomainId": self.domain_id,
+            "CustomerSpeakerId": self.customer_speaker_id,
+            "GeneratedSpeakerId": self.generated_speaker_id,
+            "Status": self.status.value,
+            "CreatedAt": self.created_at,
+            "UpdatedAt": self.updated_at,
+        }
+        if self.last_accessed_at is not None:
+            shape["LastAccessedAt"] = self.last_accessed_at
+        return shape
+
+    def enrolled(
+        self, *, voiceprint: tuple[float, ...], model_id: str, net_speech_seconds: float, by: str,
+        status: EnrollmentStatus, now: float,
+    ) -> Speaker:
+        return replace(
+            self, status=SpeakerStatus.ENROLLED, voiceprint=voiceprint, model_id=model_id,
+            net_speech_seconds=net_speech_seconds, enrolled_by=by, enrollment_status=status,
+            updated_at=now, last_accessed_at=now, version=self.version + 1,
+        )

@@ -1,0 +1,156 @@
+"""Submitting a job: one job per client token, whoever asks twice (API retry, duplicated S3 event)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .domain import DomainStatus
+from .failures import DomainNotFoundError, InvalidJobRequestError, JobFailure
+from .ids import stable_id
+from .job import EnrollmentConfig, ExistingEnrollmentAction, FailureDetails, SpeakerEnrollmentJob
+from .ports import DomainStore, JobStore, Workflow
+
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,255}$")
+MANIFEST_KEY_PATTERN = re.compile(r"^manifests/(?P<domain>[^/]+)/(?P<name>[^/]+\.json)$")
+
+
+class ClientTokenReusedError(Exception):
+    """The same ClientToken was used for a different request."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What StartSpeakerEnrollmentJob carries, whichever way it arrived."""
+
+    domain_id: str
+    client_token: str
+    data_access_role_arn: str
+    input_s3_uri: str
+    output_s3_uri: str
+    output_kms_key_id: str | None = None
+    job_name: str | None = None
+    enrollment_config: EnrollmentConfig = field(default_factory=EnrollmentConfig)
+
+    @property
+    def job_id(self) -> str:
+        return stable_id("speaker-enrollment-job", self.domain_id, self.client_token)
+
+    def fingerprint(self) -> str:
+        """Hash of everything but the token: the same token must come with the same request."""
+        body = {
+            "DataAccessRoleArn": self.data_access_role_arn, "InputDataConfig": self.input_s3_uri,
+            "OutputDataConfig": [self.output_s3_uri, self.output_kms_key_id], "JobName": self.job_name,
+            "EnrollmentConfig": self.enrollment_config.to_api(),
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    def new_job(self, now: float) -> SpeakerEnrollmentJob:
+        return SpeakerEnrollmentJob(
+            job_id=self.job_id, domain_id=self.domain_id, data_access_role_arn=self.data_access_role_arn,
+            input_s3_uri=self.input_s3_uri, output_s3_uri=self.output_s3_uri,
+            output_kms_key_id=self.output_kms_key_id, created_at=now, job_name=self.job_name,
+            enrollment_config=self.enrollment_config,
+        )
+
+
+@dataclass(frozen=True)
+class UploadDefaults:
+    """The stack's defaults for jobs started by uploading a manifest."""
+
+    output_bucket: str
+    kms_key_id: str
+    data_access_role_arn: str
+
+
+def request_from_upload(
+    bucket: str, key: str, upload_id: str, metadata: Mapping[str, str], defaults: UploadDefaults
+) -> JobRequest:
+    """The job an upload of ``manifests/<DomainId>/<name>.json`` asks for; metadata overrides defaults.
+
+    Raises InvalidJobRequestError (with the request it could build) when metadata is invalid.
+    """
+    match = MANIFEST_KEY_PATTERN.match(key)
+    if match is None:
+        raise ValueError(f"s3://{bucket}/{key} is not a manifest upload (manifests/<DomainId>/<name>.json)")
+    domain_id = match["domain"]
+    request = JobRequest(
+        domain_id=domain_id,
+        client_token=f"s3:{bucket}/{key}@{upload_id}",
+        data_access_role_arn=defaults.data_access_role_arn,
+        input_s3_uri=f"s3://{bucket}/{key}",
+        output_s3_uri=f"s3://{defaults.output_bucket}/{domain_id}/",
+        output_kms_key_id=defaults.kms_key_id,
+        job_name=metadata.get("job-name") or _job_name_from(match["name"]),
+        enrollment_config=EnrollmentConfig(_action(metadata.get("existing-enrollment-action"))),
+    )
+    return request
+
+
+def metadata_problem(metadata: Mapping[str, str]) -> str | None:
+    """What is wrong with the upload's object metadata, if anything."""
+    action = metadata.get("existing-enrollment-action")
+    if action is not None and action.upper() not in ExistingEnrollmentAction.__members__:
+        return f"object metadata existing-enrollment-action must be SKIP or OVERWRITE, got '{action}'"
+    name = metadata.get("job-name")
+    if name is not None and not JOB_NAME_PATTERN.match(name):
+        return f"object metadata job-name '{name[:300]}' must be 1-256 characters of [a-zA-Z0-9_-]"
+    return None
+
+
+def _action(value: str | None) -> ExistingEnrollmentAction:
+    if value and value.upper() in ExistingEnrollmentAction.__members__:
+        return ExistingEnrollmentAction(value.upper())
+    return ExistingEnrollmentAction.SKIP
+
+
+def _job_name_from(file_name: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9_-]", "-", file_name.removesuffix(".json"))[:256]
+    return name if name and name[0].isalnum() else f"job-{name}"[:256]
+
+
+@dataclass(frozen=True)
+class Submitter:
+    jobs: JobStore
+    domains: DomainStore
+    workflow: Workflow
+    clock: Callable[[], float]
+
+    def submit(self, request: JobRequest, refusal: str | None = None) -> SpeakerEnrollmentJob:
+        """Create the job (or find the one this token made) and make sure its workflow runs.
+
+        A job that cannot run (unknown or inactive domain, `refusal`) is recorded FAILED with the reason.
+        """
+        existing = self.jobs.get(request.domain_id, request.job_id)
+        if existing is not None:
+            if self.jobs.request_hash(request.domain_id, request.job_id) != request.fingerprint():
+                raise ClientTokenReusedError(
+                    f"ClientToken '{request.client_token}' was already used for a different request (job "
+                    f"{existing.job_id})"
+                )
+            return self._ensure_running(existing)
+        job = request.new_job(self.clock())
+        problem = self._problem(request, refusal)
+        if problem is not None:
+            job = job.failed(FailureDetails(problem.status_code, problem.message), self.clock())
+        if not self.jobs.create(job, request.client_token, request.fingerprint()):
+            return self.submit(request, refusal)
+        return self._ensure_running(job)
+
+    def _problem(self, request: JobRequest, refusal: str | None) -> JobFailure | None:
+        if refusal is not None:
+            return InvalidJobRequestError(refusal)
+        domain = self.domains.get(request.domain_id)
+        if domain is None:
+            return DomainNotFoundError(f"Domain '{request.domain_id}' does not exist")
+        if domain.status is not DomainStatus.ACTIVE:
+            return DomainNotFoundError(f"Domain '{request.domain_id}' is {domain.status.value}, not ACTIVE")
+        return None
+
+    def _ensure_running(self, job: SpeakerEnrollmentJob) -> SpeakerEnrollmentJob:
+        if not job.status.is_final:
+            self.workflow.start(job)
+        return job

@@ -1,0 +1,24 @@
+"""Prepare: read and validate the manifest, write the shards, mark the job IN_PROGRESS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .runtime import JobRef, bind_job, data_access, logger, metrics, steps, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ref = JobRef.from_event(event)
+    bind_job(ref)
+    job_steps = steps()
+    job = job_steps.load(ref.domain_id, ref.job_id)
+    prepared = job_steps.prepare(job, data_access(job))
+    metrics.add_metric(name="RequestsReceived", unit=MetricUnit.Count, value=prepared.total_requests)
+    return {"DomainId": ref.domain_id, "JobId": ref.job_id, "ShardsKey": prepared.shards_key,
+            "ShardCount": prepared.shard_count}
