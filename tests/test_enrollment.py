@@ -1,0 +1,157 @@
+"""Voice ID's enrollment rules on real speech, with in-memory stores (no AWS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from enrollctl import samples
+from speaker_enrollment.domain.enrollment import EnrollmentContext, RequestResult, ShardEnrollment
+from speaker_enrollment.domain.ids import GENERATED_SPEAKER_ID_PATTERN
+from speaker_enrollment.domain.job import EnrollmentConfig, ExistingEnrollmentAction
+from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest, RequestError
+from speaker_enrollment.domain.speaker import EnrollmentStatus, SpeakerStatus
+from speaker_enrollment.voiceprint.engine import VoiceprintEngine
+from tests.fakes import MemoryAudio, MemorySpeakers
+
+DOMAIN = "D" * 22
+AUDIO = {
+    "s3://inbox/allison-0.wav": ("allison-en", 40, 0),
+    "s3://inbox/allison-1.wav": ("allison-en", 40, 1),
+    "s3://inbox/carlo-0.wav": ("carlo-it", 40, 0),
+    "s3://inbox/june-a.wav": ("june-fr", 20, 0),
+    "s3://inbox/june-b.wav": ("june-fr", 20, 1),
+    "s3://inbox/short.wav": ("ivr-ru", 10, 0),
+}
+
+
+@pytest.fixture(scope="module")
+def engine() -> VoiceprintEngine:
+    return VoiceprintEngine()
+
+
+@pytest.fixture(scope="module")
+def audio_objects() -> dict[str, bytes]:
+    objects = {uri: samples.wav_bytes(samples.recording(*recipe)) for uri, recipe in AUDIO.items()}
+    objects["s3://inbox/not-audio.wav"] = b"this is not a wav file"
+    return objects
+
+
+def req(request_id: str, speaker: str, *uris: str) -> EnrollmentRequest:
+    return EnrollmentRequest(request_id, speaker, tuple(AudioSpecification(u, 0) for u in uris))
+
+
+Runner = Callable[..., list[RequestResult]]
+
+
+@pytest.fixture
+def store() -> MemorySpeakers:
+    return MemorySpeakers()
+
+
+@pytest.fixture
+def run(engine: VoiceprintEngine, audio_objects: dict[str, bytes], store: MemorySpeakers) -> Runner:
+    def run_job(*requests: EnrollmentRequest, job: str = "J1", action: str = "SKIP", quota: int = 100,
+                audio: MemoryAudio | None = None) -> list[RequestResult]:
+        context = EnrollmentContext(
+            job_id=job, domain_id=DOMAIN, config=EnrollmentConfig(ExistingEnrollmentAction(action)),
+            speaker_quota=quota, max_file_bytes=20 * 1024 * 1024, clock=lambda: 1_700_000_000.0,
+        )
+        source = audio or MemoryAudio(dict(audio_objects))
+        return ShardEnrollment(context, source, store, engine).run(list(requests))
+    return run_job
+
+
+def statuses(results: list[RequestResult]) -> list[object]:
+    return [r.error_code if isinstance(r, RequestError) else r.status.value for r in results]
+
+
+def test_new_speakers_are_enrolled_with_a_real_voiceprint(run: Runner, store: MemorySpeakers) -> None:
+    results = run(req("r1", "allison", "s3://inbox/allison-0.wav"), req("r2", "carlo", "s3://inbox/carlo-0.wav"))
+    assert statuses(results) == ["NEW_ENROLLMENT", "NEW_ENROLLMENT"]
+    allison = store.get(DOMAIN, "allison")
+    assert allison is not None and allison.status is SpeakerStatus.ENROLLED
+    assert GENERATED_SPEAKER_ID_PATTERN.match(allison.generated_speaker_id)
+    assert len(allison.voiceprint) == 256 and allison.model_id == "resemblyzer-ge2e-0.1.4"
+    assert allison.net_speech_seconds is not None and allison.net_speech_seconds >= 30
+
+
+def test_skip_reports_duplicates_without_reading_audio(run: Runner, audio_objects: dict[str, bytes]) -> None:
+    run(req("r1", "allison", "s3://inbox/allison-0.wav"))
+    audio = MemoryAudio(dict(audio_objects))
+    results = run(req("r1", "allison", "s3://inbox/allison-1.wav"), job="J2", audio=audio)
+    assert statuses(results) == ["DUPLICATE_SKIPPED"]
+    assert audio.fetched == []
+
+
+def test_overwrite_replaces_the_voiceprint_and_keeps_the_generated_id(run: Runner, store: MemorySpeakers) -> None:
+    first = run(req("r1", "allison", "s3://inbox/allison-0.wav"))[0]
+    before = store.get(DOMAIN, "allison")
+    second = run(req("r1", "allison", "s3://inbox/allison-1.wav"), job="J2", action="OVERWRITE")[0]
+    after = store.get(DOMAIN, "allison")
+    assert statuses([second]) == ["ENROLLMENT_OVERWRITE"]
+    assert before is not None and after is not None
+    assert after.generated_speaker_id == before.generated_speaker_id == getattr(first, "generated_speaker_id")
+    assert after.voiceprint != before.voiceprint
+    # Same person, different words: the new voiceprint is still close to the old one.
+    assert sum(a * b for a, b in zip(after.voiceprint, before.voiceprint, strict=True)) > 0.9
+
+
+def test_opted_out_speaker_is_refused_with_409(run: Runner, store: MemorySpeakers) -> None:
+    run(req("r1", "allison", "s3://inbox/allison-0.wav"))
+    speaker = store.get(DOMAIN, "allison")
+    assert speaker is not None
+    store.speakers[(DOMAIN, "allison")] = replace(speaker, status=SpeakerStatus.OPTED_OUT, voiceprint=())
+    (result,) = run(req("r9", "allison", "s3://inbox/allison-1.wav"), job="J2", action="OVERWRITE")
+    assert isinstance(result, RequestError) and result.error_code == 409
+    assert "opted out" in result.error_message
+
+
+def test_speaker_quota_gives_402_for_new_speakers_only(run: Runner) -> None:
+    results = run(req("r1", "allison", "s3://inbox/allison-0.wav"), req("r2", "carlo", "s3://inbox/carlo-0.wav"),
+                  quota=1)
+    assert statuses(results) == ["NEW_ENROLLMENT", 402]
+    assert isinstance(results[1], RequestError) and "quota of 1 speakers" in results[1].error_message
+
+
+def test_audio_problems_are_400_entries_naming_the_file(run: Runner) -> None:
+    results = run(
+        req("short", "ivr", "s3://inbox/short.wav"),
+        req("missing", "m", "s3://inbox/nowhere.wav"),
+        req("garbage", "g", "s3://inbox/not-audio.wav"),
+    )
+    assert statuses(results) == [400, 400, 400]
+    messages = [r.error_message for r in results if isinstance(r, RequestError)]
+    assert "Not enough speech" in messages[0] and "at least 30 s is required" in messages[0]
+    assert "s3://inbox/short.wav (channel 0):" in messages[0]
+    assert "s3://inbox/nowhere.wav does not exist" in messages[1]
+    assert "s3://inbox/not-audio.wav" in messages[2] and "not a readable audio file" in messages[2]
+
+
+def test_speech_is_pooled_over_the_request_files(run: Runner, store: MemorySpeakers) -> None:
+    (result,) = run(req("r1", "june", "s3://inbox/june-a.wav", "s3://inbox/june-b.wav"))
+    assert statuses([result]) == ["NEW_ENROLLMENT"]
+    june = store.get(DOMAIN, "june")
+    assert june is not None and june.net_speech_seconds is not None and june.net_speech_seconds >= 30
+
+
+def test_a_retried_shard_reports_the_same_results_and_enrolls_nothing_twice(
+    run: Runner, store: MemorySpeakers
+) -> None:
+    shard = (req("r1", "allison", "s3://inbox/allison-0.wav"), req("r2", "carlo", "s3://inbox/carlo-0.wav"))
+    first = run(*shard)
+    again = run(*shard)
+    assert again == first
+    assert statuses(again) == ["NEW_ENROLLMENT", "NEW_ENROLLMENT"]
+    assert store.count(DOMAIN) == 2
+
+
+def test_the_same_speaker_twice_in_one_job_is_enrolled_once(run: Runner, store: MemorySpeakers) -> None:
+    results = run(req("a", "allison", "s3://inbox/allison-0.wav"), req("b", "allison", "s3://inbox/allison-1.wav"))
+    assert statuses(results) == ["NEW_ENROLLMENT", "DUPLICATE_SKIPPED"]
+    assert store.count(DOMAIN) == 1
+    assert {getattr(r, "generated_speaker_id", None) for r in results} == {
+        store.speakers[(DOMAIN, "allison")].generated_speaker_id
+    }
