@@ -22,6 +22,7 @@ class Settings:
     speaker_quota: int = 100_000
     shard_size: int = 20
     max_audio_file_bytes: int = 20 * 1024 * 1024
+    voiceprint_threads: int = 0  # BLAS threads per worker; 0 = every core the function has
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,4 +41,5 @@ class Settings:
             speaker_quota=int(env.get("SPEAKER_QUOTA", "100000")),
             shard_size=int(env.get("SHARD_SIZE", "20")),
             max_audio_file_bytes=int(env.get("MAX_AUDIO_FILE_BYTES", str(20 * 1024 * 1024))),
+            voiceprint_threads=int(env.get("VOICEPRINT_THREADS", "0")),
         )

@@ -133,12 +133,12 @@ class S3WorkStore:
     def _at(self, job_id: str, *parts: str) -> S3Location:
         return S3Location(self._bucket, "/".join(("jobs", job_id, *parts)))
 
-    def put_shards(self, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
+    def put_shards(self, domain_id: str, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
         items = []
         for index, shard in enumerate(shards):
             location = self._at(job_id, "shards", f"{index:05d}.json")
             self._objects.write_json(location, [r.to_json() for r in shard])
-            items.append({"ShardIndex": index, "ShardKey": location.key})
+            items.append({"DomainId": domain_id, "JobId": job_id, "ShardIndex": index, "ShardKey": location.key})
         listing = self._at(job_id, "shards.json")
         self._objects.write_json(listing, items)
         return listing.key

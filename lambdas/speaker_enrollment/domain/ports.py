@@ -94,8 +94,9 @@ class DataAccess(AudioSource, Protocol):
 class WorkStore(Protocol):
     """The job's scratch space: shards, their results, the validation errors."""
 
-    def put_shards(self, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
-        """Write every shard and the shard list; return the list's key (the Map's ItemReader input)."""
+    def put_shards(self, domain_id: str, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
+        """Write every shard and the shard list of Map items ``{"DomainId","JobId","ShardIndex","ShardKey"}``;
+        return the list's key (the Map's ItemReader input)."""
         ...
 
     def shard_requests(self, job_id: str, shard_index: int) -> list[EnrollmentRequest]: ...

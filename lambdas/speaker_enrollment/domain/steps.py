@@ -57,7 +57,7 @@ class JobSteps:
             raise InvalidJobRequestError(f"OutputDataConfig: {exc}") from None
         shards = plan_shards(manifest.requests, self.limits.shard_size)
         self.work.put_validation_errors(job.job_id, list(manifest.errors))
-        shards_key = self.work.put_shards(job.job_id, shards)
+        shards_key = self.work.put_shards(job.domain_id, job.job_id, shards)
         self.jobs.start(job.domain_id, job.job_id, manifest.total)
         if manifest.errors:  # invalid requests are processed already: count them in the progress
             self.jobs.record_shard(job.domain_id, job.job_id, -1, len(manifest.errors))

@@ -15,6 +15,7 @@ from .runtime import (
     bind_job,
     data_access,
     limits,
+    settings,
     logger,
     metrics,
     speaker_store,
@@ -36,7 +37,8 @@ class ShardItem:
 @cache
 def engine() -> VoiceprintEngine:
     """Loaded once per container: the model stays warm across shards."""
-    return VoiceprintEngine(max_file_bytes=limits().max_audio_file_bytes)
+    return VoiceprintEngine(max_file_bytes=limits().max_audio_file_bytes,
+                            threads=settings().voiceprint_threads or None)
 
 
 @logger.inject_lambda_context

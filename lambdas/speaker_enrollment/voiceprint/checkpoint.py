@@ -104,7 +104,10 @@ class _CheckpointUnpickler(pickle.Unpickler):
 def _read_storages(stream: IO[bytes], keys: list[str], refs: dict[str, _StorageRef]) -> dict[str, np.ndarray]:
     storages: dict[str, np.ndarray] = {}
     for key in keys:
-        (numel,) = struct.unpack("<q", stream.read(8))
+        header = stream.read(8)
+        if len(header) != 8:
+            raise CheckpointFormatError(f"storage {key} is truncated")
+        (numel,) = struct.unpack("<q", header)
         ref = refs.get(key)
         if ref is None:
             raise CheckpointFormatError(f"storage {key} is not referenced by any tensor")
@@ -126,9 +129,19 @@ def _collect_refs(obj: Any, refs: dict[str, _StorageRef]) -> None:
             _collect_refs(value, refs)
 
 
+def _check_bounds(tensor: _PendingTensor, storage_size: int) -> None:
+    """Refuse views that reach outside their storage (as_strided would read foreign memory)."""
+    shape, stride, offset = tensor.shape, tensor.stride, tensor.offset
+    if len(shape) != len(stride) or min((offset, *shape, *stride)) < 0:
+        raise CheckpointFormatError(f"tensor on storage {tensor.storage.key} has an invalid layout")
+    if all(shape) and offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True)) >= storage_size:
+        raise CheckpointFormatError(f"tensor on storage {tensor.storage.key} reaches outside its storage")
+
+
 def _materialise(obj: Any, storages: dict[str, np.ndarray]) -> Any:
     if isinstance(obj, _PendingTensor):
         data = storages[obj.storage.key]
+        _check_bounds(obj, data.size)
         itemsize = data.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
             data[obj.offset :], shape=obj.shape, strides=tuple(s * itemsize for s in obj.stride)
@@ -145,18 +158,21 @@ def load_legacy_checkpoint(data: bytes) -> Any:
     """Return the checkpoint object with every tensor replaced by a NumPy array."""
     stream = io.BytesIO(data)
     try:
-        magic = pickle.load(stream)
+        # Every pickle of the file, the header ones too, goes through the restricted unpickler.
+        magic = _CheckpointUnpickler(stream).load()
         if magic != MAGIC_NUMBER:
             raise CheckpointFormatError("not a legacy torch checkpoint (bad magic number)")
-        if pickle.load(stream) != PROTOCOL_VERSION:
+        if _CheckpointUnpickler(stream).load() != PROTOCOL_VERSION:
             raise CheckpointFormatError("unsupported legacy checkpoint protocol version")
-        sys_info = pickle.load(stream)
+        sys_info = _CheckpointUnpickler(stream).load()
         if not sys_info.get("little_endian", True):
             raise CheckpointFormatError("big-endian checkpoints are not supported")
         obj = _CheckpointUnpickler(stream).load()
-        keys = [str(k) for k in pickle.load(stream)]
-    except (pickle.UnpicklingError, EOFError, AttributeError) as exc:
-        raise CheckpointFormatError(f"unreadable checkpoint: {exc}") from exc
-    refs: dict[str, _StorageRef] = {}
-    _collect_refs(obj, refs)
-    return _materialise(obj, _read_storages(stream, keys, refs))
+        keys = [str(k) for k in _CheckpointUnpickler(stream).load()]
+        refs: dict[str, _StorageRef] = {}
+        _collect_refs(obj, refs)
+        return _materialise(obj, _read_storages(stream, keys, refs))
+    except CheckpointFormatError:
+        raise
+    except Exception as exc:  # a corrupt pickle fails in many ways (ValueError, OverflowError, struct.error…)
+        raise CheckpointFormatError(f"unreadable checkpoint: {exc!r}") from exc
