@@ -51,3 +51,14 @@ bench: setup speech $(BENCH_VENV)/.installed
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)
+
+# Third-party wheels of the Lambda functions (python3.12, arm64), built without Docker.
+.PHONY: lambda-layer synth
+lambda-layer: build/lambda-layer/python
+
+build/lambda-layer/python: requirements.txt tools/build-lambda-layer.sh | $(VENV)/.installed
+	tools/build-lambda-layer.sh
+
+# The CloudFormation template (cdk.out), checked by cdk-nag; `npx aws-cdk@2 deploy` deploys it.
+synth: setup lambda-layer
+	$(BIN)/python app.py

@@ -6,15 +6,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-
 from enrollctl import samples
+from fakes import MemoryAudio, MemorySpeakers
 from speaker_enrollment.domain.enrollment import EnrollmentContext, RequestResult, ShardEnrollment
 from speaker_enrollment.domain.ids import GENERATED_SPEAKER_ID_PATTERN
 from speaker_enrollment.domain.job import EnrollmentConfig, ExistingEnrollmentAction
 from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest, RequestError
-from speaker_enrollment.domain.speaker import EnrollmentStatus, SpeakerStatus
+from speaker_enrollment.domain.speaker import SpeakerStatus
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
-from tests.fakes import MemoryAudio, MemorySpeakers
 
 DOMAIN = "D" * 22
 AUDIO = {
@@ -93,7 +92,7 @@ def test_overwrite_replaces_the_voiceprint_and_keeps_the_generated_id(run: Runne
     after = store.get(DOMAIN, "allison")
     assert statuses([second]) == ["ENROLLMENT_OVERWRITE"]
     assert before is not None and after is not None
-    assert after.generated_speaker_id == before.generated_speaker_id == getattr(first, "generated_speaker_id")
+    assert after.generated_speaker_id == before.generated_speaker_id == first.generated_speaker_id
     assert after.voiceprint != before.voiceprint
     # Same person, different words: the new voiceprint is still close to the old one.
     assert sum(a * b for a, b in zip(after.voiceprint, before.voiceprint, strict=True)) > 0.9

@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import pytest
-
 from speaker_enrollment.domain.failures import ManifestError, RequestLimitExceededError
 from speaker_enrollment.domain.manifest import parse_manifest
 

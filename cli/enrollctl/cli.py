@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from speaker_enrollment.voiceprint.audio import AudioError, Speech
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 from speaker_enrollment.voiceprint.scoring import cosine, score
@@ -60,6 +63,49 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from enrollctl.local.runtime import LocalRuntime  # noqa: PLC0415 - moto only when serving
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    runtime = LocalRuntime.start(port=args.port, region=args.region)
+    print(runtime.info().json_line(), flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        runtime.serve_forever()
+    return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from enrollctl.local.jobs import format_table, list_jobs  # noqa: PLC0415
+
+    try:
+        rows = list_jobs(args.endpoint, args.region)
+    except (BotoCoreError, ClientError) as exc:
+        print(f"enrollctl: cannot list jobs at {args.endpoint or 'the local endpoint'}: {exc}", file=sys.stderr)
+        return 1
+    print(format_table(rows))
+    return 0
+
+
+def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION  # noqa: PLC0415
+
+    serve = commands.add_parser("serve", help="run the whole stack locally (emulated AWS endpoint, no Docker)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--region", default=DEFAULT_REGION)
+    serve.set_defaults(func=cmd_serve)
+
+    jobs = commands.add_parser("jobs", help="list the jobs of a running `enrollctl serve`")
+    jobs.add_argument("--endpoint", default=None,
+                      help=f"endpoint URL (default $ENROLLCTL_ENDPOINT or http://127.0.0.1:{DEFAULT_PORT})")
+    jobs.add_argument("--region", default=DEFAULT_REGION)
+    jobs.set_defaults(func=cmd_jobs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="enrollctl", description="Self-hosted Voice ID speaker enrollment")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--channel-a", type=int, default=0)
     compare.add_argument("--channel-b", type=int, default=0)
     compare.set_defaults(func=cmd_compare)
+    _add_local_commands(commands)
     return parser
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from speaker_enrollment.adapters.dynamodb import DynamoJobStore
 from speaker_enrollment.domain.job import SpeakerEnrollmentJob
 
 from enrollctl import samples
+from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from enrollctl.progress import ProgressBar
 
@@ -41,6 +41,10 @@ CALLERS = (
     DemoCaller("req-005", "cust-1005", "ivr-ru", 40, "stereo WAV, caller on channel 1", channel=1),
     DemoCaller("req-006", "cust-1006", "armelle-fr", 12, "only 12 s of speech"),
 )
+
+
+# The demo shows the job, not the functions' structured logs and metrics (enrollctl serve keeps them).
+QUIET = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 def encode(caller: DemoCaller) -> tuple[str, bytes]:
@@ -78,20 +82,14 @@ def upload_inputs(runtime: LocalRuntime, manifest_name: str) -> str:
     return f"s3://{runtime.inbox_bucket}/{key}"
 
 
-def wait_for_job(runtime: LocalRuntime, manifest_uri: str, timeout: float = 600) -> SpeakerEnrollmentJob:
-    jobs = DynamoJobStore(runtime.client("dynamodb"), runtime.jobs_table)
+def wait_for(runtime: LocalRuntime, manifest_uri: str) -> SpeakerEnrollmentJob:
     bar = ProgressBar(sys.stdout)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = next((j for j in jobs.list(runtime.domain_id) if j.input_s3_uri == manifest_uri), None)
-        if job is not None:
-            bar.update(job.percent_complete, job.status.value)
-            if job.status.is_final:
-                bar.close()
-                return job
-        time.sleep(0.2)
-    bar.close()
-    raise TimeoutError(f"the job for {manifest_uri} did not finish within {timeout:.0f} s")
+    jobs = DynamoJobStore(runtime.client("dynamodb"), runtime.jobs_table)
+    try:
+        return wait_for_job(jobs, runtime.domain_id, manifest_uri,
+                            on_progress=lambda job: bar.update(job.percent_complete, job.status.value))
+    finally:
+        bar.close()
 
 
 def show_output(runtime: LocalRuntime, job: SpeakerEnrollmentJob) -> None:
@@ -106,12 +104,12 @@ def show_output(runtime: LocalRuntime, job: SpeakerEnrollmentJob) -> None:
 def run_job(runtime: LocalRuntime, manifest_name: str) -> SpeakerEnrollmentJob:
     manifest_uri = upload_inputs(runtime, manifest_name)
     print("Job progress:")
-    return wait_for_job(runtime, manifest_uri)
+    return wait_for(runtime, manifest_uri)
 
 
 def main() -> int:
     print("Starting the embedded local runtime (moto: S3, DynamoDB, KMS, STS, Step Functions) ...")
-    with LocalRuntime.start(port=0) as runtime:
+    with LocalRuntime.start(port=0, environment=QUIET) as runtime:
         print(runtime.info().json_line())
         print("\nJob 1: enroll six callers from real recordings")
         job = run_job(runtime, "demo-enrollment.json")

@@ -247,6 +247,10 @@ class DynamoSpeakerStore:
                 raise SpeakerQuotaExceededError(speaker.domain_id) from None
             raise
 
+    def put(self, speaker: Speaker) -> None:
+        """Write a speaker record as is (opt-out, administration); enrollment uses create/replace."""
+        self._db.put_item(TableName=self._table, Item=to_item(_speaker_document(speaker)))
+
     def replace(self, speaker: Speaker, expected: Speaker) -> None:
         try:
             self._db.put_item(

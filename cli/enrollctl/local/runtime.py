@@ -1,0 +1,335 @@
+"""``LocalRuntime``: the whole stack, emulated in-process on 127.0.0.1 (moto server + in-process Lambda
+handlers + the synthesized state machine + the S3 upload trigger). One per process: moto's backends,
+its config and ``MOTO_PORT`` are process-wide."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import boto3
+from botocore.config import Config
+from moto.core.base_backend import BackendDict
+from moto.core.config import default_user_config
+from moto.core.model_instances import reset_model_data
+from moto.server import ThreadedMotoServer
+
+from enrollctl.local import resources, stack
+from enrollctl.local.lambda_runner import InProcessLambda, cold_start
+from enrollctl.local.resources import Clients, KmsKey
+from enrollctl.local.s3_trigger import S3Trigger
+from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST
+from enrollctl.local.template import load_template
+
+LOG = logging.getLogger(__name__)
+MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# Defaults for what the template does not say, and local-only switches (no X-Ray daemon here).
+DEFAULT_ENV = {"POWERTOOLS_SERVICE_NAME": "speaker-enrollment", "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
+               "LOG_LEVEL": "INFO"}
+LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false"}
+# moto logs every failed state with the repr of its whole parse tree; the execution history has it all.
+NOISY_LOGGERS = ("werkzeug", "moto.stepfunctions.parser.asl.component.eval_component")
+HANDLER_PACKAGES = ("speaker_enrollment",)
+WARM_SERVICES = ("s3", "dynamodb", "stepfunctions", "sts", "kms", "lambda")
+DROPPED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+               "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS")
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What ``enrollctl serve`` prints (one JSON line) and what clients need to talk to the runtime."""
+
+    endpoint: str
+    region: str
+    inbox_bucket: str
+    output_bucket: str
+    domain_id: str
+    kms_key_id: str
+    data_access_role_arn: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"Endpoint": self.endpoint, "Region": self.region, "InboxBucket": self.inbox_bucket,
+                "OutputBucket": self.output_bucket, "DomainId": self.domain_id,
+                "KmsKeyId": self.kms_key_id, "DataAccessRoleArn": self.data_access_role_arn}
+
+    def json_line(self) -> str:
+        return json.dumps(self.as_dict())
+
+
+class _Environment:
+    """Process environment overlay, restored on exit."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def drop(self, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            self._saved.setdefault(key, os.environ.get(key))
+            os.environ.pop(key, None)
+
+    def restore(self) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved.clear()
+
+
+def reset_moto() -> None:
+    BackendDict.reset()
+    reset_model_data()
+
+
+class LocalRuntime:
+    """``with LocalRuntime.start(port=0) as rt: ...`` — port 0 picks a free port."""
+
+    _active: ClassVar[LocalRuntime | None] = None
+    _active_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
+                 template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
+                 environment: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.environment_overrides = dict(environment or {})
+        self.region = region
+        self.names = stack.LocalNames(region=region)
+        self.domain_id = domain_id or resources.new_domain_id()
+        self._template_source = template
+        self._server: ThreadedMotoServer | None = None
+        self._env = _Environment()
+        self._saved_config: dict[str, Any] = {}
+        self._trigger: S3Trigger | None = None
+        self._log_levels: dict[str, int] = {}
+        self._saved_session: boto3.Session | bool | None = False  # False: nothing saved
+        self.key = KmsKey("", "")
+        self.functions: tuple[stack.FunctionSpec, ...] = ()
+        self.state_machine_arn = ""
+        self.definition: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def start(cls, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
+              template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
+              environment: dict[str, str] | None = None) -> LocalRuntime:
+        """`environment` overrides the functions' variables (e.g. LOG_LEVEL, SHARD_SIZE, SPEAKER_QUOTA)."""
+        runtime = cls(port=port, region=region, template=template, domain_id=domain_id, environment=environment)
+        runtime._start()
+        return runtime
+
+    def __enter__(self) -> LocalRuntime:
+        if self._server is None:
+            self._start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _claim(self) -> None:
+        with LocalRuntime._active_lock:
+            if LocalRuntime._active is not None:
+                raise RuntimeError("a LocalRuntime is already running in this process")
+            LocalRuntime._active = self
+
+    def _start(self) -> None:
+        template = self._load_template()
+        self._claim()
+        try:
+            self._start_server()
+            self._provision(template)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _load_template(self) -> dict[str, Any]:
+        source = self._template_source
+        if isinstance(source, dict):
+            return source
+        return load_template(source)
+
+    def _start_server(self) -> None:
+        self._saved_config = {key: default_user_config.get(key) for key in MOTO_CONFIG}
+        default_user_config.update(MOTO_CONFIG)  # type: ignore[typeddict-item]
+        reset_moto()
+        for name in NOISY_LOGGERS:
+            logger = logging.getLogger(name)
+            self._log_levels[name] = logger.level
+            logger.setLevel(logging.CRITICAL)
+        self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        self._env.drop(DROPPED_ENV)
+        self._env.set({"MOTO_PORT": str(self.port), "AWS_ENDPOINT_URL": self.endpoint,
+                       "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
+                       "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        self._fresh_default_session()
+        cold_start(HANDLER_PACKAGES)
+        InProcessLambda.install()
+
+    def _fresh_default_session(self) -> None:
+        """Handlers call ``boto3.client`` (the default session) from concurrent server threads; creating
+        the first clients of a session concurrently races in botocore, so a new default session bound to
+        the local environment is made and warmed up here, once."""
+        self._saved_session = boto3.DEFAULT_SESSION
+        boto3.setup_default_session()
+        for service in WARM_SERVICES:
+            boto3.client(service)
+
+    def stop(self) -> None:
+        """Stop serving and restore the process (environment, moto config, patches); idempotent."""
+        if self._trigger is not None:
+            self._trigger.uninstall()
+            self._trigger.wait_idle(timeout=5)
+            self._trigger = None
+        if self._server is not None:
+            self._stop_executions()
+            InProcessLambda.uninstall()
+            cold_start(HANDLER_PACKAGES)
+            self._server.stop()
+            self._server = None
+            reset_moto()
+        self._env.restore()
+        if self._saved_session is not False:
+            boto3.DEFAULT_SESSION = self._saved_session
+            self._saved_session = False
+        default_user_config.update(self._saved_config)  # type: ignore[typeddict-item]
+        self._saved_config = {}
+        for name, level in self._log_levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._log_levels.clear()
+        with LocalRuntime._active_lock:
+            if LocalRuntime._active is self:
+                LocalRuntime._active = None
+
+    def _stop_executions(self) -> None:
+        if not self.state_machine_arn:
+            return
+        try:
+            sfn = self.client("stepfunctions")
+            running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+            for execution in running["executions"]:
+                sfn.stop_execution(executionArn=execution["executionArn"], cause="local runtime stopped")
+        except Exception:
+            LOG.debug("could not stop running executions", exc_info=True)
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (Ctrl-C), then stop."""
+        try:
+            threading.Event().wait()
+        finally:
+            self.stop()
+
+    # ---------------------------------------------------------------------------------- provisioning
+
+    def _provision(self, template: dict[str, Any]) -> None:
+        clients = self._clients()
+        self.key = resources.create_key(clients)
+        resources.create_roles(clients, self.names)
+        resources.create_buckets(clients, self.names, self.key, stack.versioned_buckets(template))
+        for table in stack.tables(template):
+            resources.create_table(clients, table)
+        resources.put_default_domain(clients, self.domains_table, self.domain_id)
+        resolver = stack.build_resolver(template, self.names, self.key.key_id, self.key.arn)
+        self.functions = stack.functions(template, resolver)
+        self._env.set(self.shared_environment())
+        for spec in self.functions:
+            resources.create_function(clients, self.names, spec, self.function_environment(spec))
+        self.definition = stack.state_machine_definition(template, resolver)
+        self.state_machine_arn = resources.create_state_machine(
+            clients, self.names, stack.STATE_MACHINE_NAME, self.definition)
+        pattern = stack.ingest_pattern(template, resolver, self.inbox_bucket)
+        self._trigger = S3Trigger(pattern, self._submit)
+        self._trigger.install()
+
+    def settings_environment(self) -> dict[str, str]:
+        """``speaker_enrollment.settings.Settings`` variables pointing at the local resources."""
+        return {
+            "JOBS_TABLE": self.jobs_table, "SPEAKERS_TABLE": self.speakers_table,
+            "DOMAINS_TABLE": self.domains_table, "WORK_BUCKET": self.work_bucket,
+            "INBOX_BUCKET": self.inbox_bucket, "OUTPUT_BUCKET": self.output_bucket,
+            "KMS_KEY_ID": self.key.key_id, "DEFAULT_DATA_ACCESS_ROLE_ARN": self.data_access_role_arn,
+            "STATE_MACHINE_ARN": self.names.state_machine_arn,
+        }
+
+    def function_environment(self, spec: stack.FunctionSpec) -> dict[str, str]:
+        """The template's variables (references resolved to local resources) over the local defaults."""
+        return {**DEFAULT_ENV, **self.settings_environment(), **spec.environment, **LOCAL_ENV,
+                **self.environment_overrides}
+
+    def shared_environment(self) -> dict[str, str]:
+        """One environment for all functions (they share names and values; handlers run in threads)."""
+        shared: dict[str, str] = {}
+        for spec in self.functions:
+            for key, value in self.function_environment(spec).items():
+                if shared.setdefault(key, value) != value:
+                    LOG.warning("%s differs between functions locally; using %r", key, shared[key])
+        return shared
+
+    def _submit(self, event: dict[str, Any]) -> None:
+        submit = next(spec for spec in self.functions if spec.construct_id == stack.SUBMIT_FUNCTION)
+        lam = self._clients(read_timeout=900)("lambda")
+        response = lam.invoke(FunctionName=submit.name, Payload=json.dumps(event).encode())
+        payload = response["Payload"].read().decode()
+        if response.get("FunctionError"):
+            LOG.warning("submit-job failed for %s: %s", event["detail"]["object"]["key"], payload)
+
+    # ---------------------------------------------------------------------------------------- access
+
+    def _clients(self, read_timeout: int = 60) -> Clients:
+        return Clients(self.endpoint, self.region, Config(read_timeout=read_timeout))
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` bound to the local endpoint."""
+        return self._clients(read_timeout=900)(service)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def inbox_bucket(self) -> str:
+        return self.names.bucket("inbox")
+
+    @property
+    def output_bucket(self) -> str:
+        return self.names.bucket("output")
+
+    @property
+    def work_bucket(self) -> str:
+        return self.names.bucket("work")
+
+    @property
+    def jobs_table(self) -> str:
+        return f"{stack.PREFIX}-jobs"
+
+    @property
+    def speakers_table(self) -> str:
+        return f"{stack.PREFIX}-speakers"
+
+    @property
+    def domains_table(self) -> str:
+        return f"{stack.PREFIX}-domains"
+
+    @property
+    def data_access_role_arn(self) -> str:
+        return self.names.role_arn(self.names.data_access_role)
+
+    @property
+    def trigger(self) -> S3Trigger | None:
+        return self._trigger
+
+    def info(self) -> RuntimeInfo:
+        return RuntimeInfo(endpoint=self.endpoint, region=self.region, inbox_bucket=self.inbox_bucket,
+                           output_bucket=self.output_bucket, domain_id=self.domain_id,
+                           kms_key_id=self.key.key_id, data_access_role_arn=self.data_access_role_arn)

@@ -1,0 +1,40 @@
+"""Builds the CDK app (used by app.py and the tests, so both synthesize the same thing)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.enrollment_stack import SpeakerEnrollmentStack
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_NAME = "SpeakerEnrollmentStack"
+DEFAULT_LAYER_DIR = ROOT / "build" / "lambda-layer"
+CODE_DIR = ROOT / "lambdas"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The feature flags of cdk.json, so `python app.py` (without the CDK CLI) synthesizes like `cdk synth`."""
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def build_app(*, outdir: str | None = None, layer_dir: Path | None = None) -> tuple[App, SpeakerEnrollmentStack]:
+    """The app with its one stack and cdk-nag's AWS Solutions checks (run at synth)."""
+    # The CDK CLI sets CDK_OUTDIR; `python app.py` alone would otherwise synthesize into a temp directory.
+    app = App(outdir=outdir or os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out"), context=cdk_json_context())
+    layer = layer_dir or Path(str(app.node.try_get_context("lambdaLayerDir") or DEFAULT_LAYER_DIR))
+    stack = SpeakerEnrollmentStack(
+        app,
+        STACK_NAME,
+        code_dir=CODE_DIR,
+        layer_dir=layer if layer.is_absolute() else ROOT / layer,
+        description="Self-hosted speaker enrollment jobs (replacement for Amazon Connect Voice ID batch enrollment)",
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app, stack

@@ -1,0 +1,60 @@
+"""The one stack: storage + workflow + manifest ingest, and the outputs users and the CLI need."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Fn, Stack
+from constructs import Construct
+
+from stacks.ingest import ManifestIngest
+from stacks.storage import EnrollmentStorage
+from stacks.workflow import EnrollmentWorkflow, WorkflowSettings
+
+
+class SpeakerEnrollmentStack(Stack):
+    """Self-hosted replacement for Amazon Connect Voice ID batch speaker enrollment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code_dir: Path,
+        layer_dir: Path,
+        settings: WorkflowSettings | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.storage = EnrollmentStorage(self, "Storage")
+        self.workflow = EnrollmentWorkflow(
+            self, "Workflow", storage=self.storage, code_dir=code_dir, layer_dir=layer_dir, settings=settings
+        )
+        self.ingest = ManifestIngest(
+            self, "ManifestIngest", storage=self.storage, submit_job_function=self.workflow.submit_job_function
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        storage = self.storage
+        outputs = {
+            "InboxBucketName": (storage.inbox_bucket.bucket_name, "Upload manifests to manifests/<DomainId>/"),
+            "OutputBucketName": (storage.output_bucket.bucket_name, "Output files of upload-started jobs"),
+            "WorkBucketName": (storage.work_bucket.bucket_name, "Job shards and results (expire after 30 days)"),
+            "KmsKeyArn": (storage.key.key_arn, "Customer-managed key encrypting buckets, tables and logs"),
+            "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "Enrollment job workflow"),
+            "DefaultDataAccessRoleArn": (
+                storage.default_data_access_role.role_arn,
+                "Data access role of jobs started by an upload to the inbox",
+            ),
+            "DataAccessTrustedRoleArns": (
+                Fn.join(",", self.workflow.data_access_role_arns),
+                "Roles that assume a job's DataAccessRoleArn: its trust policy must allow them",
+            ),
+            "DomainsTableName": (storage.domains_table.table_name, "DynamoDB table of domains"),
+            "JobsTableName": (storage.jobs_table.table_name, "DynamoDB table of speaker enrollment jobs"),
+            "SpeakersTableName": (storage.speakers_table.table_name, "DynamoDB table of enrolled speakers"),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)

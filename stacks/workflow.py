@@ -1,0 +1,459 @@
+"""The job workflow: the five Lambda functions and the Standard state machine of docs/architecture.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.nag import acknowledge, acknowledge_wildcard, logical_id
+from stacks.storage import EnrollmentStorage
+
+LOG_RETENTION = logs.RetentionDays.ONE_YEAR
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+CODE_EXCLUDES = [
+    "__pycache__",
+    "**/__pycache__",
+    "*.pyc",
+    "**/*.pyc",
+    ".mypy_cache",
+    "**/.mypy_cache",
+    ".pytest_cache",
+    "**/.pytest_cache",
+    ".ruff_cache",
+    "**/.ruff_cache",
+    "*.egg-info",
+]
+SHARD_MAX_CONCURRENCY = 10
+MANIFESTS = "manifests/*"
+SHARD_OBJECTS = "jobs/*/shards/*"
+RESULT_OBJECTS = "jobs/*/results/*"
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    construct_id: str
+    handler: str
+    memory_mb: int
+    timeout: Duration
+    description: str
+
+
+SUBMIT = FunctionSpec(
+    "SubmitJobFunction",
+    "speaker_enrollment.handlers.submit_job.handler",
+    256,
+    Duration.minutes(1),
+    "S3 Object Created event for a manifest -> job record (SUBMITTED) -> StartExecution named after the JobId",
+)
+PREPARE = FunctionSpec(
+    "PrepareJobFunction",
+    "speaker_enrollment.handlers.prepare_job.handler",
+    1024,
+    Duration.minutes(5),
+    "Reads and validates the manifest, marks the job IN_PROGRESS, writes the request shards",
+)
+ENROLL_SHARD = FunctionSpec(
+    "EnrollShardFunction",
+    "speaker_enrollment.handlers.enroll_shard.handler",
+    3008,
+    Duration.minutes(15),
+    "Enrolls the requests of one shard, writes the shard's result file, adds to the job's progress",
+)
+FINALIZE = FunctionSpec(
+    "FinalizeJobFunction",
+    "speaker_enrollment.handlers.finalize_job.handler",
+    1024,
+    Duration.minutes(5),
+    "Merges the shard results, writes the output file (SSE-KMS), sets the final job status",
+)
+FAIL = FunctionSpec(
+    "FailJobFunction",
+    "speaker_enrollment.handlers.fail_job.handler",
+    256,
+    Duration.minutes(1),
+    "Catch-all: marks the job FAILED with FailureDetails",
+)
+ALL_FUNCTIONS = (SUBMIT, PREPARE, ENROLL_SHARD, FINALIZE, FAIL)
+# The functions that read or write customer data through the job's DataAccessRoleArn (sts:AssumeRole).
+DATA_ACCESS_FUNCTIONS = (PREPARE, ENROLL_SHARD, FINALIZE)
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    """Defaults of `speaker_enrollment.settings.Settings`, passed to every function's environment."""
+
+    max_requests_per_job: int = 10_000
+    speaker_quota: int = 100_000
+    shard_size: int = 20
+    max_audio_file_bytes: int = 20 * 1024 * 1024
+    voiceprint_threads: int = 0  # BLAS threads; 0 = every core the function has
+
+
+class EnrollmentWorkflow(Construct):
+    """Lambda functions (one least-privilege role each), one dependency layer, and the state machine."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: EnrollmentStorage,
+        code_dir: Path,
+        layer_dir: Path,
+        settings: WorkflowSettings | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._storage = storage
+        self._code = lambda_.Code.from_asset(str(code_dir), exclude=CODE_EXCLUDES)
+        self.layer = self._layer(layer_dir)
+        self.roles = {spec.construct_id: self._role(spec) for spec in ALL_FUNCTIONS}
+        data_role = storage.create_default_data_access_role([self.roles[s.construct_id] for s in DATA_ACCESS_FUNCTIONS])
+        environment = self._environment(settings or WorkflowSettings(), data_role)
+        self.functions = {spec.construct_id: self._function(spec, environment) for spec in ALL_FUNCTIONS}
+        self._grant_function_permissions()
+        self.state_machine = self._state_machine()
+        self._connect_submit_function()
+
+    @property
+    def submit_job_function(self) -> lambda_.Function:
+        return self.functions[SUBMIT.construct_id]
+
+    @property
+    def data_access_role_arns(self) -> list[str]:
+        """The execution roles that assume a job's DataAccessRoleArn (to read input and write output)."""
+        return [self.roles[spec.construct_id].role_arn for spec in DATA_ACCESS_FUNCTIONS]
+
+    # -- Lambda ------------------------------------------------------------------------------------
+
+    def _layer(self, layer_dir: Path) -> lambda_.LayerVersion:
+        if not (layer_dir / "python").is_dir():
+            raise FileNotFoundError(
+                f"Lambda layer directory {layer_dir}/python is missing: run `make lambda-layer` "
+                "(tools/build-lambda-layer.sh) before synthesizing the stack."
+            )
+        return lambda_.LayerVersion(
+            self,
+            "DependenciesLayer",
+            code=lambda_.Code.from_asset(str(layer_dir)),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Speaker enrollment: third-party wheels (requirements.txt) for python3.12 arm64",
+        )
+
+    def _role(self, spec: FunctionSpec) -> iam.Role:
+        return iam.Role(
+            self,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Speaker enrollment {spec.construct_id} execution role",
+        )
+
+    def _environment(self, settings: WorkflowSettings, data_role: iam.IRole) -> dict[str, str]:
+        storage = self._storage
+        return {
+            "JOBS_TABLE": storage.jobs_table.table_name,
+            "SPEAKERS_TABLE": storage.speakers_table.table_name,
+            "DOMAINS_TABLE": storage.domains_table.table_name,
+            "WORK_BUCKET": storage.work_bucket.bucket_name,
+            "INBOX_BUCKET": storage.inbox_bucket.bucket_name,
+            "OUTPUT_BUCKET": storage.output_bucket.bucket_name,
+            "KMS_KEY_ID": storage.key.key_arn,
+            "DEFAULT_DATA_ACCESS_ROLE_ARN": data_role.role_arn,
+            "MAX_REQUESTS_PER_JOB": str(settings.max_requests_per_job),
+            "SPEAKER_QUOTA": str(settings.speaker_quota),
+            "SHARD_SIZE": str(settings.shard_size),
+            "MAX_AUDIO_FILE_BYTES": str(settings.max_audio_file_bytes),
+            "VOICEPRINT_THREADS": str(settings.voiceprint_threads),
+            "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
+            "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
+            "LOG_LEVEL": "INFO",
+        }
+
+    def _function(self, spec: FunctionSpec, environment: dict[str, str]) -> lambda_.Function:
+        role = self.roles[spec.construct_id]
+        log_group = self._log_group(f"{spec.construct_id}Logs")
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            spec.construct_id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=self._code,
+            layers=[self.layer],
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=environment,
+            environment_encryption=self._storage.key,
+            description=spec.description,
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Pinned to python3.12: the dependency layer's wheels (numpy, soundfile, soxr, webrtcvad) are built "
+            "for cp312 manylinux aarch64 by tools/build-lambda-layer.sh; the runtime moves with that build.",
+        )
+        acknowledge_wildcard(
+            role,
+            "Resource::*",
+            "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+            "resource-level permissions.",
+        )
+        return function
+
+    def _log_group(self, construct_id: str) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            construct_id,
+            retention=LOG_RETENTION,
+            encryption_key=self._storage.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    # -- Least-privilege grants per function -------------------------------------------------------
+
+    def _grant_function_permissions(self) -> None:
+        self._grant_submit(self.roles[SUBMIT.construct_id])
+        self._grant_prepare(self.roles[PREPARE.construct_id])
+        self._grant_enroll_shard(self.roles[ENROLL_SHARD.construct_id])
+        self._grant_finalize(self.roles[FINALIZE.construct_id])
+        self._grant_fail(self.roles[FAIL.construct_id])
+        for spec in DATA_ACCESS_FUNCTIONS:
+            self._grant_assume_data_access_roles(self.roles[spec.construct_id])
+
+    # The actions below are exactly the calls the handlers make (speaker_enrollment.adapters); a
+    # TransactWriteItems needs the permission of each item action it contains (Put -> PutItem, ...).
+
+    def _grant_submit(self, role: iam.Role) -> None:
+        storage = self._storage
+        _allow(role, "dynamodb", ["GetItem", "PutItem"], storage.jobs_table.table_arn)
+        _allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
+        # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject.
+        _allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(MANIFESTS))
+        storage.grant_key_read_write(role)
+        acknowledge_wildcard(
+            role,
+            f"Resource::<{logical_id(storage.inbox_bucket)}.Arn>/{MANIFESTS}",
+            "Reads the metadata of the manifest whose upload triggered the event; manifests are uploaded as "
+            "manifests/<DomainId>/<name>.json with keys chosen by the uploader.",
+        )
+
+    def _grant_prepare(self, role: iam.Role) -> None:
+        storage = self._storage
+        # GetItem (load), UpdateItem (IN_PROGRESS), PutItem + UpdateItem (progress of invalid requests).
+        _allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
+        _allow(role, "s3", ["PutObject"], storage.work_bucket.arn_for_objects("jobs/*"))
+        storage.grant_key_read_write(role)
+        self._acknowledge_work_prefix(
+            role, "jobs/*", "writes jobs/<JobId>/shards.json, jobs/<JobId>/shards/ and validation-errors.json"
+        )
+
+    def _grant_enroll_shard(self, role: iam.Role) -> None:
+        storage = self._storage
+        work = storage.work_bucket
+        _allow(role, "s3", ["GetObject"], work.arn_for_objects(SHARD_OBJECTS))
+        _allow(role, "s3", ["PutObject"], work.arn_for_objects(RESULT_OBJECTS))
+        # Speakers: GetItem (rules), PutItem (new speaker in a transaction, OVERWRITE of an existing one).
+        _allow(role, "dynamodb", ["GetItem", "PutItem"], storage.speakers_table.table_arn)
+        # Domains: SpeakerCount += 1 under the quota condition, in the same transaction.
+        _allow(role, "dynamodb", ["UpdateItem"], storage.domains_table.table_arn)
+        # Jobs: GetItem (load, progress), PutItem (shard marker) + UpdateItem (ProcessedRequests, progress).
+        _allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
+        storage.grant_key_read_write(role)
+        self._acknowledge_work_prefix(role, SHARD_OBJECTS, "reads its shard jobs/<JobId>/shards/<index>.json")
+        self._acknowledge_work_prefix(role, RESULT_OBJECTS, "writes jobs/<JobId>/results/<index>.json")
+
+    def _grant_finalize(self, role: iam.Role) -> None:
+        storage = self._storage
+        work = storage.work_bucket
+        _allow(role, "s3", ["GetObject"], work.arn_for_objects("jobs/*"))
+        # A shard without a result file must read as 404 (not 403) so its requests become 500 entries.
+        _allow(role, "s3", ["ListBucket"], work.bucket_arn)
+        _allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.jobs_table.table_arn)
+        storage.grant_key_read_write(role)
+        self._acknowledge_work_prefix(role, "jobs/*", "reads the shards, results and validation errors of its job")
+
+    def _grant_fail(self, role: iam.Role) -> None:
+        storage = self._storage
+        _allow(role, "dynamodb", ["UpdateItem"], storage.jobs_table.table_arn)
+        storage.grant_key_read_write(role)
+
+    def _grant_assume_data_access_roles(self, role: iam.Role) -> None:
+        account_roles = Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name="*")
+        _allow(role, "sts", ["AssumeRole"], account_roles)
+        acknowledge_wildcard(
+            role,
+            "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*",
+            "Reads audio and manifests and writes the output file with the job's DataAccessRoleArn, which the "
+            "caller chooses per job (as in Voice ID), so the role is not known at deploy time. Limited to roles "
+            "of this account; the target role must also trust this function's role in its own trust policy.",
+        )
+
+    def _acknowledge_work_prefix(self, role: iam.Role, prefix: str, what: str) -> None:
+        acknowledge_wildcard(
+            role,
+            f"Resource::<{logical_id(self._storage.work_bucket)}.Arn>/{prefix}",
+            f"Work bucket objects are keyed by JobId, known only at run time; this function {what}.",
+        )
+
+    # -- State machine -----------------------------------------------------------------------------
+
+    def _state_machine(self) -> sfn.StateMachine:
+        definition = Construct(self, "Definition")
+        log_group = self._log_group("StateMachineLogs")
+        state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition(definition)),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+            comment="Speaker enrollment job: PrepareJob -> EnrollShards (distributed map) -> FinalizeJob",
+        )
+        self._grant_state_machine(state_machine)
+        return state_machine
+
+    def _definition(self, scope: Construct) -> sfn.IChainable:
+        fail_job = self._invoke(scope, "FailJob", FAIL).next(
+            sfn.Fail(
+                scope,
+                "JobFailed",
+                error="SpeakerEnrollmentJobFailed",
+                cause="The job was marked FAILED; its FailureDetails say why.",
+            )
+        )
+        prepare = self._invoke(scope, "PrepareJob", PREPARE)
+        enroll_shards = self._enroll_shards(scope)
+        finalize = self._invoke(
+            scope,
+            "FinalizeJob",
+            FINALIZE,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "DomainId": sfn.JsonPath.string_at("$.DomainId"),
+                    "JobId": sfn.JsonPath.string_at("$.JobId"),
+                    "ShardCount": sfn.JsonPath.number_at("$.ShardCount"),
+                }
+            ),
+        )
+        for state in (prepare, enroll_shards, finalize):
+            state.add_catch(fail_job, errors=[sfn.Errors.ALL], result_path="$.Error")
+        return sfn.Chain.start(prepare).next(enroll_shards).next(finalize)
+
+    def _enroll_shards(self, scope: Construct) -> sfn.DistributedMap:
+        enroll_shard = self._invoke(scope, "EnrollShard", ENROLL_SHARD, retry=False)
+        enroll_shard.add_retry(
+            errors=[*LAMBDA_SERVICE_ERRORS, sfn.Errors.TIMEOUT],
+            interval=Duration.seconds(1),
+            max_attempts=2,
+            backoff_rate=2,
+        )
+        enroll_shard.add_catch(sfn.Pass(scope, "ShardFailed"), errors=[sfn.Errors.ALL], result_path="$.Error")
+        enroll_shards = sfn.DistributedMap(
+            scope,
+            "EnrollShards",
+            item_reader=sfn.S3JsonItemReader(
+                bucket=self._storage.work_bucket,
+                key=sfn.JsonPath.string_at("$.ShardsKey"),
+            ),
+            max_concurrency=SHARD_MAX_CONCURRENCY,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        enroll_shards.item_processor(enroll_shard)
+        return enroll_shards
+
+    def _invoke(
+        self,
+        scope: Construct,
+        state_name: str,
+        spec: FunctionSpec,
+        *,
+        payload: sfn.TaskInput | None = None,
+        retry: bool = True,
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            scope,
+            state_name,
+            lambda_function=self.functions[spec.construct_id],
+            payload=payload,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            task_timeout=sfn.Timeout.duration(spec.timeout.plus(Duration.minutes(1))),
+        )
+        if retry:
+            task.add_retry(errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), max_attempts=2, backoff_rate=2)
+        return task
+
+    def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:
+        storage = self._storage
+        role = state_machine.role
+        # CDK grants the S3 ItemReader s3:GetObject on the work bucket but no KMS decrypt (aws-cdk#32144).
+        storage.grant_key_read(role)
+        self._acknowledge_state_machine(state_machine)
+
+    def _acknowledge_state_machine(self, state_machine: sfn.StateMachine) -> None:
+        role = state_machine.role
+        for spec in (PREPARE, ENROLL_SHARD, FINALIZE, FAIL):
+            function = self.functions[spec.construct_id]
+            acknowledge_wildcard(
+                role,
+                f"Resource::<{logical_id(function)}.Arn>:*",
+                f"CDK's LambdaInvoke grant for {spec.construct_id}: the function ARN and its versions/aliases.",
+            )
+        acknowledge_wildcard(
+            role,
+            "Resource::*",
+            "Step Functions log delivery (logs:CreateLogDelivery and related) and X-Ray tracing actions do not "
+            "support resource-level permissions.",
+        )
+        acknowledge_wildcard(
+            role,
+            f"Resource::arn:<AWS::Partition>:s3:::<{logical_id(self._storage.work_bucket)}>/*",
+            "CDK's S3JsonItemReader grant (s3:GetObject on the work bucket): the shard list key is the "
+            "JSONPath $.ShardsKey (jobs/<JobId>/shards.json), known only at run time.",
+        )
+        executions = (
+            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id(state_machine)}"}}]}}]}}'
+        )
+        child_execution_grants = {
+            ":*": "states:DescribeExecution and states:StopExecution",
+            "/*:*": "states:RedriveExecution",
+        }
+        for suffix, actions in child_execution_grants.items():
+            acknowledge_wildcard(
+                state_machine,  # the DistributedMapPolicy is a sibling of the role
+                f"Resource::{executions}{suffix}",
+                f"CDK's DistributedMap grant ({actions}) on this state machine's own executions and map-run "
+                "children only, whose names Step Functions generates at run time.",
+            )
+
+    # -- Submit: S3 event -> StartExecution --------------------------------------------------------
+
+    def _connect_submit_function(self) -> None:
+        self.submit_job_function.add_environment("STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self.state_machine.grant_start_execution(self.roles[SUBMIT.construct_id])
+
+
+def _allow(role: iam.IRole, service: str, actions: list[str], resource: str) -> None:
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=[f"{service}:{action}" for action in actions], resources=[resource])
+    )

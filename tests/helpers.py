@@ -1,0 +1,49 @@
+"""Plain helpers the tests share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from enrollctl import samples
+from speaker_enrollment.voiceprint.audio import Speech
+from speaker_enrollment.voiceprint.engine import Voiceprint
+
+FloatArray = npt.NDArray[np.float32]
+SpeechOf = Callable[[str, float, int], Speech]  # the speech_of fixture: (voice, seconds, part) → Speech
+VoiceprintOf = Callable[[str, float, int], Voiceprint]  # the voiceprint_of fixture
+GOLDEN_DIR = Path(__file__).parent / "golden"
+
+# Recordings the format and CLI tests share: long enough for a stable voiceprint, short enough to be fast.
+SHORT_SECONDS = 10.0
+SHORT_PART = 2  # parts 0 and 1 are the accuracy tests' enrolment and test speech
+
+
+def recording(voice: str, seconds: float, part: int = 0) -> FloatArray:
+    """Real speech of one voice (float32, 8 kHz, mono); fails the test if the prompts are missing."""
+    try:
+        return samples.recording(voice, seconds, part)
+    except samples.SpeechNotInstalledError as exc:
+        pytest.fail(f"real speech is not installed: {exc}", pytrace=False)
+
+
+def pcm16_wav(audio: FloatArray, rate: int = samples.RATE) -> bytes:
+    """A PCM16 WAV of mono (1-D) or multi-channel (frames × channels) samples."""
+    return samples.wav_bytes(audio, rate, "PCM_16", "WAV")
+
+
+def cos(a: FloatArray, b: FloatArray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+@cache
+def golden() -> dict[str, Any]:
+    """tests/golden/voiceprints.json, written by tools/make_golden.py from resemblyzer itself."""
+    data: dict[str, Any] = json.loads((GOLDEN_DIR / "voiceprints.json").read_text())
+    return data

@@ -1,0 +1,971 @@
+"""The CDK stack: one synthesis per test session, shared by every test.
+
+Checks encryption, TLS, public access, least-privilege roles, the state machine definition (rendered and
+parsed), the ingest rule's event pattern, cfn-lint on the template, and cdk-nag (AwsSolutions) findings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+for path in (ROOT, ROOT / "lambdas"):  # the CDK app (and the settings it mirrors) are not installed packages
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from aws_cdk import App  # noqa: E402
+from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from cfnlint.api import ManualArgs, lint, lint_file  # noqa: E402
+from moto.events.models import EventPattern  # noqa: E402
+from speaker_enrollment.settings import Settings  # noqa: E402
+
+import stacks.nag  # noqa: E402
+from stacks.enrollment_app import build_app  # noqa: E402
+from stacks.enrollment_stack import SpeakerEnrollmentStack  # noqa: E402
+from stacks.nag import logical_id  # noqa: E402
+
+FUNCTION_IDS = (
+    "SubmitJobFunction",
+    "PrepareJobFunction",
+    "EnrollShardFunction",
+    "FinalizeJobFunction",
+    "FailJobFunction",
+)
+HANDLERS = {
+    "SubmitJobFunction": ("speaker_enrollment.handlers.submit_job.handler", 256),
+    "PrepareJobFunction": ("speaker_enrollment.handlers.prepare_job.handler", 1024),
+    "EnrollShardFunction": ("speaker_enrollment.handlers.enroll_shard.handler", 3008),
+    "FinalizeJobFunction": ("speaker_enrollment.handlers.finalize_job.handler", 1024),
+    "FailJobFunction": ("speaker_enrollment.handlers.fail_job.handler", 256),
+}
+SETTINGS_VARIABLES = {
+    "JOBS_TABLE",
+    "SPEAKERS_TABLE",
+    "DOMAINS_TABLE",
+    "WORK_BUCKET",
+    "INBOX_BUCKET",
+    "OUTPUT_BUCKET",
+    "KMS_KEY_ID",
+    "DEFAULT_DATA_ACCESS_ROLE_ARN",
+    "MAX_REQUESTS_PER_JOB",
+    "SPEAKER_QUOTA",
+    "SHARD_SIZE",
+    "MAX_AUDIO_FILE_BYTES",
+    "VOICEPRINT_THREADS",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "LOG_LEVEL",
+}
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+INBOX_NAME = "inbox-bucket"
+INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
+KMS_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
+
+
+# ---------------------------------------------------------------------------------------- the synthesis
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    app: App
+    stack: SpeakerEnrollmentStack
+    template: Template
+    resources: dict[str, dict[str, Any]]
+    names: dict[str, str]  # logical id -> readable name (construct id) of the resources tests talk about
+    raw: dict[str, Any]
+
+    def logical(self, name: str) -> str:
+        return next(lid for lid, n in self.names.items() if n == name)
+
+    def resource(self, name: str) -> dict[str, Any]:
+        return self.resources[self.logical(name)]
+
+    def of_type(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.resources.items() if r["Type"] == cfn_type}
+
+
+def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
+    storage, workflow = stack.storage, stack.workflow
+    named: dict[str, Any] = {
+        "Key": storage.key,
+        "InboxBucket": storage.inbox_bucket,
+        "OutputBucket": storage.output_bucket,
+        "WorkBucket": storage.work_bucket,
+        "AccessLogBucket": storage.access_log_bucket,
+        "DomainsTable": storage.domains_table,
+        "JobsTable": storage.jobs_table,
+        "SpeakersTable": storage.speakers_table,
+        "DefaultDataAccessRole": storage.default_data_access_role,
+        "StateMachine": workflow.state_machine,
+        "StateMachineRole": workflow.state_machine.role,
+        "DeadLetterQueue": stack.ingest.dead_letter_queue,
+        "ManifestUploadedRule": stack.ingest.rule,
+    }
+    for function_id in FUNCTION_IDS:
+        named[function_id] = workflow.functions[function_id]
+        named[f"{function_id}Role"] = workflow.roles[function_id]
+    names = {logical_id(construct): name for name, construct in named.items()}
+    for child in workflow.node.children:  # the log groups: <FunctionId>Logs, StateMachineLogs
+        if child.node.id.endswith("Logs"):
+            names[logical_id(child)] = child.node.id
+    return names
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app synthesized once (cdk-nag runs during synth and fails it on any unacknowledged finding)."""
+    layer = tmp_path_factory.mktemp("lambda-layer")  # the real layer's contents do not matter here
+    (layer / "python").mkdir()
+    app, stack = build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), layer_dir=layer)
+    raw = app.synth().get_stack_by_name(stack.stack_name).template
+    return Synthesized(app, stack, Template.from_json(raw), raw["Resources"], _readable_names(stack), raw)
+
+
+# -------------------------------------------------------------------------------- template helpers
+
+
+def render(value: Any, names: Mapping[str, str]) -> Any:
+    """Intrinsics as readable strings: GetAtt X.Arn -> 'Name.Arn', Ref X -> 'Name', Join -> concatenation."""
+    if isinstance(value, list):
+        return [render(v, names) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return names.get(value["Ref"], "${" + value["Ref"] + "}")
+    if "Fn::GetAtt" in value:
+        resource, attribute = value["Fn::GetAtt"]
+        return f"{names.get(resource, resource)}.{attribute}"
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(render(p, names)) for p in parts)
+    return {k: render(v, names) for k, v in value.items()}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements_of_role(synth: Synthesized, role_name: str) -> list[dict[str, Any]]:
+    role_ref = {"Ref": synth.logical(role_name)}
+    found = []
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        if role_ref in policy["Properties"].get("Roles", []):
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def permissions(synth: Synthesized, role_name: str) -> set[tuple[str, str]]:
+    """Every (action, resource) pair the role's policies allow; a conditional grant is marked '?'."""
+    pairs = set()
+    for statement in statements_of_role(synth, role_name):
+        assert statement["Effect"] == "Allow"
+        mark = "?" if "Condition" in statement else ""
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                pairs.add((action, f"{render(resource, synth.names)}{mark}"))
+    return pairs
+
+
+def function_permissions(synth: Synthesized, function_id: str) -> set[tuple[str, str]]:
+    """The role's permissions beyond what every function has (its own log group, X-Ray)."""
+    common = {
+        ("logs:CreateLogStream", f"{function_id}Logs.Arn"),
+        ("logs:PutLogEvents", f"{function_id}Logs.Arn"),
+        ("xray:PutTelemetryRecords", "*"),
+        ("xray:PutTraceSegments", "*"),
+    }
+    allowed = permissions(synth, f"{function_id}Role")
+    assert common <= allowed
+    return allowed - common
+
+
+def kms(actions: set[str]) -> set[tuple[str, str]]:
+    return {(action, "Key.Arn") for action in actions}
+
+
+def definition(synth: Synthesized) -> dict[str, Any]:
+    """The state machine's ASL: the DefinitionString's Fn::Join resolved to a plain JSON string."""
+    rendered = resolve_definition(synth.resource("StateMachine")["Properties"]["DefinitionString"], synth)
+    document: dict[str, Any] = json.loads(rendered)
+    return document
+
+
+def resolve_definition(definition_string: Any, synth: Synthesized) -> str:
+    def literal(part: Any) -> str:
+        if isinstance(part, str):
+            return part
+        if "Ref" in part:
+            return PSEUDO.get(part["Ref"]) or synth.names.get(part["Ref"], part["Ref"]).lower()
+        resource, _ = part["Fn::GetAtt"]
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{synth.names.get(resource, resource)}"
+
+    if isinstance(definition_string, str):
+        return definition_string
+    separator, parts = definition_string["Fn::Join"]
+    return str(separator.join(literal(p) for p in parts))
+
+
+def walk(node: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+# ------------------------------------------------------------------------------------------- cdk-nag
+
+
+def test_cdk_nag_reports_no_findings(synth: Synthesized) -> None:
+    report = AwsSolutionsChecks().validate_scope(synth.app)
+    assert [v.rule_name for v in report.violations] == []
+    assert report.success
+    assert Annotations.from_stack(synth.stack).find_error("*", Match.any_value()) == []
+    assert Annotations.from_stack(synth.stack).find_warning("*", Match.any_value()) == []
+
+
+@dataclass(frozen=True)
+class Ack:
+    path: str
+    rule_id: str
+    reason: str
+
+
+@pytest.fixture(scope="session")
+def unacknowledged(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Ack], dict[str, list[str]]]:
+    """The app's construct tree built again with acknowledgements recorded instead of applied (no synth):
+    every acknowledgement made, and every finding cdk-nag raises without them (rule id -> construct paths)."""
+    acks: list[Ack] = []
+
+    class RecordingValidations:
+        @staticmethod
+        def of(scope: Any) -> Any:
+            def acknowledge(*rules: Any) -> None:
+                acks.extend(Ack(scope.node.path, r.id, r.reason) for r in rules)
+
+            return mock.Mock(acknowledge=acknowledge)
+
+    layer = tmp_path_factory.mktemp("lambda-layer-2")
+    (layer / "python").mkdir()
+    with mock.patch.object(stacks.nag, "Validations", RecordingValidations):
+        app, _ = build_app(outdir=str(tmp_path_factory.mktemp("cdk.out-2")), layer_dir=layer)
+    report = AwsSolutionsChecks().validate_scope(app)
+    findings = {v.rule_name: [str(r.construct_path) for r in v.violating_resources] for v in report.violations}
+    return acks, findings
+
+
+def test_every_acknowledgement_answers_a_real_finding_with_a_reason(
+    unacknowledged: tuple[list[Ack], dict[str, list[str]]],
+) -> None:
+    acks, findings = unacknowledged
+    assert findings, "without acknowledgements cdk-nag must find something, or the check is not running"
+    for ack in acks:
+        paths = findings.get(ack.rule_id, [])
+        assert any(p == ack.path or p.startswith(ack.path + "/") for p in paths), f"stale: {ack}"
+        assert len(ack.reason) >= 40, f"reason too thin: {ack}"
+    for rule_id, paths in findings.items():
+        for path in paths:
+            assert any(a.rule_id == rule_id and (path + "/").startswith(a.path + "/") for a in acks), (rule_id, path)
+
+
+def test_acknowledged_rules_are_the_expected_kinds(unacknowledged: tuple[list[Ack], dict[str, list[str]]]) -> None:
+    acks, _ = unacknowledged
+    kinds = {re.sub(r"\[.*", "", a.rule_id) for a in acks}
+    assert kinds == {"AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-SQS3"}
+    wildcard_actions = {a.rule_id for a in acks if "[Action::" in a.rule_id}
+    assert wildcard_actions == {
+        "AwsSolutions-IAM5[Action::s3:GetObject*]",
+        "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+        "AwsSolutions-IAM5[Action::s3:List*]",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+    }
+
+
+# ------------------------------------------------------------------------------------------- S3
+
+
+DATA_BUCKETS = ("InboxBucket", "OutputBucket", "WorkBucket")
+ALL_BUCKETS = (*DATA_BUCKETS, "AccessLogBucket")
+
+
+@pytest.mark.parametrize("bucket", DATA_BUCKETS)
+def test_data_buckets_are_encrypted_with_the_customer_managed_key(synth: Synthesized, bucket: str) -> None:
+    rules = synth.resource(bucket)["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert render(rules, synth.names) == [
+        {
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "Key.Arn"},
+        }
+    ]
+    assert synth.resource(bucket)["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": synth.logical("AccessLogBucket")},
+        "LogFilePrefix": f"{bucket}/",
+    }
+
+
+def test_the_access_log_bucket_uses_sse_s3_because_s3_logging_cannot_deliver_to_sse_kms(synth: Synthesized) -> None:
+    rules = synth.resource("AccessLogBucket")["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rules == [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+
+
+def test_there_are_exactly_four_buckets(synth: Synthesized) -> None:
+    assert {synth.names[lid] for lid in synth.of_type("AWS::S3::Bucket")} == set(ALL_BUCKETS)
+
+
+@pytest.mark.parametrize("bucket", ALL_BUCKETS)
+def test_buckets_block_public_access_and_enforce_bucket_owner(synth: Synthesized, bucket: str) -> None:
+    props = synth.resource(bucket)["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+
+
+@pytest.mark.parametrize("bucket", ALL_BUCKETS)
+def test_bucket_policies_deny_requests_without_tls_1_2(synth: Synthesized, bucket: str) -> None:
+    bucket_id = synth.logical(bucket)
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in synth.of_type("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket_id}
+    ]
+    assert len(policies) == 1
+    denials = [s for s in policies[0] if s["Effect"] == "Deny"]
+    conditions = [s["Condition"] for s in denials]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
+    assert {"NumericLessThan": {"s3:TlsVersion": 1.2}} in conditions
+    for statement in denials:
+        assert statement["Principal"] == {"AWS": "*"} and statement["Action"] == "s3:*"
+        assert render(statement["Resource"], synth.names) == [f"{bucket}.Arn", f"{bucket}.Arn/*"]
+
+
+def test_inbox_sends_events_to_eventbridge_natively_and_keeps_versions(synth: Synthesized) -> None:
+    inbox = synth.resource("InboxBucket")["Properties"]
+    assert inbox["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert inbox["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert synth.resource("OutputBucket")["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    # No notifications custom resource (and so no extra Lambda function) is needed.
+    assert not [r for r in synth.resources.values() if r["Type"] == "Custom::S3BucketNotifications"]
+    assert len(synth.of_type("AWS::Lambda::Function")) == len(FUNCTION_IDS)
+
+
+def test_work_objects_expire_after_30_days(synth: Synthesized) -> None:
+    rules = synth.resource("WorkBucket")["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"ExpirationInDays": 30, "Status": "Enabled"} in rules
+
+
+# ------------------------------------------------------------------------------------------- KMS, DynamoDB
+
+
+def test_one_customer_managed_key_with_rotation(synth: Synthesized) -> None:
+    keys = synth.of_type("AWS::KMS::Key")
+    assert list(keys) == [synth.logical("Key")]
+    key = keys[synth.logical("Key")]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+
+
+TABLE_KEYS = {
+    "DomainsTable": [("DomainId", "HASH")],
+    "JobsTable": [("DomainId", "HASH"), ("JobId", "RANGE")],
+    "SpeakersTable": [("DomainId", "HASH"), ("CustomerSpeakerId", "RANGE")],
+}
+
+
+@pytest.mark.parametrize("table", sorted(TABLE_KEYS))
+def test_tables_keys_kms_encryption_and_point_in_time_recovery(synth: Synthesized, table: str) -> None:
+    props = synth.resource(table)["Properties"]
+    assert [(k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]] == TABLE_KEYS[table]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert render(props["SSESpecification"], synth.names) == {
+        "KMSMasterKeyId": "Key.Arn",
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+    }
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert synth.resource(table)["DeletionPolicy"] == "Retain"
+
+
+def test_speakers_table_has_the_generated_speaker_id_index(synth: Synthesized) -> None:
+    indexes = synth.resource("SpeakersTable")["Properties"]["GlobalSecondaryIndexes"]
+    assert indexes == [
+        {
+            "IndexName": "GeneratedSpeakerId",
+            "KeySchema": [
+                {"AttributeName": "DomainId", "KeyType": "HASH"},
+                {"AttributeName": "GeneratedSpeakerId", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+
+
+# ------------------------------------------------------------------------------------------- Lambda
+
+
+@pytest.mark.parametrize("function_id", FUNCTION_IDS)
+def test_functions_match_the_architecture(synth: Synthesized, function_id: str) -> None:
+    props = synth.resource(function_id)["Properties"]
+    handler, memory = HANDLERS[function_id]
+    assert props["Handler"] == handler
+    assert props["MemorySize"] == memory
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert render(props["Role"], synth.names) == f"{function_id}Role.Arn"
+    assert render(props["LoggingConfig"], synth.names) == {"LogGroup": f"{function_id}Logs"}
+    assert render(props["KmsKeyArn"], synth.names) == "Key.Arn"
+    assert len(props["Layers"]) == 1
+    variables = props["Environment"]["Variables"]
+    expected = SETTINGS_VARIABLES | ({"STATE_MACHINE_ARN"} if function_id == "SubmitJobFunction" else set())
+    assert set(variables) == expected
+    assert render(variables, synth.names) | {"STATE_MACHINE_ARN": "-"} == {
+        "JOBS_TABLE": "JobsTable",
+        "SPEAKERS_TABLE": "SpeakersTable",
+        "DOMAINS_TABLE": "DomainsTable",
+        "WORK_BUCKET": "WorkBucket",
+        "INBOX_BUCKET": "InboxBucket",
+        "OUTPUT_BUCKET": "OutputBucket",
+        "KMS_KEY_ID": "Key.Arn",
+        "DEFAULT_DATA_ACCESS_ROLE_ARN": "DefaultDataAccessRole.Arn",
+        "MAX_REQUESTS_PER_JOB": "10000",
+        "SPEAKER_QUOTA": "100000",
+        "SHARD_SIZE": "20",
+        "MAX_AUDIO_FILE_BYTES": "20971520",
+        "VOICEPRINT_THREADS": "0",
+        "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
+        "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
+        "LOG_LEVEL": "INFO",
+        "STATE_MACHINE_ARN": "-",
+    }
+
+
+class RecordingEnvironment(dict[str, str]):
+    """An environment that answers "1" to every variable and remembers which ones were read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> str:
+        self.read.add(name)
+        return "1"
+
+    def get(self, name: str, default: Any = None) -> str:
+        self.read.add(name)
+        return "1"
+
+
+def test_functions_set_every_variable_the_settings_read(synth: Synthesized) -> None:
+    """Contract with speaker_enrollment.settings: a variable added there must be set by the stack."""
+    environment = RecordingEnvironment()
+    Settings.from_env(environment)
+    assert environment.read >= {"JOBS_TABLE", "WORK_BUCKET", "STATE_MACHINE_ARN"}
+    for function_id in FUNCTION_IDS:
+        variables = set(synth.resource(function_id)["Properties"]["Environment"]["Variables"])
+        submit_only = set() if function_id == "SubmitJobFunction" else {"STATE_MACHINE_ARN"}
+        assert environment.read - submit_only <= variables, function_id
+
+
+def test_submit_knows_the_state_machine(synth: Synthesized) -> None:
+    variables = synth.resource("SubmitJobFunction")["Properties"]["Environment"]["Variables"]
+    assert render(variables["STATE_MACHINE_ARN"], synth.names) == "StateMachine"
+
+
+def test_functions_share_one_arm64_python312_layer(synth: Synthesized) -> None:
+    layers = synth.of_type("AWS::Lambda::LayerVersion")
+    assert len(layers) == 1
+    ((layer_id, layer),) = layers.items()
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    for function_id in FUNCTION_IDS:
+        assert synth.resource(function_id)["Properties"]["Layers"] == [{"Ref": layer_id}]
+
+
+def test_log_groups_keep_a_year_encrypted_with_the_key(synth: Synthesized) -> None:
+    groups = synth.of_type("AWS::Logs::LogGroup")
+    assert {synth.names[lid] for lid in groups} == {f"{f}Logs" for f in FUNCTION_IDS} | {"StateMachineLogs"}
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 365
+        assert render(group["Properties"]["KmsKeyId"], synth.names) == "Key.Arn"
+
+
+def test_the_key_lets_cloudwatch_logs_encrypt_this_accounts_log_groups(synth: Synthesized) -> None:
+    statements = synth.resource("Key")["Properties"]["KeyPolicy"]["Statement"]
+    logs = next(s for s in statements if s.get("Sid") == "AllowCloudWatchLogsOfThisAccount")
+    assert render(logs["Principal"], synth.names) == {"Service": "logs.${AWS::Region}.amazonaws.com"}
+    assert render(logs["Condition"], synth.names) == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"
+            )
+        }
+    }
+
+
+# ------------------------------------------------------------------------------------------- IAM
+
+
+def test_fail_job_can_only_update_jobs(synth: Synthesized) -> None:
+    assert function_permissions(synth, "FailJobFunction") == {("dynamodb:UpdateItem", "JobsTable.Arn")} | kms(KMS_WRITE)
+
+
+def test_submit_job_permissions(synth: Synthesized) -> None:
+    assert function_permissions(synth, "SubmitJobFunction") == {
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("dynamodb:GetItem", "DomainsTable.Arn"),
+        ("s3:GetObject", "InboxBucket.Arn/manifests/*"),
+        ("states:StartExecution", "StateMachine"),
+        # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
+        ("sqs:SendMessage", "DeadLetterQueue.Arn"),
+        ("sqs:GetQueueAttributes", "DeadLetterQueue.Arn"),
+        ("sqs:GetQueueUrl", "DeadLetterQueue.Arn"),
+    } | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"})
+
+
+def test_prepare_job_permissions(synth: Synthesized) -> None:
+    assert function_permissions(synth, "PrepareJobFunction") == {
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("s3:PutObject", "WorkBucket.Arn/jobs/*"),
+        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+    } | kms(KMS_WRITE)
+
+
+def test_enroll_shard_permissions(synth: Synthesized) -> None:
+    assert function_permissions(synth, "EnrollShardFunction") == {
+        ("s3:GetObject", "WorkBucket.Arn/jobs/*/shards/*"),
+        ("s3:PutObject", "WorkBucket.Arn/jobs/*/results/*"),
+        ("dynamodb:GetItem", "SpeakersTable.Arn"),
+        ("dynamodb:PutItem", "SpeakersTable.Arn"),
+        ("dynamodb:UpdateItem", "DomainsTable.Arn"),
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:PutItem", "JobsTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+    } | kms(KMS_WRITE)
+
+
+def test_finalize_job_permissions(synth: Synthesized) -> None:
+    assert function_permissions(synth, "FinalizeJobFunction") == {
+        ("s3:GetObject", "WorkBucket.Arn/jobs/*"),
+        ("s3:ListBucket", "WorkBucket.Arn"),
+        ("dynamodb:GetItem", "JobsTable.Arn"),
+        ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+    } | kms(KMS_WRITE)
+
+
+def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every identity-policy statement with the role it is attached to (readable name)."""
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        for role in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                yield synth.names.get(role["Ref"], role["Ref"]), statement
+
+
+def test_only_submit_starts_executions(synth: Synthesized) -> None:
+    starters = {role for role, s in _statements_anywhere(synth) if "states:StartExecution" in as_list(s["Action"])}
+    # The state machine's own role starts the distributed map's child executions (of itself only).
+    assert starters == {"SubmitJobFunctionRole", "StateMachineRole"}
+    for _role, statement in _statements_anywhere(synth):
+        if "states:StartExecution" in as_list(statement["Action"]):
+            assert render(statement["Resource"], synth.names) == "StateMachine"
+
+
+def test_nothing_but_finalize_via_the_data_role_writes_the_output_bucket(synth: Synthesized) -> None:
+    writers = set()
+    for role, statement in _statements_anywhere(synth):
+        if "OutputBucket" in json.dumps(render(statement["Resource"], synth.names)):
+            writers.add(role)
+    assert writers == {"DefaultDataAccessRole"}
+
+
+def test_only_the_data_access_functions_assume_roles(synth: Synthesized) -> None:
+    assumers = {role for role, s in _statements_anywhere(synth) if "sts:AssumeRole" in as_list(s["Action"])}
+    assert assumers == {"PrepareJobFunctionRole", "EnrollShardFunctionRole", "FinalizeJobFunctionRole"}
+
+
+def test_no_function_role_has_wildcard_actions_beyond_cdk_grants(synth: Synthesized) -> None:
+    for function_id in FUNCTION_IDS:
+        for action, resource in function_permissions(synth, function_id):
+            assert resource != "*", (function_id, action)
+            assert "*" not in action or action in {"kms:GenerateDataKey*", "kms:ReEncrypt*"}, (function_id, action)
+
+
+def test_function_roles_are_assumed_by_lambda_only(synth: Synthesized) -> None:
+    for function_id in FUNCTION_IDS:
+        role = synth.resource(f"{function_id}Role")["Properties"]
+        assert role["AssumeRolePolicyDocument"]["Statement"] == [
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ]
+        assert "ManagedPolicyArns" not in role
+
+
+def test_default_data_access_role_is_trusted_by_the_data_functions_and_reads_inbox_writes_output(
+    synth: Synthesized,
+) -> None:
+    trust = synth.resource("DefaultDataAccessRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
+    assert sorted(render(trust[0]["Principal"]["AWS"], synth.names)) == [
+        "EnrollShardFunctionRole.Arn",
+        "FinalizeJobFunctionRole.Arn",
+        "PrepareJobFunctionRole.Arn",
+    ]
+    allowed = permissions(synth, "DefaultDataAccessRole")
+    assert allowed == {
+        *((a, r) for a in INBOX_READ for r in ("InboxBucket.Arn", "InboxBucket.Arn/*")),
+        ("s3:PutObject", "OutputBucket.Arn/*"),
+        ("kms:Decrypt", "Key.Arn"),
+        ("kms:DescribeKey", "Key.Arn"),
+        ("kms:GenerateDataKey", "Key.Arn"),
+    }
+
+
+def test_state_machine_role_can_read_shard_lists_and_decrypt_them(synth: Synthesized) -> None:
+    allowed = permissions(synth, "StateMachineRole")
+    # The S3 ItemReader reads jobs/<JobId>/shards.json (SSE-KMS): CDK grants GetObject, we grant decrypt.
+    assert ("s3:GetObject", "arn:${AWS::Partition}:s3:::WorkBucket/*") in allowed
+    assert ("kms:Decrypt", "Key.Arn") in allowed
+    invoked = {r for a, r in allowed if a == "lambda:InvokeFunction"}
+    for function_id in ("PrepareJobFunction", "EnrollShardFunction", "FinalizeJobFunction", "FailJobFunction"):
+        assert f"{function_id}.Arn" in invoked
+    assert "SubmitJobFunction.Arn" not in invoked
+    assert not {a for a, _ in allowed if a.startswith(("dynamodb:", "sts:"))}
+
+
+# ------------------------------------------------------------------------------------------- Step Functions
+
+
+def test_state_machine_is_standard_logged_and_traced(synth: Synthesized) -> None:
+    props = synth.resource("StateMachine")["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert render(props["LoggingConfiguration"], synth.names) == {
+        "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": "StateMachineLogs.Arn"}}],
+        "IncludeExecutionData": False,
+        "Level": "ALL",
+    }
+
+
+def test_definition_top_level_flow(synth: Synthesized) -> None:
+    asl = definition(synth)
+    assert asl["StartAt"] == "PrepareJob"
+    states = asl["States"]
+    assert set(states) == {"PrepareJob", "EnrollShards", "FinalizeJob", "FailJob", "JobFailed"}
+    assert states["PrepareJob"]["Next"] == "EnrollShards"
+    assert states["EnrollShards"]["Next"] == "FinalizeJob"
+    assert states["FinalizeJob"]["End"] is True
+    assert states["FailJob"]["Next"] == "JobFailed"
+    assert states["JobFailed"]["Type"] == "Fail"
+    for name in ("PrepareJob", "EnrollShards", "FinalizeJob"):
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "FailJob"}]
+    assert "Catch" not in states["FailJob"]
+
+
+@pytest.mark.parametrize(
+    ("state", "function_id"),
+    [("PrepareJob", "PrepareJobFunction"), ("FinalizeJob", "FinalizeJobFunction"), ("FailJob", "FailJobFunction")],
+)
+def test_lambda_tasks_call_the_function_arn_directly(synth: Synthesized, state: str, function_id: str) -> None:
+    task = definition(synth)["States"][state]
+    assert task["Type"] == "Task"
+    assert task["Resource"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function_id}"
+    assert task["Retry"] == [
+        {"ErrorEquals": LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 2}
+    ]
+
+
+def test_finalize_gets_domain_job_and_shard_count(synth: Synthesized) -> None:
+    assert definition(synth)["States"]["FinalizeJob"]["Parameters"] == {
+        "DomainId.$": "$.DomainId",
+        "JobId.$": "$.JobId",
+        "ShardCount.$": "$.ShardCount",
+    }
+    assert "Parameters" not in definition(synth)["States"]["PrepareJob"]
+
+
+def test_enroll_shards_is_a_distributed_map_over_the_shard_list(synth: Synthesized) -> None:
+    enroll = definition(synth)["States"]["EnrollShards"]
+    assert enroll["Type"] == "Map"
+    assert enroll["ItemReader"] == {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": "workbucket", "Key.$": "$.ShardsKey"},
+    }
+    assert enroll["ResultPath"] is None
+    assert enroll["MaxConcurrency"] == 10
+    processor = enroll["ItemProcessor"]
+    assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert processor["StartAt"] == "EnrollShard"
+    assert set(processor["States"]) == {"EnrollShard", "ShardFailed"}
+
+
+def test_enroll_shard_retries_service_errors_and_catches_everything(synth: Synthesized) -> None:
+    states = definition(synth)["States"]["EnrollShards"]["ItemProcessor"]["States"]
+    shard = states["EnrollShard"]
+    assert shard["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:EnrollShardFunction"
+    assert "Parameters" not in shard  # the item {"DomainId","JobId","ShardIndex","ShardKey"} is the input
+    assert shard["Retry"] == [
+        {
+            "ErrorEquals": [*LAMBDA_SERVICE_ERRORS, "States.Timeout"],
+            "IntervalSeconds": 1,
+            "MaxAttempts": 2,
+            "BackoffRate": 2,
+        }
+    ]
+    assert shard["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "ShardFailed"}]
+    assert shard["TimeoutSeconds"] == 960  # the function's 15 minutes plus one
+    assert states["ShardFailed"] == {"Type": "Pass", "End": True}
+
+
+def test_definition_avoids_what_the_local_engine_cannot_run(synth: Synthesized) -> None:
+    keys = {key for key, _ in walk(definition(synth))}
+    for unsupported in (
+        "ItemBatcher",
+        "ItemsPointer",
+        "ResultWriter",
+        "ToleratedFailurePercentage",
+        "ToleratedFailureCount",
+        "ItemSelector",
+    ):
+        assert unsupported not in keys
+    resources = [str(v) for k, v in walk(definition(synth)) if k == "Resource"]
+    assert not [r for r in resources if r.startswith("arn:aws:states:::lambda:invoke")]
+
+
+# ------------------------------------------------------------------------------------------- EventBridge
+
+_MISSING = object()
+
+
+def event_matches(pattern: Mapping[str, Any], event: Any) -> bool:
+    """EventBridge matching for the subset the stack uses: nested fields, exact values, prefix / suffix /
+    wildcard filters (a `*` matches any run of characters, `/` included)."""
+    for field, rule in pattern.items():
+        value = event.get(field, _MISSING) if isinstance(event, Mapping) else _MISSING
+        if isinstance(rule, Mapping):
+            if not event_matches(rule, value):
+                return False
+        elif not any(_filter_matches(f, value) for f in rule):
+            return False
+    return True
+
+
+def _filter_matches(rule: Any, value: Any) -> bool:
+    if value is _MISSING:
+        return False
+    if not isinstance(rule, Mapping):
+        return bool(rule == value)
+    ((operator, argument),) = rule.items()
+    if not isinstance(value, str):
+        return False
+    if operator == "prefix":
+        return value.startswith(argument)
+    if operator == "suffix":
+        return value.endswith(argument)
+    if operator == "wildcard":
+        parts = re.split(r"(?<!\\)(\*)", argument)  # unescaped stars; "\\*" is a literal star
+        regex = "".join(".*" if part == "*" else re.escape(part.replace("\\*", "*")) for part in parts)
+        return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+    raise NotImplementedError(f"EventBridge filter {operator!r} is not implemented by this matcher")
+
+
+def s3_object_created(key: str, bucket: str = INBOX_NAME, detail_type: str = "Object Created") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-06-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {
+                "key": key,
+                "size": 512,
+                "etag": "b1946ac92492d2347c6235b4d2611184",
+                "sequencer": "00617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def rule_pattern(synth: Synthesized) -> dict[str, Any]:
+    """The deployed rule's pattern, the inbox bucket Ref replaced by a name."""
+    rule = synth.resource("ManifestUploadedRule")["Properties"]
+    inbox_ref = json.dumps({"Ref": synth.logical("InboxBucket")})
+    text = json.dumps(rule["EventPattern"]).replace(inbox_ref, json.dumps(INBOX_NAME))
+    pattern: dict[str, Any] = json.loads(text)
+    return pattern
+
+
+DOMAIN_ID = "Ab3dEf6hIj9kLmN0pQr5tU"  # 22 alphanumerics
+MATCHING = [f"manifests/{DOMAIN_ID}/x.json", f"manifests/{DOMAIN_ID}/batch 2026-06.json"]
+NOT_MATCHING = [
+    "audio/a.wav",
+    f"manifests/{DOMAIN_ID}/a.wav",
+    f"manifests/{DOMAIN_ID}/x.json.out",
+    "manifests/x.json",
+    f"other/manifests/{DOMAIN_ID}/x.json",
+]
+
+
+def test_rule_pattern_is_the_documented_one(rule_pattern: dict[str, Any]) -> None:
+    assert rule_pattern == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": [INBOX_NAME]}, "object": {"key": [{"wildcard": "manifests/*/*.json"}]}},
+    }
+
+
+@pytest.mark.parametrize("key", MATCHING)
+def test_a_manifest_upload_matches(rule_pattern: dict[str, Any], key: str) -> None:
+    assert event_matches(rule_pattern, s3_object_created(key))
+
+
+@pytest.mark.parametrize("key", NOT_MATCHING)
+def test_audio_and_other_keys_do_not_match(rule_pattern: dict[str, Any], key: str) -> None:
+    assert not event_matches(rule_pattern, s3_object_created(key))
+
+
+def test_other_buckets_and_event_types_do_not_match(rule_pattern: dict[str, Any]) -> None:
+    key = f"manifests/{DOMAIN_ID}/x.json"
+    assert not event_matches(rule_pattern, s3_object_created(key, bucket="someone-elses-bucket"))
+    assert not event_matches(rule_pattern, s3_object_created(key, detail_type="Object Deleted"))
+    assert not event_matches(rule_pattern, {"source": "aws.s3", "detail-type": "Object Created"})
+
+
+def test_local_matcher_agrees_with_motos_event_pattern(rule_pattern: dict[str, Any]) -> None:
+    moto_pattern = EventPattern.load(json.dumps(rule_pattern))
+    events = [s3_object_created(k) for k in MATCHING + NOT_MATCHING]
+    events += [s3_object_created(MATCHING[0], bucket="other"), s3_object_created(MATCHING[0], detail_type="x")]
+    for event in events:
+        assert event_matches(rule_pattern, event) == moto_pattern.matches_event(event), event["detail"]  # type: ignore[arg-type]
+
+
+def test_rule_targets_submit_with_a_dead_letter_queue_and_retries(synth: Synthesized) -> None:
+    rule = synth.resource("ManifestUploadedRule")["Properties"]
+    assert rule["State"] == "ENABLED"
+    assert "EventBusName" not in rule  # the default bus, where S3 sends its events
+    (target,) = rule["Targets"]
+    assert render(target["Arn"], synth.names) == "SubmitJobFunction.Arn"
+    assert render(target["DeadLetterConfig"], synth.names) == {"Arn": "DeadLetterQueue.Arn"}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
+    invoke_configs = list(synth.of_type("AWS::Lambda::EventInvokeConfig").values())
+    assert len(invoke_configs) == 1
+    config = render(invoke_configs[0]["Properties"], synth.names)
+    assert config["FunctionName"] == "SubmitJobFunction"
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": "DeadLetterQueue.Arn"}}
+
+
+def test_dead_letter_queue_is_kms_encrypted_and_tls_only(synth: Synthesized) -> None:
+    queue = synth.resource("DeadLetterQueue")["Properties"]
+    assert render(queue["KmsMasterKeyId"], synth.names) == "Key.Arn"
+    statements = [
+        s
+        for p in synth.of_type("AWS::SQS::QueuePolicy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    tls_only = {"Bool": {"aws:SecureTransport": "false"}}
+    assert any(s["Effect"] == "Deny" and s["Condition"] == tls_only for s in statements)
+    sender = next(s for s in statements if s["Effect"] == "Allow")
+    assert sender["Principal"] == {"Service": "events.amazonaws.com"}
+    assert render(sender["Condition"], synth.names) == {"ArnEquals": {"aws:SourceArn": "ManifestUploadedRule.Arn"}}
+    key_statements = synth.resource("Key")["Properties"]["KeyPolicy"]["Statement"]
+    events_key = next(s for s in key_statements if s.get("Sid") == "AllowEventBridgeToUseTheDeadLetterQueue")
+    assert events_key["Principal"] == {"Service": "events.amazonaws.com"}
+
+
+# ------------------------------------------------------------------------------------------- outputs, cfn-lint
+
+
+def test_outputs(synth: Synthesized) -> None:
+    outputs = {name: render(o["Value"], synth.names) for name, o in synth.raw["Outputs"].items()}
+    assert outputs == {
+        "InboxBucketName": "InboxBucket",
+        "OutputBucketName": "OutputBucket",
+        "WorkBucketName": "WorkBucket",
+        "KmsKeyArn": "Key.Arn",
+        "StateMachineArn": "StateMachine",
+        "DefaultDataAccessRoleArn": "DefaultDataAccessRole.Arn",
+        "DataAccessTrustedRoleArns": (
+            "PrepareJobFunctionRole.Arn,EnrollShardFunctionRole.Arn,FinalizeJobFunctionRole.Arn"
+        ),
+        "DomainsTableName": "DomainsTable",
+        "JobsTableName": "JobsTable",
+        "SpeakersTableName": "SpeakersTable",
+    }
+
+
+# W3005 (a DependsOn already implied by a GetAtt): CDK makes each function and the state machine depend on
+# their role's default policy *and* role explicitly, so the policy exists before the first invocation.
+IGNORED_CFN_LINT_RULES = {"W3005"}
+
+
+def test_cfn_lint_passes_with_the_definition_resolved(synth: Synthesized, tmp_path: Path) -> None:
+    template = json.loads(json.dumps(synth.raw))
+    state_machine = template["Resources"][synth.logical("StateMachine")]["Properties"]
+    state_machine["DefinitionString"] = resolve_definition(state_machine["DefinitionString"], synth)
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template, indent=1))
+    matches = lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    findings = [f"{m.rule.id}: {m.message}" for m in matches if m.rule.id not in IGNORED_CFN_LINT_RULES]
+    assert findings == []
+
+
+def test_cfn_lint_does_check_the_resolved_definition(synth: Synthesized) -> None:
+    """Guard for the test above: a broken state inside the resolved definition is reported."""
+    template = json.loads(json.dumps(synth.raw))
+    state_machine = template["Resources"][synth.logical("StateMachine")]["Properties"]
+    asl = json.loads(resolve_definition(state_machine["DefinitionString"], synth))
+    asl["States"]["JobFailed"]["Type"] = "Failed"
+    state_machine["DefinitionString"] = json.dumps(asl)
+    assert "E3601" in {m.rule.id for m in lint(json.dumps(template), regions=["us-east-1"])}
+
+
+# ------------------------------------------------------------------------------------------- the build
+
+
+def test_synth_without_the_layer_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"make lambda-layer"):
+        build_app(outdir=str(tmp_path / "cdk.out"), layer_dir=tmp_path / "missing")
+
+
+def test_cdk_json_runs_app_py_and_sets_feature_flags() -> None:
+    config = json.loads((ROOT / "cdk.json").read_text())
+    assert config["app"].endswith("python app.py")
+    assert config["context"]["@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"] is True
+    assert config["context"]["@aws-cdk/aws-iam:minimizePolicies"] is True
