@@ -56,6 +56,7 @@ SWEEP = (128, 256, 512, 1024)
 SWEEP_ROUNDS = 3
 STAGE_ROUNDS = 3
 LONG_VOICE, LONG_SECONDS = "allison-en", 600
+LONG_CASE = f"1 × {LONG_SECONDS // 60} min"
 COLD_START_RUNS = 5
 STAGES = ("decode WAV", "resample+level+VAD", "mel windows", "LSTM+linear")
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -412,7 +413,7 @@ def report_agreement(speed_result: dict[str, Any], long_distance: float | None) 
     print("\n2. Agreement with resemblyzer, 1 - cos(ours, reference) in float64")
     distances = {label: b["max_distance"] for label, b in speed_result["batches"].items()}
     if long_distance is not None:
-        distances[f"1 × {LONG_SECONDS // 60} min"] = long_distance
+        distances[LONG_CASE] = long_distance
     for label, distance in distances.items():
         print(f"   {label:<10} max {distance:.2e}")
     worst = max(distances.values())
@@ -428,7 +429,7 @@ def measure_memory(directory: Path) -> dict[str, dict[str, dict[str, Any]]]:
     for name, data in batch(*BATCHES["8 × 30 s"]):
         short_paths.append(directory / f"{name.replace('/', '-')}.wav")
         short_paths[-1].write_bytes(data)
-    cases = {f"1 × {LONG_SECONDS // 60} min": [long_path], "8 × 30 s": short_paths}
+    cases = {LONG_CASE: [long_path], "8 × 30 s": short_paths}
     return {
         case: {side: run_child("memory", side, *map(str, paths)) for side in ("ours", "reference")}
         for case, paths in cases.items()
@@ -441,7 +442,7 @@ def report_memory(results: dict[str, dict[str, dict[str, Any]]]) -> None:
     print(f"   {'case':<10} {'ours loaded':>11} {'ours peak':>9} {'ref loaded':>10} {'ref peak':>8}  target")
     for case, sides in results.items():
         ours_peak = sides["ours"]["peak_mb"]
-        target = f"ours < {TARGET_RSS_MB} {verdict(ours_peak < TARGET_RSS_MB)}" if "min" in case else ""
+        target = f"ours < {TARGET_RSS_MB} {verdict(ours_peak < TARGET_RSS_MB)}" if case == LONG_CASE else ""
         print(f"   {case:<10} {sides['ours']['loaded_mb']:>11.0f} {ours_peak:>9.0f} "
               f"{sides['reference']['loaded_mb']:>10.0f} {sides['reference']['peak_mb']:>8.0f}  {target}")
 

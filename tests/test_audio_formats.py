@@ -2,9 +2,10 @@
 
 The reference is the voiceprint of the same speech as a PCM16 8 kHz mono WAV. Thresholds are set
 from measurements on this recording (allison-en, 10 s), with room for the codec's own loss:
-lossless ≥ 0.99999, resampled ≥ 0.9999 (measured 0.99998), µ-law/A-law ≥ 0.998 (0.9986/0.9994),
-8-bit ≥ 0.98 (0.9934), MP3 ≥ 0.98 (0.991), GSM 6.10 ≥ 0.95 (0.972; 0.947–0.996 across voices).
-Different people score at most ~0.86, so every case is still clearly the same speaker.
+lossless ≥ 0.99999 (measured 1.00000), resampled ≥ 0.9995 (0.99994–0.99995), µ-law/A-law ≥ 0.998
+(0.9986/0.9994), 8-bit ≥ 0.98 (0.9934), MP3 ≥ 0.98 (0.9912), GSM 6.10 ≥ 0.95 (0.9722; 0.947–0.996
+across voices). Different people score at most ~0.86 (this other voice 0.65), so every case is still
+clearly the same speaker.
 
 All cases are decoded once and their voiceprints computed in one batch (module fixture); each test
 then checks its own case.
@@ -148,7 +149,7 @@ def test_sample_rate_gives_the_same_voiceprint(
     reference_speech = speech_of(CALLER, SHORT_SECONDS, SHORT_PART)
     assert speech.net_speech_seconds == pytest.approx(reference_speech.net_speech_seconds, abs=0.1)
     similarity = cos(voiceprint.vector, original.vector)
-    assert similarity >= 0.9999, f"{rate} Hz: cosine {similarity:.6f}"
+    assert similarity >= 0.9995, f"{rate} Hz: cosine {similarity:.6f}"
 
 
 @pytest.mark.parametrize(("caller_channel", "other_channel_holds"), STEREO)

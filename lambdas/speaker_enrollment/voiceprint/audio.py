@@ -26,6 +26,9 @@ _TARGET_DBFS = -30.0
 _VAD_WINDOW = MODEL_RATE * 30 // 1000  # 30 ms, in samples
 _VAD_SMOOTHING_WIDTH = 8  # windows averaged when smoothing the speech flags
 _VAD_MAX_SILENCE = 6  # silent windows kept around speech
+# Net speech counts only windows the VAD calls speech AND that were at least this loud before the
+# volume normalisation: raising faint line hiss to -30 dBFS makes the VAD hear "speech" in it.
+SPEECH_FLOOR_DBFS = -55.0
 _READ_BLOCK_FRAMES = 1 << 16  # frames per read for files libsndfile cannot seek in
 
 FloatArray = npt.NDArray[np.float32]
@@ -120,17 +123,30 @@ def _read_all_frames(sound: soundfile.SoundFile) -> FloatArray:
 
 
 def extract_speech(audio: DecodedAudio) -> Speech:
-    """Resample to the model rate, normalise the volume and trim long silences (as GE2E was trained)."""
-    wav = soxr.resample(audio.samples, TELEPHONE_RATE, MODEL_RATE, quality="HQ").astype(np.float32)
-    wav = _normalise_volume(wav)
+    """Resample to the model rate, normalise the volume and trim long silences (as GE2E was trained).
+
+    The trimming reproduces the reference preprocessing exactly; the net speech additionally
+    ignores windows below SPEECH_FLOOR_DBFS in the recording as it arrived.
+    """
+    original = soxr.resample(audio.samples, TELEPHONE_RATE, MODEL_RATE, quality="HQ").astype(np.float32)
+    wav = _normalise_volume(original)
     voiced = _vad_flags(wav)
-    mask = _speech_mask(voiced)
-    if not mask.any():  # also when the smoothing drops a lone voiced window: nothing would be kept
+    audible = voiced & (_window_levels_dbfs(original[: voiced.size * _VAD_WINDOW]) >= SPEECH_FLOOR_DBFS)
+    if not audible.any():
         raise NoSpeechError(audio.source, "no speech found")
-    keep = np.repeat(mask, _VAD_WINDOW)
+    keep = np.repeat(_speech_mask(voiced), _VAD_WINDOW)
+    if not keep.any():
+        raise NoSpeechError(audio.source, "no speech found (only isolated blips under 0.1 s)")
     trimmed = wav[: keep.size][keep]
-    net_seconds = float(voiced.sum()) * _VAD_WINDOW / MODEL_RATE
+    net_seconds = float(audible.sum()) * _VAD_WINDOW / MODEL_RATE
     return Speech(audio.source, np.ascontiguousarray(trimmed), round(net_seconds, 2))
+
+
+def _window_levels_dbfs(wav: FloatArray) -> npt.NDArray[np.float64]:
+    """RMS level of each whole 30 ms window, in dBFS."""
+    windows = wav.reshape(-1, _VAD_WINDOW).astype(np.float64)
+    rms = np.sqrt(np.mean(windows**2, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))
 
 
 def _normalise_volume(wav: FloatArray) -> FloatArray:
