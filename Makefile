@@ -33,7 +33,7 @@ lint: setup
 	$(BIN)/mypy lambdas/speaker_enrollment cli/enrollctl
 
 unit: setup speech
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test: lint unit
 

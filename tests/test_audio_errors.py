@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,16 @@ def test_every_error_is_an_audio_error_and_a_value_error() -> None:
     for cls in (UnreadableAudioError, EmptyAudioError, AudioTooLargeError, ChannelNotFoundError, NoSpeechError):
         assert issubclass(cls, AudioError)
         assert issubclass(cls, ValueError)
+
+
+def test_missing_speech_packages_fail_the_test_with_the_install_command(tmp_path: Path) -> None:
+    """The suite never skips for lack of real speech: it fails and says how to install it."""
+    samples._prompt_files.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(samples, "SOUNDS_ROOT", tmp_path)
+            with pytest.raises(pytest.fail.Exception, match=r"run 'make speech' \(apt-get install asterisk-core"):
+                recording("june-fr", 1.25, 3)
+    finally:
+        samples._prompt_files.cache_clear()
+    assert recording("june-fr", 1.25, 3).size == 10_000  # installed here: the real prompts come back

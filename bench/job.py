@@ -1,0 +1,407 @@
+"""Job benchmark (issue #3 item 8): a 200-request job on the local runtime against pure compute.
+
+Run: ``make bench-job`` (``python -m bench.job`` inside ``.venv``; needs ``make speech``).
+``--sweep`` also runs smaller jobs over SHARD_SIZE × VOICEPRINT_THREADS (× MaxConcurrency) and
+prints a table; ``--requests N`` changes the size of the main job.
+
+What is measured:
+
+* the job: every request is one WAV of one voice (8 real speakers, parts 0..3, 38-64 s of audio,
+  so 30-60 s of net speech) with its own SpeakerId, uploaded to the inbox bucket of an embedded
+  ``LocalRuntime``; the wall time runs from the manifest upload to the job's final status;
+* the same audio with ``VoiceprintEngine`` directly (decode + speech + voiceprints in groups of
+  SHARD_SIZE, files already in memory, no AWS) in a fresh process, single-threaded (BLAS 1), then
+  divided by the cores; and with 2 BLAS threads for reference;
+* the peak RSS of one shard worker (``ShardEnrollment`` over SHARD_SIZE requests, audio read from
+  disk as the S3 adapter would fetch it, in-memory speaker store) and of one request with ten
+  ~20 MB 8 kHz PCM16 WAVs (real speech tiled to about 21 min each), each in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MB = 2**20
+REQUESTS = 200
+CORES = len(os.sched_getaffinity(0))
+TARGET_RATIO, TARGET_RSS_MB = 1.3, 1024
+BASE_SECONDS = 112  # every (voice, part) recording is cut from this much of its speech
+MIN_SECONDS, SPAN_SECONDS = 38, 27  # raw length 38..64 s: 30-60 s of net speech
+BIG_FILES, BIG_FILE_BYTES = 10, 20 * 1024 * 1024  # the issue's "ten 20 MB files", under the 20 MiB limit
+WAV_HEADER_BYTES = 44
+QUIET = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+DEFAULT_SHARD, DEFAULT_THREADS = 20, 1
+SWEEP_REQUESTS = 60
+SWEEP = ((10, 1, 10), (20, 1, 10), (50, 1, 10), (20, 2, 10), (10, 2, 10), (20, 1, 2))
+
+
+# ------------------------------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One request's recording: `seconds` of one voice's part, starting `offset` s into it."""
+
+    index: int
+    voice: str
+    part: int
+    seconds: int
+    offset: int
+
+    @property
+    def request_id(self) -> str:
+        return f"req-{self.index:05d}"
+
+    @property
+    def speaker_id(self) -> str:
+        return f"cust-{self.index:05d}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.speaker_id}.wav"
+
+
+def corpus(count: int) -> list[Recording]:
+    """Voices round-robin, then parts, lengths and offsets vary so no two requests say the same."""
+    from enrollctl import samples
+
+    voices = sorted(samples.VOICES)
+    return [
+        Recording(i, voices[i % len(voices)], (i // len(voices)) % 4, MIN_SECONDS + (i * 11) % SPAN_SECONDS,
+                  (i // (4 * len(voices))) % 7 * 8)
+        for i in range(count)
+    ]
+
+
+def write_corpus(recordings: Sequence[Recording], folder: Path) -> float:
+    """Write every recording as an 8 kHz PCM16 WAV; returns the seconds of audio written."""
+    from enrollctl import samples
+
+    for rec in recordings:
+        base = samples.recording(rec.voice, BASE_SECONDS, rec.part)
+        start = rec.offset * samples.RATE
+        clip = base[start : start + rec.seconds * samples.RATE]
+        (folder / rec.file_name).write_bytes(samples.wav_bytes(clip))
+    samples.recording.cache_clear()
+    return float(sum(r.seconds for r in recordings))
+
+
+def write_big_files(folder: Path) -> list[Path]:
+    """Ten ~20 MB PCM16 WAVs (about 21.8 min each): one voice's speech tiled, each file shifted."""
+    from enrollctl import samples
+
+    frames = (BIG_FILE_BYTES - WAV_HEADER_BYTES) // 2
+    speech = np.concatenate([samples.recording("allison-en", BASE_SECONDS, part) for part in range(4)])
+    paths = []
+    for index in range(BIG_FILES):
+        path = folder / f"big-{index}.wav"
+        path.write_bytes(samples.wav_bytes(np.resize(np.roll(speech, index * 4001), frames)))
+        paths.append(path)
+    samples.recording.cache_clear()
+    return paths
+
+
+# --------------------------------------------------------------------------- child: pure compute
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child_compute(folder: Path, threads: int, shard_size: int) -> dict[str, Any]:
+    """decode + speech + voiceprints of every WAV in `folder`, SHARD_SIZE requests per pool."""
+    from speaker_enrollment.voiceprint.engine import VoiceprintEngine
+
+    engine = VoiceprintEngine(threads=threads)
+    files = [(path.name, path.read_bytes()) for path in sorted(folder.glob("cust-*.wav"))]
+    net: list[float] = []
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    for start in range(0, len(files), shard_size):
+        speeches = [[engine.speech(data, name)] for name, data in files[start : start + shard_size]]
+        net.extend(p.net_speech_seconds for p in engine.voiceprints(speeches))
+    return {"seconds": time.perf_counter() - wall, "cpu": cpu_seconds() - cpu, "files": len(files),
+            "net_min": min(net), "net_max": max(net), "net_total": sum(net)}
+
+
+# ------------------------------------------------------------------------- child: one shard's RSS
+
+
+@dataclass
+class FileAudio:
+    """The AudioSource port over local files (``s3://bench/<name>`` → folder/<name>), read on fetch."""
+
+    folder: Path
+
+    def fetch(self, s3_uri: str, max_bytes: int) -> bytes:
+        return (self.folder / s3_uri.rsplit("/", 1)[-1]).read_bytes()
+
+
+@dataclass
+class MemorySpeakers:
+    """The SpeakerStore port in memory (new speakers only; the bench never overwrites)."""
+
+    speakers: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, domain_id: str, customer_speaker_id: str) -> Any:
+        return self.speakers.get(customer_speaker_id)
+
+    def create(self, speaker: Any, quota: int) -> None:
+        self.speakers[speaker.customer_speaker_id] = speaker
+
+    def replace(self, speaker: Any, expected: Any) -> None:
+        self.speakers[speaker.customer_speaker_id] = speaker
+
+
+def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> dict[str, Any]:
+    """``ShardEnrollment.run`` over requests of the named files, as the enroll-shard step runs it."""
+    from speaker_enrollment.domain.enrollment import EnrollmentContext, ShardEnrollment
+    from speaker_enrollment.domain.job import EnrollmentConfig
+    from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest
+    from speaker_enrollment.voiceprint.engine import VoiceprintEngine
+
+    engine = VoiceprintEngine(threads=threads)
+    context = EnrollmentContext(job_id="bench", domain_id="bench", config=EnrollmentConfig(),
+                                speaker_quota=100_000, max_file_bytes=BIG_FILE_BYTES, clock=time.time)
+    requests = [
+        EnrollmentRequest(f"req-{i}", f"cust-{i}", tuple(AudioSpecification(f"s3://bench/{n}", 0) for n in files))
+        for i, files in enumerate(names)
+    ]
+    ready_rss = peak_rss_mb()
+    wall = time.perf_counter()
+    results = ShardEnrollment(context, FileAudio(folder), MemorySpeakers(), engine).run(requests)
+    statuses = Counter(str(getattr(r, "status", getattr(r, "error_code", "?"))) for r in results)
+    return {"seconds": time.perf_counter() - wall, "peak_rss_mb": peak_rss_mb(), "ready_rss_mb": ready_rss,
+            "statuses": dict(statuses)}
+
+
+def run_child(*args: str, threads: int) -> dict[str, Any]:
+    """Run ``python -m bench.job --child ...`` with `threads` BLAS threads; returns its JSON line."""
+    env = {**os.environ, **dict.fromkeys(BLAS_ENV, str(threads))}
+    command = [sys.executable, "-m", "bench.job", "--child", *args, "--threads", str(threads)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------------- the job
+
+
+@dataclass(frozen=True)
+class JobRun:
+    shard_size: int
+    threads: int
+    max_concurrency: int
+    requests: int
+    wall: float
+    created_to_ended: float
+    cpu: float
+    status: str
+    statuses: dict[str, int]
+    ids_exactly_once: bool
+
+
+def with_max_concurrency(template: dict[str, Any], value: int) -> dict[str, Any]:
+    text = json.dumps(template).replace('\\"MaxConcurrency\\":10,', f'\\"MaxConcurrency\\":{value},')
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def upload_audio(runtime: Any, folder: Path, recordings: Sequence[Recording]) -> list[dict[str, Any]]:
+    s3 = runtime.client("s3")
+    requests = []
+    for rec in recordings:
+        key = f"audio/{rec.file_name}"
+        s3.put_object(Bucket=runtime.inbox_bucket, Key=key, Body=(folder / rec.file_name).read_bytes())
+        requests.append({"RequestId": rec.request_id, "SpeakerId": rec.speaker_id,
+                         "AudioSpecifications": [{"S3Uri": f"s3://{runtime.inbox_bucket}/{key}", "ChannelId": 0}]})
+    return requests
+
+
+def wait_final(runtime: Any, manifest_uri: str, timeout: float = 1800) -> Any:
+    from speaker_enrollment.adapters.dynamodb import DynamoJobStore
+
+    jobs = DynamoJobStore(runtime.client("dynamodb"), runtime.jobs_table)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = next((j for j in jobs.list(runtime.domain_id) if j.input_s3_uri == manifest_uri), None)
+        if job is not None and job.status.is_final:
+            return job
+        time.sleep(0.1)
+    raise TimeoutError(f"the job for {manifest_uri} did not finish within {timeout:.0f} s")
+
+
+def read_output(runtime: Any, job: Any) -> dict[str, Any]:
+    bucket, _, folder = job.output_s3_uri.removeprefix("s3://").partition("/")
+    key = f"{folder.rstrip('/')}/{job.job_id}/{job.input_s3_uri.rsplit('/', 1)[-1]}.out".lstrip("/")
+    return json.loads(runtime.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())  # type: ignore[no-any-return]
+
+
+def output_check(output: dict[str, Any], recordings: Sequence[Recording]) -> tuple[dict[str, int], bool]:
+    """Status counts (EnrollmentStatus or error code) and whether every RequestId is there exactly once."""
+    entries = output.get("SuccessfulEnrollments", []) + output.get("Errors", [])
+    statuses = Counter(str(e.get("EnrollmentStatus", e.get("ErrorCode"))) for e in entries)
+    seen = Counter(e["RequestId"] for e in entries)
+    once = set(seen) == {r.request_id for r in recordings} and set(seen.values()) == {1}
+    return dict(statuses), once
+
+
+def run_job(folder: Path, recordings: Sequence[Recording], shard_size: int, threads: int,
+            max_concurrency: int = 10) -> JobRun:
+    from enrollctl.local.runtime import LocalRuntime
+    from enrollctl.local.template import load_template
+
+    env = {**QUIET, "SHARD_SIZE": str(shard_size), "VOICEPRINT_THREADS": str(threads)}
+    template = with_max_concurrency(load_template(None), max_concurrency)
+    with LocalRuntime.start(port=0, environment=env, template=template) as runtime:
+        requests = upload_audio(runtime, folder, recordings)
+        key = f"manifests/{runtime.domain_id}/bench-{len(requests)}.json"
+        body = json.dumps({"Version": "1.0", "SpeakerEnrollmentRequests": requests}).encode()
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        runtime.client("s3").put_object(Bucket=runtime.inbox_bucket, Key=key, Body=body)
+        job = wait_final(runtime, f"s3://{runtime.inbox_bucket}/{key}")
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        statuses, once = output_check(read_output(runtime, job), recordings)
+    return JobRun(shard_size, threads, max_concurrency, len(recordings), wall, job.ended_at - job.created_at, cpu,
+                  job.status.value, statuses, once)
+
+
+# ------------------------------------------------------------------------------------ reporting
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def ratio(run: JobRun, compute: dict[str, Any]) -> float:
+    return run.wall / (compute["seconds"] / CORES)
+
+
+def report_job(run: JobRun, single: dict[str, Any], double: dict[str, Any]) -> None:
+    ideal = single["seconds"] / CORES
+    print(f"\nJob: {run.requests} requests, SHARD_SIZE {run.shard_size}, VOICEPRINT_THREADS {run.threads}, "
+          f"MaxConcurrency {run.max_concurrency}")
+    print(f"  {'':44}{'seconds':>9}{'CPU s':>9}{'× ideal':>9}")
+    print(f"  {'job: manifest upload → final status':44}{run.wall:9.1f}{run.cpu:9.1f}{run.wall / ideal:9.2f}")
+    print(f"  {'job: CreatedAt → EndedAt (job record)':44}{run.created_to_ended:9.1f}{'':9}"
+          f"{run.created_to_ended / ideal:9.2f}")
+    print(f"  {'compute, BLAS 1 thread (one core)':44}{single['seconds']:9.1f}{single['cpu']:9.1f}"
+          f"{single['seconds'] / ideal:9.2f}")
+    print(f"  {f'ideal = compute / {CORES} cores':44}{ideal:9.1f}{'':9}{1.0:9.2f}")
+    print(f"  {f'compute, BLAS {CORES} threads (one process)':44}{double['seconds']:9.1f}{double['cpu']:9.1f}"
+          f"{double['seconds'] / ideal:9.2f}")
+    verdict = "meets" if ratio(run, single) <= TARGET_RATIO else "misses"
+    print(f"  ratio wall / (compute / cores) = {ratio(run, single):.2f} ({verdict} the target ≤ {TARGET_RATIO})")
+    print(f"  job status {run.status}; output file: {run.statuses}; every RequestId exactly once: "
+          f"{run.ids_exactly_once}")
+    print(f"  net speech per request {single['net_min']:.1f}-{single['net_max']:.1f} s, "
+          f"{single['net_total'] / 60:.1f} min in all")
+
+
+def report_rss(label: str, result: dict[str, Any]) -> None:
+    verdict = "meets" if result["peak_rss_mb"] <= TARGET_RSS_MB else "misses"
+    print(f"  {label:44} peak RSS {result['peak_rss_mb']:6.0f} MB (model loaded: {result['ready_rss_mb']:.0f} MB), "
+          f"{result['seconds']:6.1f} s, {result['statuses']}; {verdict} ≤ {TARGET_RSS_MB} MB")
+
+
+def report_sweep(runs: Sequence[JobRun], single: dict[str, Any]) -> None:
+    print(f"\nConfigurations ({runs[0].requests} requests each; ideal {single['seconds'] / CORES:.1f} s):")
+    print(f"  {'SHARD_SIZE':>10} {'THREADS':>8} {'MaxConc':>8} {'wall s':>8} {'CPU s':>8} {'ratio':>7}  statuses")
+    for run in runs:
+        print(f"  {run.shard_size:>10} {run.threads:>8} {run.max_concurrency:>8} {run.wall:8.1f} {run.cpu:8.1f} "
+              f"{ratio(run, single):7.2f}  {run.statuses}{'' if run.ids_exactly_once else ' (ids NOT once)'}")
+
+
+# ---------------------------------------------------------------------------------------- phases
+
+
+def main_job(folder: Path, count: int, shard_size: int, threads: int) -> None:
+    recordings = corpus(count)
+    audio_seconds = write_corpus(recordings, folder)
+    print(f"Corpus: {count} WAVs, {audio_seconds / 60:.1f} min of 8 kHz speech "
+          f"({sum((folder / r.file_name).stat().st_size for r in recordings) / MB:.0f} MB); cores {CORES}; "
+          f"load average {load_average()}")
+    run = run_job(folder, recordings, shard_size, threads)
+    print(f"[job done, load {load_average()}]", file=sys.stderr)
+    single = run_child("compute", str(folder), str(shard_size), threads=1)
+    double = run_child("compute", str(folder), str(shard_size), threads=2)
+    report_job(run, single, double)
+    print("\nPeak memory of one shard worker (fresh process, ShardEnrollment, model loaded):")
+    shard = [[r.file_name] for r in recordings[:shard_size]]
+    report_rss(f"{shard_size} requests (one shard)", run_child("shard", str(folder), json.dumps(shard), threads=threads))
+    big = [[p.name for p in write_big_files(folder)]]
+    report_rss(f"1 request, {BIG_FILES} files of {BIG_FILE_BYTES / 1e6:.0f} MB", run_child(
+        "shard", str(folder), json.dumps(big), threads=CORES))
+
+
+def main_sweep(folder: Path, count: int) -> None:
+    recordings = corpus(count)
+    write_corpus(recordings, folder)
+    single = run_child("compute", str(folder), str(DEFAULT_SHARD), threads=1)
+    runs = []
+    for shard_size, threads, concurrency in SWEEP:
+        runs.append(run_job(folder, recordings, shard_size, threads, concurrency))
+        print(f"[{runs[-1]}; load {load_average()}]", file=sys.stderr)
+    report_sweep(runs, single)
+
+
+def child_main(args: argparse.Namespace) -> None:
+    kind, folder, extra = args.child
+    if kind == "compute":
+        result = child_compute(Path(folder), args.threads, int(extra))
+    else:
+        result = child_shard(Path(folder), json.loads(extra), args.threads)
+    print(json.dumps(result))
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.job", description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=REQUESTS)
+    parser.add_argument("--shard-size", type=int, default=DEFAULT_SHARD)
+    parser.add_argument("--voiceprint-threads", type=int, default=DEFAULT_THREADS)
+    parser.add_argument("--sweep", action="store_true", help=f"also sweep configurations ({SWEEP_REQUESTS} requests)")
+    parser.add_argument("--sweep-only", action="store_true")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.child:
+        child_main(args)
+        return 0
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-job-") as tmp:
+        if not args.sweep_only:
+            main_job(Path(tmp), args.requests, args.shard_size, args.voiceprint_threads)
+        if args.sweep or args.sweep_only:
+            sweep_folder = Path(tmp) / "sweep"
+            sweep_folder.mkdir()
+            main_sweep(sweep_folder, SWEEP_REQUESTS)
+    print(f"\nBench took {time.perf_counter() - started:.0f} s; load average now {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
