@@ -105,6 +105,8 @@ class VoiceprintPool:
 
     def voiceprint(self, key: Hashable) -> Voiceprint:
         """The pooled voiceprint of `key` (embeds whatever is still pending)."""
+        if key not in self._sums:
+            raise ValueError(f"no speech was added for {key!r}: a voiceprint needs at least one recording")
         while self._pending_count:
             self._embed_batch(self._pending_count)
         total = self._sums[key]
