@@ -12,14 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..voiceprint.engine import VoiceprintEngine
 from .runtime import (
     JobRef,
-    bind_job,
     data_access,
     limits,
     logger,
     metrics,
+    open_job,
     settings,
     speaker_store,
-    steps,
     tracer,
 )
 
@@ -46,9 +45,7 @@ def engine() -> VoiceprintEngine:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item = ShardItem.from_event(event)
-    bind_job(item.job)
-    job_steps = steps()
-    job = job_steps.load(item.job.domain_id, item.job.job_id)
+    job_steps, job = open_job(item.job)
     count = job_steps.enroll_shard(job, item.shard_index, data_access(job), speaker_store(), engine())
     metrics.add_metric(name="RequestsProcessed", unit=MetricUnit.Count, value=count)
     return {"ShardIndex": item.shard_index, "Requests": count}

@@ -87,6 +87,13 @@ def data_access(job: SpeakerEnrollmentJob) -> S3DataAccess:
     return S3DataAccess(session.client("s3"))
 
 
+def open_job(ref: JobRef) -> tuple[JobSteps, SpeakerEnrollmentJob]:
+    """Correlate this invocation's logs with the job, and load the job."""
+    bind_job(ref)
+    job_steps = steps()
+    return job_steps, job_steps.load(ref.domain_id, ref.job_id)
+
+
 def bind_job(ref: JobRef) -> None:
     """Correlate every log line of this invocation with the job."""
     logger.append_keys(domain_id=ref.domain_id, job_id=ref.job_id)
