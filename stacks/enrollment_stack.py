@@ -1,4 +1,4 @@
-"""The one stack: storage + workflow + manifest ingest, and the outputs users and the CLI need."""
+"""The one stack: storage + workflow + manifest ingest + the Voice ID API, and the outputs users and the CLI need."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
+from stacks.api import VoiceIdRestApi
 from stacks.ingest import ManifestIngest
 from stacks.storage import EnrollmentStorage
 from stacks.workflow import EnrollmentWorkflow, WorkflowSettings
@@ -34,6 +35,7 @@ class SpeakerEnrollmentStack(Stack):
         self.ingest = ManifestIngest(
             self, "ManifestIngest", storage=self.storage, submit_job_function=self.workflow.submit_job_function
         )
+        self.api = VoiceIdRestApi(self, "VoiceIdApi", storage=self.storage, workflow=self.workflow)
         self._outputs()
 
     def _outputs(self) -> None:
@@ -55,6 +57,11 @@ class SpeakerEnrollmentStack(Stack):
             "DomainsTableName": (storage.domains_table.table_name, "DynamoDB table of domains"),
             "JobsTableName": (storage.jobs_table.table_name, "DynamoDB table of speaker enrollment jobs"),
             "SpeakersTableName": (storage.speakers_table.table_name, "DynamoDB table of enrolled speakers"),
+            "WatchlistsTableName": (storage.watchlists_table.table_name, "DynamoDB table of fraudster watchlists"),
+            "VoiceIdApiEndpoint": (
+                self.api.url,
+                "Voice ID API stage URL: the endpoint_url of boto3 / aws voice-id / enrollctl (SigV4, execute-api)",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

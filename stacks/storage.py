@@ -21,11 +21,13 @@ ACCESS_LOGS_EXPIRE_AFTER = Duration.days(365)
 
 
 class EnrollmentStorage(Construct):
-    """KMS key, inbox / output / work buckets (+ their access-log bucket), Domains / Jobs / Speakers tables."""
+    """KMS keys (data, NextToken HMAC), inbox / output / work buckets (+ their access-log bucket), Domains / Jobs /
+    Speakers / Watchlists tables."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.key = self._key()
+        self.token_key = self._token_key()
         self.access_log_bucket = self._access_log_bucket()
         self.inbox_bucket = self._data_bucket("InboxBucket", versioned=True)
         self._enable_eventbridge_notifications(self.inbox_bucket)
@@ -40,6 +42,7 @@ class EnrollmentStorage(Construct):
             sort_key=_string("GeneratedSpeakerId"),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
         self._default_data_access_role: iam.Role | None = None
 
     # -- KMS ---------------------------------------------------------------------------------------
@@ -72,6 +75,21 @@ class EnrollmentStorage(Construct):
             )
         )
         return key
+
+    def _token_key(self) -> kms.Key:
+        """HMAC key of the Voice ID API's NextTokens (KMS GenerateMac / VerifyMac; never leaves KMS).
+
+        No rotation: KMS rotates symmetric encryption keys only. Tokens expire after 24 h, so a replaced key
+        invalidates nothing but pages in flight; it is retained anyway like every other key of the stack.
+        """
+        return kms.Key(
+            self,
+            "TokenKey",
+            description="Speaker enrollment: HMAC of the Voice ID API's pagination tokens (NextToken)",
+            key_spec=kms.KeySpec.HMAC_256,
+            key_usage=kms.KeyUsage.GENERATE_VERIFY_MAC,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
 
     def grant_key_read(self, grantee: iam.IGrantable) -> None:
         """Decrypt objects and items encrypted with the key."""

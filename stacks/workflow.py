@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -104,6 +105,70 @@ class WorkflowSettings:
     voiceprint_threads: int = 0  # BLAS threads; 0 = every core the function has
 
 
+class FunctionFactory:
+    """python3.12 arm64 functions from the one code asset and dependency layer, each with its own execution
+    role and KMS-encrypted log group, X-Ray tracing and a KMS-encrypted environment (the workflow's functions
+    and the Voice ID API's)."""
+
+    def __init__(self, storage: EnrollmentStorage, code: lambda_.Code, layer: lambda_.ILayerVersion) -> None:
+        self._storage = storage
+        self._code = code
+        self._layer = layer
+
+    @staticmethod
+    def role(scope: Construct, spec: FunctionSpec) -> iam.Role:
+        return iam.Role(
+            scope,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Speaker enrollment {spec.construct_id} execution role",
+        )
+
+    def function(
+        self, scope: Construct, spec: FunctionSpec, role: iam.Role, environment: dict[str, str]
+    ) -> lambda_.Function:
+        """The function ``spec`` in ``scope``, with its log group ``<construct id>Logs`` next to it."""
+        log_group = encrypted_log_group(scope, f"{spec.construct_id}Logs", self._storage.key)
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            scope,
+            spec.construct_id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=self._code,
+            layers=[self._layer],
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=environment,
+            environment_encryption=self._storage.key,
+            description=spec.description,
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Pinned to python3.12: the dependency layer's wheels (numpy, soundfile, soxr, webrtcvad) are built "
+            "for cp312 manylinux aarch64 by tools/build-lambda-layer.sh; the runtime moves with that build.",
+        )
+        acknowledge_wildcard(
+            role,
+            "Resource::*",
+            "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
+            "resource-level permissions.",
+        )
+        return function
+
+
+def encrypted_log_group(scope: Construct, construct_id: str, key: kms.IKey) -> logs.LogGroup:
+    """A log group kept a year, encrypted with the stack's key, retained like the stack's data."""
+    return logs.LogGroup(
+        scope, construct_id, retention=LOG_RETENTION, encryption_key=key, removal_policy=RemovalPolicy.RETAIN
+    )
+
+
 class EnrollmentWorkflow(Construct):
     """Lambda functions (one least-privilege role each), one dependency layer, and the state machine."""
 
@@ -119,12 +184,18 @@ class EnrollmentWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._storage = storage
-        self._code = lambda_.Code.from_asset(str(code_dir), exclude=CODE_EXCLUDES)
         self.layer = self._layer(layer_dir)
-        self.roles = {spec.construct_id: self._role(spec) for spec in ALL_FUNCTIONS}
+        code = lambda_.Code.from_asset(str(code_dir), exclude=CODE_EXCLUDES)
+        self.function_factory = FunctionFactory(storage, code, self.layer)
+        self.roles = {spec.construct_id: self.function_factory.role(self, spec) for spec in ALL_FUNCTIONS}
         data_role = storage.create_default_data_access_role([self.roles[s.construct_id] for s in DATA_ACCESS_FUNCTIONS])
-        environment = self._environment(settings or WorkflowSettings(), data_role)
-        self.functions = {spec.construct_id: self._function(spec, environment) for spec in ALL_FUNCTIONS}
+        # The Settings variables every function gets (the API adds its own on top).
+        self.environment = self._environment(settings or WorkflowSettings(), data_role)
+        factory = self.function_factory
+        self.functions = {
+            spec.construct_id: factory.function(self, spec, self.roles[spec.construct_id], self.environment)
+            for spec in ALL_FUNCTIONS
+        }
         self._grant_function_permissions()
         self.state_machine = self._state_machine()
         self._connect_submit_function()
@@ -155,14 +226,6 @@ class EnrollmentWorkflow(Construct):
             description="Speaker enrollment: third-party wheels (requirements.txt) for python3.12 arm64",
         )
 
-    def _role(self, spec: FunctionSpec) -> iam.Role:
-        return iam.Role(
-            self,
-            f"{spec.construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Speaker enrollment {spec.construct_id} execution role",
-        )
-
     def _environment(self, settings: WorkflowSettings, data_role: iam.IRole) -> dict[str, str]:
         storage = self._storage
         return {
@@ -184,50 +247,6 @@ class EnrollmentWorkflow(Construct):
             "LOG_LEVEL": "INFO",
         }
 
-    def _function(self, spec: FunctionSpec, environment: dict[str, str]) -> lambda_.Function:
-        role = self.roles[spec.construct_id]
-        log_group = self._log_group(f"{spec.construct_id}Logs")
-        log_group.grant_write(role)
-        function = lambda_.Function(
-            self,
-            spec.construct_id,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=spec.handler,
-            code=self._code,
-            layers=[self.layer],
-            memory_size=spec.memory_mb,
-            timeout=spec.timeout,
-            role=role,
-            log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
-            environment=environment,
-            environment_encryption=self._storage.key,
-            description=spec.description,
-        )
-        acknowledge(
-            function,
-            "AwsSolutions-L1",
-            "Pinned to python3.12: the dependency layer's wheels (numpy, soundfile, soxr, webrtcvad) are built "
-            "for cp312 manylinux aarch64 by tools/build-lambda-layer.sh; the runtime moves with that build.",
-        )
-        acknowledge_wildcard(
-            role,
-            "Resource::*",
-            "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords do not support "
-            "resource-level permissions.",
-        )
-        return function
-
-    def _log_group(self, construct_id: str) -> logs.LogGroup:
-        return logs.LogGroup(
-            self,
-            construct_id,
-            retention=LOG_RETENTION,
-            encryption_key=self._storage.key,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-
     # -- Least-privilege grants per function -------------------------------------------------------
 
     def _grant_function_permissions(self) -> None:
@@ -244,10 +263,10 @@ class EnrollmentWorkflow(Construct):
 
     def _grant_submit(self, role: iam.Role) -> None:
         storage = self._storage
-        _allow(role, "dynamodb", ["GetItem", "PutItem"], storage.jobs_table.table_arn)
-        _allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
+        allow(role, "dynamodb", ["GetItem", "PutItem"], storage.jobs_table.table_arn)
+        allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
         # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject.
-        _allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(MANIFESTS))
+        allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(MANIFESTS))
         storage.grant_key_read_write(role)
         acknowledge_wildcard(
             role,
@@ -259,8 +278,8 @@ class EnrollmentWorkflow(Construct):
     def _grant_prepare(self, role: iam.Role) -> None:
         storage = self._storage
         # GetItem (load), UpdateItem (IN_PROGRESS), PutItem + UpdateItem (progress of invalid requests).
-        _allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
-        _allow(role, "s3", ["PutObject"], storage.work_bucket.arn_for_objects("jobs/*"))
+        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
+        allow(role, "s3", ["PutObject"], storage.work_bucket.arn_for_objects("jobs/*"))
         storage.grant_key_read_write(role)
         self._acknowledge_work_prefix(
             role, "jobs/*", "writes jobs/<JobId>/shards.json, jobs/<JobId>/shards/ and validation-errors.json"
@@ -269,14 +288,14 @@ class EnrollmentWorkflow(Construct):
     def _grant_enroll_shard(self, role: iam.Role) -> None:
         storage = self._storage
         work = storage.work_bucket
-        _allow(role, "s3", ["GetObject"], work.arn_for_objects(SHARD_OBJECTS))
-        _allow(role, "s3", ["PutObject"], work.arn_for_objects(RESULT_OBJECTS))
+        allow(role, "s3", ["GetObject"], work.arn_for_objects(SHARD_OBJECTS))
+        allow(role, "s3", ["PutObject"], work.arn_for_objects(RESULT_OBJECTS))
         # Speakers: GetItem (rules), PutItem (new speaker in a transaction, OVERWRITE of an existing one).
-        _allow(role, "dynamodb", ["GetItem", "PutItem"], storage.speakers_table.table_arn)
+        allow(role, "dynamodb", ["GetItem", "PutItem"], storage.speakers_table.table_arn)
         # Domains: SpeakerCount += 1 under the quota condition, in the same transaction.
-        _allow(role, "dynamodb", ["UpdateItem"], storage.domains_table.table_arn)
+        allow(role, "dynamodb", ["UpdateItem"], storage.domains_table.table_arn)
         # Jobs: GetItem (load, progress), PutItem (shard marker) + UpdateItem (ProcessedRequests, progress).
-        _allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
+        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)
         self._acknowledge_work_prefix(role, SHARD_OBJECTS, "reads its shard jobs/<JobId>/shards/<index>.json")
         self._acknowledge_work_prefix(role, RESULT_OBJECTS, "writes jobs/<JobId>/results/<index>.json")
@@ -284,21 +303,21 @@ class EnrollmentWorkflow(Construct):
     def _grant_finalize(self, role: iam.Role) -> None:
         storage = self._storage
         work = storage.work_bucket
-        _allow(role, "s3", ["GetObject"], work.arn_for_objects("jobs/*"))
+        allow(role, "s3", ["GetObject"], work.arn_for_objects("jobs/*"))
         # A shard without a result file must read as 404 (not 403) so its requests become 500 entries.
-        _allow(role, "s3", ["ListBucket"], work.bucket_arn)
-        _allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.jobs_table.table_arn)
+        allow(role, "s3", ["ListBucket"], work.bucket_arn)
+        allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)
         self._acknowledge_work_prefix(role, "jobs/*", "reads the shards, results and validation errors of its job")
 
     def _grant_fail(self, role: iam.Role) -> None:
         storage = self._storage
-        _allow(role, "dynamodb", ["UpdateItem"], storage.jobs_table.table_arn)
+        allow(role, "dynamodb", ["UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)
 
     def _grant_assume_data_access_roles(self, role: iam.Role) -> None:
         account_roles = Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name="*")
-        _allow(role, "sts", ["AssumeRole"], account_roles)
+        allow(role, "sts", ["AssumeRole"], account_roles)
         acknowledge_wildcard(
             role,
             "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*",
@@ -318,7 +337,7 @@ class EnrollmentWorkflow(Construct):
 
     def _state_machine(self) -> sfn.StateMachine:
         definition = Construct(self, "Definition")
-        log_group = self._log_group("StateMachineLogs")
+        log_group = encrypted_log_group(self, "StateMachineLogs", self._storage.key)
         state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -453,7 +472,7 @@ class EnrollmentWorkflow(Construct):
         self.state_machine.grant_start_execution(self.roles[SUBMIT.construct_id])
 
 
-def _allow(role: iam.IRole, service: str, actions: list[str], resource: str) -> None:
+def allow(role: iam.IRole, service: str, actions: list[str], resource: str) -> None:
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=[f"{service}:{action}" for action in actions], resources=[resource])
     )

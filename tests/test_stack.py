@@ -1,7 +1,8 @@
 """The CDK stack: one synthesis per test session, shared by every test.
 
 Checks encryption, TLS, public access, least-privilege roles, the state machine definition (rendered and
-parsed), the ingest rule's event pattern, cfn-lint on the template, and cdk-nag (AwsSolutions) findings.
+parsed), the ingest rule's event pattern, the Voice ID API (IAM auth, logging, its function's permissions),
+cfn-lint on the template, and cdk-nag (AwsSolutions) findings.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ for path in (ROOT, ROOT / "lambdas"):  # the CDK app (and the settings it mirror
 
 from aws_cdk import App  # noqa: E402
 from aws_cdk.assertions import Annotations, Match, Template  # noqa: E402
+from botocore.session import get_session as boto_session  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from cfnlint.api import ManualArgs, lint, lint_file  # noqa: E402
 from moto.events.models import EventPattern  # noqa: E402
 from speaker_enrollment.settings import Settings  # noqa: E402
 
 import stacks.nag  # noqa: E402
+from stacks.api import GATEWAY_ERRORS  # noqa: E402
 from stacks.enrollment_app import build_app  # noqa: E402
 from stacks.enrollment_stack import SpeakerEnrollmentStack  # noqa: E402
 from stacks.nag import logical_id  # noqa: E402
@@ -41,12 +44,15 @@ FUNCTION_IDS = (
     "FinalizeJobFunction",
     "FailJobFunction",
 )
+API_FUNCTION_ID = "VoiceIdApiFunction"
+ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID)
 HANDLERS = {
     "SubmitJobFunction": ("speaker_enrollment.handlers.submit_job.handler", 256),
     "PrepareJobFunction": ("speaker_enrollment.handlers.prepare_job.handler", 1024),
     "EnrollShardFunction": ("speaker_enrollment.handlers.enroll_shard.handler", 3008),
     "FinalizeJobFunction": ("speaker_enrollment.handlers.finalize_job.handler", 1024),
     "FailJobFunction": ("speaker_enrollment.handlers.fail_job.handler", 256),
+    API_FUNCTION_ID: ("speaker_enrollment.handlers.api.handler", 512),
 }
 SETTINGS_VARIABLES = {
     "JOBS_TABLE",
@@ -76,6 +82,10 @@ PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId":
 INBOX_NAME = "inbox-bucket"
 INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
 KMS_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
+# Variables only the API function has (its Settings fields default to "" elsewhere), beyond SETTINGS_VARIABLES.
+API_VARIABLES = {"STATE_MACHINE_ARN", "WATCHLISTS_TABLE", "API_TOKEN_KEY_ID", "ACCOUNT_ID"}
+EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES}
+LAMBDA_SETS = {"AWS_REGION", "AWS_DEFAULT_REGION"}  # reserved: Lambda sets them in every function
 
 
 # ---------------------------------------------------------------------------------------- the synthesis
@@ -101,9 +111,11 @@ class Synthesized:
 
 
 def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
-    storage, workflow = stack.storage, stack.workflow
+    storage, workflow, api = stack.storage, stack.workflow, stack.api
     named: dict[str, Any] = {
         "Key": storage.key,
+        "TokenKey": storage.token_key,
+        "WatchlistsTable": storage.watchlists_table,
         "InboxBucket": storage.inbox_bucket,
         "OutputBucket": storage.output_bucket,
         "WorkBucket": storage.work_bucket,
@@ -116,12 +128,17 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         "StateMachineRole": workflow.state_machine.role,
         "DeadLetterQueue": stack.ingest.dead_letter_queue,
         "ManifestUploadedRule": stack.ingest.rule,
+        API_FUNCTION_ID: api.function,
+        f"{API_FUNCTION_ID}Role": api.role,
+        "RestApi": api.rest_api,
+        "Stage": api.rest_api.deployment_stage,
+        "ApiGatewayCloudWatchRole": api.rest_api.node.find_child("CloudWatchRole"),
     }
     for function_id in FUNCTION_IDS:
         named[function_id] = workflow.functions[function_id]
         named[f"{function_id}Role"] = workflow.roles[function_id]
     names = {logical_id(construct): name for name, construct in named.items()}
-    for child in workflow.node.children:  # the log groups: <FunctionId>Logs, StateMachineLogs
+    for child in [*workflow.node.children, *api.node.children]:  # <FunctionId>Logs, StateMachineLogs, AccessLogs
         if child.node.id.endswith("Logs"):
             names[logical_id(child)] = child.node.id
     return names
@@ -289,7 +306,19 @@ def test_every_acknowledgement_answers_a_real_finding_with_a_reason(
 def test_acknowledged_rules_are_the_expected_kinds(unacknowledged: tuple[list[Ack], dict[str, list[str]]]) -> None:
     acks, _ = unacknowledged
     kinds = {re.sub(r"\[.*", "", a.rule_id) for a in acks}
-    assert kinds == {"AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-SQS3"}
+    assert kinds == {
+        "AwsSolutions-IAM5",
+        "AwsSolutions-L1",
+        "AwsSolutions-SQS3",
+        "AwsSolutions-IAM4",  # API Gateway's account-level CloudWatch role (AWS managed policy)
+        "AwsSolutions-APIG3",  # no WAF web ACL: IAM (SigV4) auth and throttling
+        "AwsSolutions-COG4",  # IAM, not Cognito, authorizes the Voice ID API
+    }
+    managed = {a.rule_id for a in acks if a.rule_id.startswith("AwsSolutions-IAM4")}
+    assert managed == {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]"
+    }
     wildcard_actions = {a.rule_id for a in acks if "[Action::" in a.rule_id}
     assert wildcard_actions == {
         "AwsSolutions-IAM5[Action::s3:GetObject*]",
@@ -368,7 +397,7 @@ def test_inbox_sends_events_to_eventbridge_natively_and_keeps_versions(synth: Sy
     assert synth.resource("OutputBucket")["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
     # No notifications custom resource (and so no extra Lambda function) is needed.
     assert not [r for r in synth.resources.values() if r["Type"] == "Custom::S3BucketNotifications"]
-    assert len(synth.of_type("AWS::Lambda::Function")) == len(FUNCTION_IDS)
+    assert {synth.names[lid] for lid in synth.of_type("AWS::Lambda::Function")} == set(ALL_FUNCTION_IDS)
 
 
 def test_work_objects_expire_after_30_days(synth: Synthesized) -> None:
@@ -379,18 +408,27 @@ def test_work_objects_expire_after_30_days(synth: Synthesized) -> None:
 # ------------------------------------------------------------------------------------------- KMS, DynamoDB
 
 
-def test_one_customer_managed_key_with_rotation(synth: Synthesized) -> None:
+def test_one_customer_managed_data_key_with_rotation_and_one_hmac_key(synth: Synthesized) -> None:
     keys = synth.of_type("AWS::KMS::Key")
-    assert list(keys) == [synth.logical("Key")]
+    assert sorted(synth.names[lid] for lid in keys) == ["Key", "TokenKey"]
     key = keys[synth.logical("Key")]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"
+
+
+def test_the_token_key_is_an_hmac_256_key_for_generate_and_verify_mac(synth: Synthesized) -> None:
+    token_key = synth.resource("TokenKey")
+    assert token_key["Properties"]["KeySpec"] == "HMAC_256"
+    assert token_key["Properties"]["KeyUsage"] == "GENERATE_VERIFY_MAC"
+    assert "EnableKeyRotation" not in token_key["Properties"]  # KMS rotates symmetric encryption keys only
+    assert token_key["DeletionPolicy"] == "Retain"
 
 
 TABLE_KEYS = {
     "DomainsTable": [("DomainId", "HASH")],
     "JobsTable": [("DomainId", "HASH"), ("JobId", "RANGE")],
     "SpeakersTable": [("DomainId", "HASH"), ("CustomerSpeakerId", "RANGE")],
+    "WatchlistsTable": [("DomainId", "HASH"), ("WatchlistId", "RANGE")],
 }
 
 
@@ -426,7 +464,27 @@ def test_speakers_table_has_the_generated_speaker_id_index(synth: Synthesized) -
 # ------------------------------------------------------------------------------------------- Lambda
 
 
-@pytest.mark.parametrize("function_id", FUNCTION_IDS)
+SETTINGS_VALUES = {
+    "JOBS_TABLE": "JobsTable",
+    "SPEAKERS_TABLE": "SpeakersTable",
+    "DOMAINS_TABLE": "DomainsTable",
+    "WORK_BUCKET": "WorkBucket",
+    "INBOX_BUCKET": "InboxBucket",
+    "OUTPUT_BUCKET": "OutputBucket",
+    "KMS_KEY_ID": "Key.Arn",
+    "DEFAULT_DATA_ACCESS_ROLE_ARN": "DefaultDataAccessRole.Arn",
+    "MAX_REQUESTS_PER_JOB": "10000",
+    "SPEAKER_QUOTA": "100000",
+    "SHARD_SIZE": "20",
+    "MAX_AUDIO_FILE_BYTES": "20971520",
+    "VOICEPRINT_THREADS": "0",
+    "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
+    "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
+    "LOG_LEVEL": "INFO",
+}
+
+
+@pytest.mark.parametrize("function_id", ALL_FUNCTION_IDS)
 def test_functions_match_the_architecture(synth: Synthesized, function_id: str) -> None:
     props = synth.resource(function_id)["Properties"]
     handler, memory = HANDLERS[function_id]
@@ -439,28 +497,9 @@ def test_functions_match_the_architecture(synth: Synthesized, function_id: str) 
     assert render(props["LoggingConfig"], synth.names) == {"LogGroup": f"{function_id}Logs"}
     assert render(props["KmsKeyArn"], synth.names) == "Key.Arn"
     assert len(props["Layers"]) == 1
-    variables = props["Environment"]["Variables"]
-    expected = SETTINGS_VARIABLES | ({"STATE_MACHINE_ARN"} if function_id == "SubmitJobFunction" else set())
-    assert set(variables) == expected
-    assert render(variables, synth.names) | {"STATE_MACHINE_ARN": "-"} == {
-        "JOBS_TABLE": "JobsTable",
-        "SPEAKERS_TABLE": "SpeakersTable",
-        "DOMAINS_TABLE": "DomainsTable",
-        "WORK_BUCKET": "WorkBucket",
-        "INBOX_BUCKET": "InboxBucket",
-        "OUTPUT_BUCKET": "OutputBucket",
-        "KMS_KEY_ID": "Key.Arn",
-        "DEFAULT_DATA_ACCESS_ROLE_ARN": "DefaultDataAccessRole.Arn",
-        "MAX_REQUESTS_PER_JOB": "10000",
-        "SPEAKER_QUOTA": "100000",
-        "SHARD_SIZE": "20",
-        "MAX_AUDIO_FILE_BYTES": "20971520",
-        "VOICEPRINT_THREADS": "0",
-        "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
-        "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
-        "LOG_LEVEL": "INFO",
-        "STATE_MACHINE_ARN": "-",
-    }
+    variables = render(props["Environment"]["Variables"], synth.names)
+    assert set(variables) == SETTINGS_VARIABLES | EXTRA_VARIABLES.get(function_id, set())
+    assert {name: variables[name] for name in SETTINGS_VARIABLES} == SETTINGS_VALUES
 
 
 class RecordingEnvironment(dict[str, str]):
@@ -480,14 +519,16 @@ class RecordingEnvironment(dict[str, str]):
 
 
 def test_functions_set_every_variable_the_settings_read(synth: Synthesized) -> None:
-    """Contract with speaker_enrollment.settings: a variable added there must be set by the stack."""
+    """Contract with speaker_enrollment.settings: a variable added there must be set by the stack (the
+    workflow functions leave out the API's own, whose Settings fields are optional)."""
     environment = RecordingEnvironment()
     Settings.from_env(environment)
-    assert environment.read >= {"JOBS_TABLE", "WORK_BUCKET", "STATE_MACHINE_ARN"}
-    for function_id in FUNCTION_IDS:
+    assert environment.read >= {"JOBS_TABLE", "WORK_BUCKET", "STATE_MACHINE_ARN", "WATCHLISTS_TABLE"}
+    needed = environment.read - LAMBDA_SETS
+    for function_id in ALL_FUNCTION_IDS:
         variables = set(synth.resource(function_id)["Properties"]["Environment"]["Variables"])
-        submit_only = set() if function_id == "SubmitJobFunction" else {"STATE_MACHINE_ARN"}
-        assert environment.read - submit_only <= variables, function_id
+        not_needed = API_VARIABLES - EXTRA_VARIABLES.get(function_id, set())
+        assert needed - not_needed <= variables, function_id
 
 
 def test_submit_knows_the_state_machine(synth: Synthesized) -> None:
@@ -495,19 +536,35 @@ def test_submit_knows_the_state_machine(synth: Synthesized) -> None:
     assert render(variables["STATE_MACHINE_ARN"], synth.names) == "StateMachine"
 
 
-def test_functions_share_one_arm64_python312_layer(synth: Synthesized) -> None:
+def test_the_api_function_knows_the_state_machine_watchlists_and_token_key(synth: Synthesized) -> None:
+    variables = render(synth.resource(API_FUNCTION_ID)["Properties"]["Environment"]["Variables"], synth.names)
+    assert {name: variables[name] for name in API_VARIABLES} == {
+        "STATE_MACHINE_ARN": "StateMachine",
+        "WATCHLISTS_TABLE": "WatchlistsTable",
+        "API_TOKEN_KEY_ID": "TokenKey.Arn",
+        "ACCOUNT_ID": "${AWS::AccountId}",
+    }
+    assert synth.resource(API_FUNCTION_ID)["Properties"]["Timeout"] == 29  # API Gateway's integration timeout
+
+
+def test_functions_share_one_code_asset_and_one_arm64_python312_layer(synth: Synthesized) -> None:
     layers = synth.of_type("AWS::Lambda::LayerVersion")
     assert len(layers) == 1
     ((layer_id, layer),) = layers.items()
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    for function_id in FUNCTION_IDS:
+    codes = {json.dumps(synth.resource(f)["Properties"]["Code"], sort_keys=True) for f in ALL_FUNCTION_IDS}
+    assert len(codes) == 1
+    for function_id in ALL_FUNCTION_IDS:
         assert synth.resource(function_id)["Properties"]["Layers"] == [{"Ref": layer_id}]
 
 
 def test_log_groups_keep_a_year_encrypted_with_the_key(synth: Synthesized) -> None:
     groups = synth.of_type("AWS::Logs::LogGroup")
-    assert {synth.names[lid] for lid in groups} == {f"{f}Logs" for f in FUNCTION_IDS} | {"StateMachineLogs"}
+    assert {synth.names[lid] for lid in groups} == {f"{f}Logs" for f in ALL_FUNCTION_IDS} | {
+        "StateMachineLogs",
+        "AccessLogs",
+    }
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == 365
         assert render(group["Properties"]["KmsKeyId"], synth.names) == "Key.Arn"
@@ -581,6 +638,22 @@ def test_finalize_job_permissions(synth: Synthesized) -> None:
     } | kms(KMS_WRITE)
 
 
+def test_api_function_permissions(synth: Synthesized) -> None:
+    tables = {  # the calls of the implemented operations (stacks/api.py says which needs which)
+        "DomainsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "Scan"),
+        "JobsTable.Arn": ("GetItem", "PutItem", "Query"),
+        "SpeakersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
+        "SpeakersTable.Arn/index/GeneratedSpeakerId": ("Query",),
+        "WatchlistsTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
+    }
+    assert function_permissions(synth, API_FUNCTION_ID) == {
+        *((f"dynamodb:{action}", table) for table, actions in tables.items() for action in actions),
+        ("kms:GenerateMac", "TokenKey.Arn"),
+        ("kms:VerifyMac", "TokenKey.Arn"),
+        ("states:StartExecution", "StateMachine"),
+    } | kms(KMS_WRITE)  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
+
+
 def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every identity-policy statement with the role it is attached to (readable name)."""
     for policy in synth.of_type("AWS::IAM::Policy").values():
@@ -589,10 +662,10 @@ def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, An
                 yield synth.names.get(role["Ref"], role["Ref"]), statement
 
 
-def test_only_submit_starts_executions(synth: Synthesized) -> None:
+def test_only_submit_and_the_api_start_executions(synth: Synthesized) -> None:
     starters = {role for role, s in _statements_anywhere(synth) if "states:StartExecution" in as_list(s["Action"])}
     # The state machine's own role starts the distributed map's child executions (of itself only).
-    assert starters == {"SubmitJobFunctionRole", "StateMachineRole"}
+    assert starters == {"SubmitJobFunctionRole", f"{API_FUNCTION_ID}Role", "StateMachineRole"}
     for _role, statement in _statements_anywhere(synth):
         if "states:StartExecution" in as_list(statement["Action"]):
             assert render(statement["Resource"], synth.names) == "StateMachine"
@@ -612,14 +685,14 @@ def test_only_the_data_access_functions_assume_roles(synth: Synthesized) -> None
 
 
 def test_no_function_role_has_wildcard_actions_beyond_cdk_grants(synth: Synthesized) -> None:
-    for function_id in FUNCTION_IDS:
+    for function_id in ALL_FUNCTION_IDS:
         for action, resource in function_permissions(synth, function_id):
             assert resource != "*", (function_id, action)
             assert "*" not in action or action in {"kms:GenerateDataKey*", "kms:ReEncrypt*"}, (function_id, action)
 
 
 def test_function_roles_are_assumed_by_lambda_only(synth: Synthesized) -> None:
-    for function_id in FUNCTION_IDS:
+    for function_id in ALL_FUNCTION_IDS:
         role = synth.resource(f"{function_id}Role")["Properties"]
         assert role["AssumeRolePolicyDocument"]["Statement"] == [
             {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
@@ -657,6 +730,98 @@ def test_state_machine_role_can_read_shard_lists_and_decrypt_them(synth: Synthes
         assert f"{function_id}.Arn" in invoked
     assert "SubmitJobFunction.Arn" not in invoked
     assert not {a for a, _ in allowed if a.startswith(("dynamodb:", "sts:"))}
+
+
+# ------------------------------------------------------------------------------------------- the Voice ID API
+
+
+def test_the_api_has_one_method_post_root_with_iam_auth_proxying_to_the_function(synth: Synthesized) -> None:
+    rest_api = synth.logical("RestApi")
+    methods = list(synth.of_type("AWS::ApiGateway::Method").values())
+    assert len(methods) == 1
+    for method in methods:  # every method: IAM (SigV4) authorization
+        assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
+    method = render(methods[0]["Properties"], synth.names)
+    assert method["HttpMethod"] == "POST"
+    assert method["ResourceId"] == "RestApi.RootResourceId"
+    assert method["Integration"]["Type"] == "AWS_PROXY"
+    assert method["Integration"]["Uri"].endswith(f"/functions/{API_FUNCTION_ID}.Arn/invocations")
+    assert method["RequestParameters"] == {"method.request.header.X-Amz-Target": True}
+    validator = synth.resources[methods[0]["Properties"]["RequestValidatorId"]["Ref"]]["Properties"]
+    assert validator["RestApiId"] == {"Ref": rest_api}
+    assert validator["ValidateRequestParameters"] is True
+    assert not synth.of_type("AWS::ApiGateway::Resource")  # nothing but the root: POST / as Voice ID
+    assert synth.resource("RestApi")["Properties"]["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+
+
+def test_only_the_stage_post_method_may_invoke_the_api_function(synth: Synthesized) -> None:
+    permissions_ = [render(p["Properties"], synth.names) for p in synth.of_type("AWS::Lambda::Permission").values()]
+    api_permissions = [p for p in permissions_ if p["FunctionName"] == f"{API_FUNCTION_ID}.Arn"]
+    assert api_permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": f"{API_FUNCTION_ID}.Arn",
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:RestApi/Stage/POST/",
+        }
+    ]
+
+
+def test_the_stage_is_traced_throttled_and_logs_access_as_json_to_an_encrypted_group(synth: Synthesized) -> None:
+    stage = render(synth.resource("Stage")["Properties"], synth.names)
+    assert stage["StageName"] == "v1"
+    assert stage["TracingEnabled"] is True
+    assert stage["MethodSettings"] == [
+        {
+            "HttpMethod": "*",
+            "ResourcePath": "/*",
+            "LoggingLevel": "ERROR",
+            "DataTraceEnabled": False,
+            "MetricsEnabled": True,
+            "ThrottlingRateLimit": 50,
+            "ThrottlingBurstLimit": 100,
+        }
+    ]
+    access = stage["AccessLogSetting"]
+    log_groups = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group"
+    assert access["DestinationArn"] == f"{log_groups}:AccessLogs"
+    fields = json.loads(access["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["userArn"] == "$context.identity.userArn"
+    assert fields["status"] == "$context.status"
+    access_logs = synth.resource("AccessLogs")["Properties"]
+    assert render(access_logs["KmsKeyId"], synth.names) == "Key.Arn"
+
+
+def test_api_gateway_logs_with_the_account_cloudwatch_role(synth: Synthesized) -> None:
+    role = synth.resource("ApiGatewayCloudWatchRole")
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"
+    }
+    assert render(role["Properties"]["ManagedPolicyArns"], synth.names) == [
+        "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    ]
+    assert role["DeletionPolicy"] == "Retain"  # other APIs of the account keep logging after this stack
+    (account,) = synth.of_type("AWS::ApiGateway::Account").values()
+    assert render(account["Properties"], synth.names) == {"CloudWatchRoleArn": "ApiGatewayCloudWatchRole.Arn"}
+    assert synth.logical("ApiGatewayCloudWatchRole") not in {
+        r["Ref"] for p in synth.of_type("AWS::IAM::Policy").values() for r in p["Properties"]["Roles"]
+    }
+
+
+def test_gateway_refusals_answer_in_the_voice_id_error_shape(synth: Synthesized) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]["ResponseTemplates"]["application/json"]
+        for r in synth.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert set(responses) == {response_type.response_type for response_type, _ in GATEWAY_ERRORS}
+    for response_type, exception in GATEWAY_ERRORS:
+        body = json.loads(responses[response_type.response_type].replace("$context.error.messageString", '"m"'))
+        assert body == {"__type": exception, "message": "m"}
+    voice_id_errors = set(boto_session().get_service_model("voice-id").error_shapes)
+    assert {"AccessDeniedException", "ThrottlingException", "ValidationException", "InternalServerException"} <= {
+        shape.name for shape in voice_id_errors
+    }
 
 
 # ------------------------------------------------------------------------------------------- Step Functions
@@ -927,6 +1092,8 @@ def test_outputs(synth: Synthesized) -> None:
         "DomainsTableName": "DomainsTable",
         "JobsTableName": "JobsTable",
         "SpeakersTableName": "SpeakersTable",
+        "WatchlistsTableName": "WatchlistsTable",
+        "VoiceIdApiEndpoint": "https://RestApi.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage/",
     }
 
 

@@ -1,4 +1,4 @@
-"""``enrollctl``: voiceprints and comparisons from the command line."""
+"""``enrollctl``: voiceprints and comparisons, the local runtime, and the Voice ID API from the command line."""
 
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="enrollctl", description="Self-hosted Voice ID speaker enrollment")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     voiceprint = commands.add_parser("voiceprint", help="print one voiceprint (JSON line) per audio file")
     voiceprint.add_argument("files", nargs="+", metavar="FILE")
@@ -122,7 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--channel-b", type=int, default=0)
     compare.set_defaults(func=cmd_compare)
     _add_local_commands(commands)
+    _add_voice_id_commands(commands)
     return parser
+
+
+def _add_voice_id_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`wait`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from botocore's model)."""
+    from enrollctl.voiceid_commands import add_aws_cli_model_command, add_operation_commands  # noqa: PLC0415
+    from enrollctl.voiceid_wait import add_wait_command  # noqa: PLC0415
+
+    add_wait_command(commands)
+    add_aws_cli_model_command(commands)
+    add_operation_commands(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

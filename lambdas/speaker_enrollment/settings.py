@@ -23,6 +23,10 @@ class Settings:
     shard_size: int = 20
     max_audio_file_bytes: int = 20 * 1024 * 1024
     voiceprint_threads: int = 0  # BLAS threads per worker; 0 = every core the function has
+    watchlists_table: str = ""  # the Voice ID API (CreateDomain makes the default watchlist)
+    api_token_key_id: str = ""  # HMAC_256 KMS key signing the API's NextTokens
+    account_id: str = ""  # the account domain ARNs name; the API asks STS when unset
+    region: str = ""  # AWS_REGION (set by Lambda)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,4 +46,8 @@ class Settings:
             shard_size=int(env.get("SHARD_SIZE", "20")),
             max_audio_file_bytes=int(env.get("MAX_AUDIO_FILE_BYTES", str(20 * 1024 * 1024))),
             voiceprint_threads=int(env.get("VOICEPRINT_THREADS", "0")),
+            watchlists_table=env.get("WATCHLISTS_TABLE", ""),
+            api_token_key_id=env.get("API_TOKEN_KEY_ID", ""),
+            account_id=env.get("ACCOUNT_ID", ""),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
         )

@@ -6,6 +6,7 @@ import io
 import json
 import secrets
 import string
+import time
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,9 @@ from typing import Any
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
+from speaker_enrollment.adapters.dynamodb import DynamoDomainStore
+from speaker_enrollment.domain.domain import Domain
+from speaker_enrollment.domain.watchlist import default_watchlist, default_watchlist_id
 
 from enrollctl.local.stack import BUCKET_ROLES, FunctionSpec, LocalNames, TableSpec
 
@@ -47,6 +51,13 @@ class KmsKey:
 def create_key(clients: Clients) -> KmsKey:
     meta = clients("kms").create_key(Description="speaker-enrollment (local)")["KeyMetadata"]
     clients("kms").create_alias(AliasName="alias/speaker-enrollment", TargetKeyId=meta["KeyId"])
+    return KmsKey(meta["KeyId"], meta["Arn"])
+
+
+def create_mac_key(clients: Clients) -> KmsKey:
+    """The HMAC_256 key that signs the Voice ID API's NextTokens (API_TOKEN_KEY_ID)."""
+    meta = clients("kms").create_key(Description="speaker-enrollment API tokens (local)", KeySpec="HMAC_256",
+                                     KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
     return KmsKey(meta["KeyId"], meta["Arn"])
 
 
@@ -110,7 +121,11 @@ def new_domain_id() -> str:
     return "".join(secrets.choice(DOMAIN_ID_ALPHABET) for _ in range(22))
 
 
-def put_default_domain(clients: Clients, table: str, domain_id: str) -> None:
-    clients("dynamodb").put_item(TableName=table, Item={
-        "DomainId": {"S": domain_id}, "Name": {"S": "default"},
-        "DomainStatus": {"S": "ACTIVE"}, "SpeakerCount": {"N": "0"}})
+def put_default_domain(clients: Clients, domains_table: str, watchlists_table: str, domain_id: str,
+                       kms_key_id: str) -> None:
+    """The runtime's domain, as CreateDomain makes one (with its default watchlist), under a chosen id."""
+    now = round(time.time(), 3)
+    domain = Domain(domain_id, "default", kms_key_id=kms_key_id, created_at=now, updated_at=now,
+                    default_watchlist_id=default_watchlist_id(domain_id))
+    store = DynamoDomainStore(clients("dynamodb"), domains_table, watchlists_table)
+    store.create(domain, default_watchlist(domain_id, now), client_token=f"local-default-{domain_id}", request_hash="")

@@ -1,6 +1,6 @@
 """``LocalRuntime``: the whole stack, emulated in-process on 127.0.0.1 (moto server + in-process Lambda
-handlers + the synthesized state machine + the S3 upload trigger). One per process: moto's backends,
-its config and ``MOTO_PORT`` are process-wide."""
+handlers + the synthesized state machine + the S3 upload trigger + the Voice ID API on the same port). One per
+process: moto's backends, its config and ``MOTO_PORT`` are process-wide."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from botocore.config import Config
 from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 from moto.core.model_instances import reset_model_data
-from moto.server import ThreadedMotoServer
+from speaker_enrollment.api import VoiceIdApi
+from speaker_enrollment.api.wiring import api_from_env
 
 from enrollctl.local import resources, stack
 from enrollctl.local.lambda_runner import InProcessLambda, cold_start
@@ -25,6 +26,7 @@ from enrollctl.local.resources import Clients, KmsKey
 from enrollctl.local.s3_trigger import S3Trigger
 from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST
 from enrollctl.local.template import load_template
+from enrollctl.local.voiceid import EmulatorServer
 
 LOG = logging.getLogger(__name__)
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -106,13 +108,15 @@ class LocalRuntime:
         self.names = stack.LocalNames(region=region)
         self.domain_id = domain_id or resources.new_domain_id()
         self._template_source = template
-        self._server: ThreadedMotoServer | None = None
+        self._server: EmulatorServer | None = None
         self._env = _Environment()
         self._saved_config: dict[str, Any] = {}
         self._trigger: S3Trigger | None = None
         self._log_levels: dict[str, int] = {}
         self._saved_session: boto3.Session | bool | None = False  # False: nothing saved
         self.key = KmsKey("", "")
+        self.mac_key = KmsKey("", "")  # signs the Voice ID API's NextTokens
+        self.api: VoiceIdApi | None = None  # the Voice ID API the endpoint answers X-Amz-Target: VoiceID.* with
         self.functions: tuple[stack.FunctionSpec, ...] = ()
         self.state_machine_arn = ""
         self.definition: dict[str, Any] = {}
@@ -166,7 +170,7 @@ class LocalRuntime:
             logger = logging.getLogger(name)
             self._log_levels[name] = logger.level
             logger.setLevel(logging.CRITICAL)
-        self._server = ThreadedMotoServer(ip_address=HOST, port=self.port, verbose=False)
+        self._server = EmulatorServer(lambda: self.api, ip_address=HOST, port=self.port)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
         self._env.drop(DROPPED_ENV)
@@ -198,6 +202,7 @@ class LocalRuntime:
             cold_start(HANDLER_PACKAGES)
             self._server.stop()
             self._server = None
+            self.api = None
             reset_moto()
         self._env.restore()
         if self._saved_session is not False:
@@ -235,12 +240,15 @@ class LocalRuntime:
     def _provision(self, template: dict[str, Any]) -> None:
         clients = self._clients()
         self.key = resources.create_key(clients)
+        self.mac_key = resources.create_mac_key(clients)
         resources.create_roles(clients, self.names)
         resources.create_buckets(clients, self.names, self.key, stack.versioned_buckets(template))
         for table in stack.tables(template):
             resources.create_table(clients, table)
-        resources.put_default_domain(clients, self.domains_table, self.domain_id)
-        resolver = stack.build_resolver(template, self.names, self.key.key_id, self.key.arn)
+        resources.put_default_domain(clients, self.domains_table, self.watchlists_table, self.domain_id,
+                                     self.key.key_id)
+        resolver = stack.build_resolver(template, self.names, self.key.key_id, self.key.arn,
+                                        (self.mac_key.key_id, self.mac_key.arn))
         self.functions = stack.functions(template, resolver)
         self._env.set(self.shared_environment())
         for spec in self.functions:
@@ -251,6 +259,7 @@ class LocalRuntime:
         pattern = stack.ingest_pattern(template, resolver, self.inbox_bucket)
         self._trigger = S3Trigger(pattern, self._submit)
         self._trigger.install()
+        self.api = api_from_env()
 
     def settings_environment(self) -> dict[str, str]:
         """``speaker_enrollment.settings.Settings`` variables pointing at the local resources."""
@@ -260,6 +269,8 @@ class LocalRuntime:
             "INBOX_BUCKET": self.inbox_bucket, "OUTPUT_BUCKET": self.output_bucket,
             "KMS_KEY_ID": self.key.key_id, "DEFAULT_DATA_ACCESS_ROLE_ARN": self.data_access_role_arn,
             "STATE_MACHINE_ARN": self.names.state_machine_arn,
+            "WATCHLISTS_TABLE": self.watchlists_table, "API_TOKEN_KEY_ID": self.mac_key.key_id,
+            "ACCOUNT_ID": self.names.account,
         }
 
     def function_environment(self, spec: stack.FunctionSpec) -> dict[str, str]:
@@ -320,6 +331,10 @@ class LocalRuntime:
     @property
     def domains_table(self) -> str:
         return f"{stack.PREFIX}-domains"
+
+    @property
+    def watchlists_table(self) -> str:
+        return f"{stack.PREFIX}-watchlists"
 
     @property
     def data_access_role_arn(self) -> str:

@@ -57,7 +57,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 
 @dataclass(frozen=True)
 class TableSpec:
-    role: str  # "jobs" | "speakers" | "domains" (matched against the construct id)
+    role: str  # "jobs" | "speakers" | "domains" | "watchlists" (matched against the construct id)
     key_schema: list[dict[str, str]]
     attribute_definitions: list[dict[str, str]]
     global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
@@ -75,14 +75,16 @@ def _keys(*names: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 def default_tables() -> tuple[TableSpec, ...]:
     speakers_schema, speakers_attrs = _keys("DomainId", "CustomerSpeakerId")
-    gsi = {"IndexName": "GeneratedSpeakerId", "KeySchema": [{"AttributeName": "GeneratedSpeakerId",
-                                                               "KeyType": "HASH"}],
+    gsi = {"IndexName": "GeneratedSpeakerId", "KeySchema": [{"AttributeName": "DomainId", "KeyType": "HASH"},
+                                                               {"AttributeName": "GeneratedSpeakerId",
+                                                                "KeyType": "RANGE"}],
            "Projection": {"ProjectionType": "ALL"}}
     return (
         TableSpec("domains", *_keys("DomainId")),
         TableSpec("jobs", *_keys("DomainId", "JobId")),
         TableSpec("speakers", speakers_schema,
                   [*speakers_attrs, {"AttributeName": "GeneratedSpeakerId", "AttributeType": "S"}], [gsi]),
+        TableSpec("watchlists", *_keys("DomainId", "WatchlistId")),
     )
 
 
@@ -175,8 +177,11 @@ def functions(template: dict[str, Any], resolver: Resolver) -> tuple[FunctionSpe
     return tuple(result)
 
 
-def build_resolver(template: dict[str, Any], names: LocalNames, key_id: str, key_arn: str) -> Resolver:
-    """Every template resource the runtime mirrors → its local name (Ref) and ARN (Fn::GetAtt .Arn)."""
+def build_resolver(template: dict[str, Any], names: LocalNames, key_id: str, key_arn: str,
+                   mac_key: tuple[str, str] | None = None) -> Resolver:
+    """Every template resource the runtime mirrors → its local name (Ref) and ARN (Fn::GetAtt .Arn).
+
+    KMS keys map to the local key, HMAC keys (KeySpec HMAC_*) to the local `mac_key` (id, arn) if given."""
     resolver = Resolver(refs={"AWS::Region": names.region, "AWS::AccountId": names.account,
                               "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
                               "AWS::StackName": "SpeakerEnrollmentStack"})
@@ -200,8 +205,10 @@ def build_resolver(template: dict[str, Any], names: LocalNames, key_id: str, key
     for table in default_tables():
         for logical_id, _ in find_by_construct(template, TABLE_TYPES, keyword_matcher(table.role.rstrip("s"))):
             add(logical_id, table.name, names.table_arn(table.name))
-    for logical_id, _ in resources_of_type(template, "AWS::KMS::Key"):
-        add(logical_id, key_id, key_arn, KeyId=key_id)
+    for logical_id, resource in resources_of_type(template, "AWS::KMS::Key"):
+        is_mac = str(resource.get("Properties", {}).get("KeySpec", "")).startswith("HMAC_")
+        local_id, local_arn = mac_key if is_mac and mac_key else (key_id, key_arn)
+        add(logical_id, local_id, local_arn, KeyId=local_id)
     for logical_id, resource in resources_of_type(template, "AWS::IAM::Role"):
         is_data_access = "dataaccess" in construct_id(logical_id, resource).lower()
         role = names.data_access_role if is_data_access else names.execution_role

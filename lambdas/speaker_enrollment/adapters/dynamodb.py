@@ -9,14 +9,19 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..domain.domain import Domain, DomainStatus
+from ..domain.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
+from ..domain.ids import GENERATED_SPEAKER_ID_PATTERN
 from ..domain.job import FailureDetails, JobStatus, SpeakerEnrollmentJob, percent
-from ..domain.ports import SpeakerChangedError, SpeakerQuotaExceededError
+from ..domain.paging import Page
+from ..domain.ports import DomainChangedError, SpeakerChangedError, SpeakerQuotaExceededError
 from ..domain.speaker import EnrollmentStatus, Speaker, SpeakerStatus
+from ..domain.watchlist import Watchlist
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 FINAL_STATUSES = [s.value for s in JobStatus if s.is_final]
+GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
+SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -165,23 +170,186 @@ class DynamoJobStore:
 
 
 class DynamoDomainStore:
+    """Domains (pk DomainId) and, with `watchlists_table`, the default watchlist made with each domain.
+
+    A deleted domain leaves a tombstone (``DeletedAt``, the ClientToken and request hash, no name, tags or
+    description), so its DomainId, which is derived from the ClientToken, is never handed out again.
+    """
+
+    def __init__(self, client: Any, table: str, watchlists_table: str = "") -> None:
+        self._db = client
+        self._table = table
+        self._watchlists = watchlists_table
+
+    def _key(self, domain_id: str) -> dict[str, Any]:
+        return {"DomainId": {"S": domain_id}}
+
+    def _item(self, domain_id: str) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, Key=self._key(domain_id), ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def get(self, domain_id: str) -> Domain | None:
+        data = self._item(domain_id)
+        return _domain(data) if data is not None and "DeletedAt" not in data else None
+
+    def put(self, domain: Domain) -> None:
+        """Write the domain as is (set-up and tests); the API goes through create / update / delete."""
+        self._db.put_item(TableName=self._table, Item=to_item(_domain_document(domain)))
+
+    def create(self, domain: Domain, watchlist: Watchlist, client_token: str, request_hash: str) -> bool:
+        document = _domain_document(domain) | {"ClientToken": client_token, "RequestHash": request_hash}
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": to_item(document),
+                         "ConditionExpression": "attribute_not_exists(DomainId)"}},
+                {"Put": {"TableName": self._watchlists_table(), "Item": to_item(_watchlist_document(watchlist)),
+                         "ConditionExpression": "attribute_not_exists(WatchlistId)"}},
+            ])
+        except ClientError as error:
+            if _cancelled_by_condition(error, 0):
+                return False
+            raise
+        return True
+
+    def request_hash(self, domain_id: str) -> str | None:
+        data = self._item(domain_id)
+        return str(data["RequestHash"]) if data and "RequestHash" in data else None
+
+    def update(self, domain: Domain, expected: Domain) -> None:
+        changes = {key: value for key, value in _domain_document(domain).items()
+                   if key not in ("DomainId", "SpeakerCount", "CreatedAt")}
+        expression, names, values = _set_or_remove(changes | {"Version": expected.version + 1})
+        condition = "attribute_not_exists(DeletedAt) AND " + (
+            "(attribute_not_exists(Version) OR Version = :expected)" if expected.version == 0
+            else "Version = :expected")
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=self._key(domain.domain_id), UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(DomainId) AND {condition}", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values | _values(expected=expected.version),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise DomainChangedError(domain.domain_id) from None
+            raise
+
+    def delete(self, domain_id: str, now: float) -> bool:
+        tombstone = {"DeletedAt": now, "Name": None, "Description": None, "Tags": None}
+        expression, names, values = _set_or_remove(tombstone)
+        items: list[dict[str, Any]] = [{"Update": {
+            "TableName": self._table, "Key": self._key(domain_id), "UpdateExpression": expression,
+            "ConditionExpression": "attribute_exists(DomainId) AND attribute_not_exists(DeletedAt)",
+            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}]
+        items += [{"Delete": {"TableName": self._watchlists_table(), "Key": key}}
+                  for key in self._watchlist_keys(domain_id)]
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _cancelled_by_condition(error, 0):
+                return False
+            raise
+        return True
+
+    def page(self, limit: int, after: str | None) -> Page[Domain]:
+        items, last = _collect(
+            self._db.scan, limit, {"DomainId": {"S": after}} if after else None, TableName=self._table,
+            ConsistentRead=True, FilterExpression="attribute_not_exists(DeletedAt)",
+        )
+        return Page([_domain(from_item(i)) for i in items], last["DomainId"]["S"] if last else None)
+
+    def _watchlists_table(self) -> str:
+        if not self._watchlists:
+            raise RuntimeError("the Watchlists table is not configured (WATCHLISTS_TABLE)")
+        return self._watchlists
+
+    def _watchlist_keys(self, domain_id: str) -> list[dict[str, Any]]:
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._watchlists_table(), KeyConditionExpression="DomainId = :d",
+            ProjectionExpression="DomainId, WatchlistId", ExpressionAttributeValues=_values(d=domain_id),
+        )
+        return [item for page in pages for item in page["Items"]]
+
+
+class DynamoWatchlistStore:
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
         self._table = table
 
-    def get(self, domain_id: str) -> Domain | None:
-        item = self._db.get_item(TableName=self._table, Key={"DomainId": {"S": domain_id}}).get("Item")
+    def get(self, domain_id: str, watchlist_id: str) -> Watchlist | None:
+        item = self._db.get_item(
+            TableName=self._table, ConsistentRead=True,
+            Key={"DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist_id}},
+        ).get("Item")
         if item is None:
             return None
         data = from_item(item)
-        return Domain(domain_id, data.get("Name", ""), DomainStatus(data.get("DomainStatus", "ACTIVE")),
-                      int(data.get("SpeakerCount", 0)))
+        return Watchlist(data["DomainId"], data["WatchlistId"], data["Name"], float(data["CreatedAt"]),
+                         float(data["UpdatedAt"]), data.get("Description"), bool(data.get("DefaultWatchlist")))
 
-    def put(self, domain: Domain) -> None:
-        self._db.put_item(TableName=self._table, Item=to_item({
-            "DomainId": domain.domain_id, "Name": domain.name, "DomainStatus": domain.status.value,
-            "SpeakerCount": domain.speaker_count,
-        }))
+
+def _domain_document(domain: Domain) -> dict[str, Any]:
+    return {
+        "DomainId": domain.domain_id, "Name": domain.name, "DomainStatus": domain.status.value,
+        "SpeakerCount": domain.speaker_count, "Description": domain.description, "KmsKeyId": domain.kms_key_id,
+        "CreatedAt": domain.created_at, "UpdatedAt": domain.updated_at,
+        "DefaultWatchlistId": domain.default_watchlist_id, "Tags": dict(domain.tags),
+        "EncryptionUpdate": domain.encryption_update.to_api() if domain.encryption_update else None,
+        "Version": domain.version,
+    }
+
+
+def _domain(data: dict[str, Any]) -> Domain:
+    update = data.get("EncryptionUpdate")
+    return Domain(
+        domain_id=data["DomainId"], name=data.get("Name", ""),
+        status=DomainStatus(data.get("DomainStatus", DomainStatus.ACTIVE)),
+        speaker_count=int(data.get("SpeakerCount", 0)), description=data.get("Description"),
+        kms_key_id=data.get("KmsKeyId"), created_at=float(data.get("CreatedAt", 0)),
+        updated_at=float(data.get("UpdatedAt", 0)), default_watchlist_id=data.get("DefaultWatchlistId"),
+        tags=tuple(sorted(data.get("Tags", {}).items())),
+        encryption_update=EncryptionUpdate(
+            update["OldKmsKeyId"], EncryptionUpdateStatus(update["UpdateStatus"]), update.get("Message"),
+        ) if update else None,
+        version=int(data.get("Version", 0)),
+    )
+
+
+def _watchlist_document(watchlist: Watchlist) -> dict[str, Any]:
+    return {
+        "DomainId": watchlist.domain_id, "WatchlistId": watchlist.watchlist_id, "Name": watchlist.name,
+        "Description": watchlist.description, "DefaultWatchlist": watchlist.default,
+        "CreatedAt": watchlist.created_at, "UpdatedAt": watchlist.updated_at,
+    }
+
+
+def _set_or_remove(attributes: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """An UpdateExpression setting every attribute with a value and removing every one that is None."""
+    names = {f"#a{i}": name for i, name in enumerate(attributes)}
+    values = {f":a{i}": value for i, value in enumerate(attributes.values()) if value is not None}
+    sets = [f"#a{i} = :a{i}" for i, value in enumerate(attributes.values()) if value is not None]
+    removes = [f"#a{i}" for i, value in enumerate(attributes.values()) if value is None]
+    expression = " ".join(part for part in (
+        "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "") if part)
+    return expression, names, {key: _serializer.serialize(_to_dynamo(v)) for key, v in values.items()}
+
+
+def _cancelled_by_condition(error: ClientError, index: int) -> bool:
+    """A cancelled transaction whose item `index` failed its condition."""
+    reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+    return len(reasons) > index and reasons[index] == "ConditionalCheckFailed"
+
+
+def _collect(
+    call: Any, limit: int, start: dict[str, Any] | None, **request: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Up to `limit` items of a Query or Scan from `start` on, and the key to go on from (None at the end)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = call(**request, Limit=limit - len(items), **({"ExclusiveStartKey": start} if start else {}))
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if start is None or len(items) >= limit:
+            return items, start
 
 
 def _pack(vector: tuple[float, ...]) -> bytes | None:
@@ -222,12 +390,48 @@ class DynamoSpeakerStore:
         self._table = speakers_table
         self._domains = domains_table
 
+    def _key(self, domain_id: str, customer_speaker_id: str) -> dict[str, Any]:
+        return {"DomainId": {"S": domain_id}, "CustomerSpeakerId": {"S": customer_speaker_id}}
+
     def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None:
         item = self._db.get_item(
-            TableName=self._table, ConsistentRead=True,
-            Key={"DomainId": {"S": domain_id}, "CustomerSpeakerId": {"S": customer_speaker_id}},
+            TableName=self._table, ConsistentRead=True, Key=self._key(domain_id, customer_speaker_id),
         ).get("Item")
         return _speaker(from_item(item)) if item else None
+
+    def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
+        if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):
+            return self.get(domain_id, speaker_id)
+        found = self._db.query(
+            TableName=self._table, IndexName=GENERATED_SPEAKER_ID_INDEX, ProjectionExpression="CustomerSpeakerId",
+            KeyConditionExpression="DomainId = :d AND GeneratedSpeakerId = :g",
+            ExpressionAttributeValues=_values(d=domain_id, g=speaker_id),
+        )["Items"]
+        # The index is eventually consistent: read the speaker itself for its current state.
+        return self.get(domain_id, found[0]["CustomerSpeakerId"]["S"]) if found else None
+
+    def delete(self, speaker: Speaker) -> None:
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Delete": {"TableName": self._table, "Key": self._key(speaker.domain_id, speaker.customer_speaker_id),
+                            "ConditionExpression": "Version = :v", "ExpressionAttributeValues": _values(
+                                v=speaker.version)}},
+                {"Update": {"TableName": self._domains, "Key": {"DomainId": {"S": speaker.domain_id}},
+                            "UpdateExpression": "ADD SpeakerCount :minus_one",
+                            "ExpressionAttributeValues": _values(minus_one=-1)}},
+            ])
+        except ClientError as error:
+            if _cancelled_by_condition(error, 0):
+                raise SpeakerChangedError(speaker.customer_speaker_id) from None
+            raise
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[Speaker]:
+        items, last = _collect(
+            self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
+            KeyConditionExpression="DomainId = :d", ExpressionAttributeValues=_values(d=domain_id),
+            ProjectionExpression=SPEAKER_SUMMARY, ExpressionAttributeNames={"#status": "Status"},
+        )
+        return Page([_speaker(from_item(i)) for i in items], last["CustomerSpeakerId"]["S"] if last else None)
 
     def create(self, speaker: Speaker, quota: int) -> None:
         try:

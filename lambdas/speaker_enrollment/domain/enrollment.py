@@ -10,15 +10,15 @@ attempt reported, so nothing is enrolled or reported twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..voiceprint.audio import AudioError, Speech
+from ..voiceprint.audio import AudioError
 from ..voiceprint.engine import Voiceprint, VoiceprintEngine, VoiceprintPool
 from .ids import new_generated_speaker_id
 from .job import EnrollmentConfig, ExistingEnrollmentAction
-from .manifest import EnrollmentRequest, RequestError
+from .manifest import AudioSpecification, EnrollmentRequest, RequestError
 from .ports import AudioFetchError, AudioSource, SpeakerChangedError, SpeakerQuotaExceededError, SpeakerStore
 from .speaker import EnrollmentStatus, Speaker, SpeakerStatus
 
@@ -123,27 +123,30 @@ class ShardEnrollment:
         return None
 
     def _gather_speech(self, index: int, request: EnrollmentRequest, pool: VoiceprintPool) -> RequestResult | _Pending:
+        """Each file goes into the pool as soon as its speech is found, so only one recording is held at
+        a time (ten 20 MB files would otherwise hold ~800 MB of speech); a refused request is dropped."""
         try:
-            speeches = list(self._speech_of(request))
+            found = [self._add_speech(index, spec, pool) for spec in request.audio]
         except (AudioFetchError, AudioError) as exc:
+            pool.discard(index)
             return RequestError(request.request_id, 400, f"Audio problem: {exc}")
-        net = sum(s.net_speech_seconds for s in speeches)
+        net = sum(seconds for _, seconds in found)
         if net < self.context.min_net_speech_seconds:
-            found = "; ".join(f"{s.source}: {s.net_speech_seconds:.1f} s" for s in speeches)
+            pool.discard(index)
+            files = "; ".join(f"{source}: {seconds:.1f} s" for source, seconds in found)
             return RequestError(
                 request.request_id, 400,
-                f"Not enough speech: {net:.1f} s of net speech found in {len(speeches)} file(s) ({found}); "
+                f"Not enough speech: {net:.1f} s of net speech found in {len(found)} file(s) ({files}); "
                 f"at least {self.context.min_net_speech_seconds:.0f} s is required",
             )
-        for speech in speeches:
-            pool.add(index, speech)
         return _Pending(index, request)
 
-    def _speech_of(self, request: EnrollmentRequest) -> Iterator[Speech]:
-        for spec in request.audio:
-            data = self.audio.fetch(spec.s3_uri, self.context.max_file_bytes)
-            source = f"{spec.s3_uri} (channel {spec.channel_id})"
-            yield self.engine.speech(data, source, spec.channel_id)
+    def _add_speech(self, index: int, spec: AudioSpecification, pool: VoiceprintPool) -> tuple[str, float]:
+        """Fetch one file, add its speech to the pool; returns (source, net speech seconds)."""
+        data = self.audio.fetch(spec.s3_uri, self.context.max_file_bytes)
+        speech = self.engine.speech(data, f"{spec.s3_uri} (channel {spec.channel_id})", spec.channel_id)
+        pool.add(index, speech)
+        return speech.source, speech.net_speech_seconds
 
     def _write(self, request: EnrollmentRequest, voiceprint: Voiceprint) -> RequestResult:
         for _ in range(MAX_WRITE_ATTEMPTS):

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Protocol
 from .domain import Domain
 from .job import FailureDetails, JobStatus, SpeakerEnrollmentJob
 from .manifest import EnrollmentRequest, RequestError
+from .paging import Page
 from .s3uri import S3Location
 from .speaker import Speaker
+from .watchlist import Watchlist
 
 if TYPE_CHECKING:
     from .enrollment import RequestResult
@@ -24,6 +26,10 @@ class SpeakerQuotaExceededError(Exception):
 
 class SpeakerChangedError(Exception):
     """Another writer changed the speaker first; read it again and decide again."""
+
+
+class DomainChangedError(Exception):
+    """The domain changed (or went away) since it was read; read it again and decide again."""
 
 
 class AudioSource(Protocol):
@@ -43,6 +49,20 @@ class SpeakerStore(Protocol):
     def replace(self, speaker: Speaker, expected: Speaker) -> None:
         """Overwrite `expected` with `speaker`; SpeakerChangedError if it changed in between."""
         ...
+
+
+class SpeakerDirectory(SpeakerStore, Protocol):
+    """The speakers of a domain as the administrative API sees them."""
+
+    def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
+        """By CustomerSpeakerId, or by GeneratedSpeakerId (``id#...``)."""
+        ...
+
+    def delete(self, speaker: Speaker) -> None:
+        """Delete `speaker` (and uncount it); SpeakerChangedError if it changed or went away since read."""
+        ...
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[Speaker]: ...
 
 
 class JobStore(Protocol):
@@ -69,8 +89,41 @@ class JobStore(Protocol):
         ...
 
 
+class JobCatalog(JobStore, Protocol):
+    def list(self, domain_id: str) -> list[SpeakerEnrollmentJob]:
+        """Every job of the domain (in no particular order)."""
+        ...
+
+
 class DomainStore(Protocol):
-    def get(self, domain_id: str) -> Domain | None: ...
+    def get(self, domain_id: str) -> Domain | None:
+        """The domain, unless it does not exist or was deleted."""
+        ...
+
+
+class DomainRegistry(DomainStore, Protocol):
+    def create(self, domain: Domain, watchlist: Watchlist, client_token: str, request_hash: str) -> bool:
+        """Insert the domain and its default watchlist unless the DomainId was ever used; True if created."""
+        ...
+
+    def request_hash(self, domain_id: str) -> str | None:
+        """The hash of the request that created the domain (kept after deletion)."""
+        ...
+
+    def update(self, domain: Domain, expected: Domain) -> None:
+        """Write the administrative attributes of `domain` (not its speaker count); DomainChangedError
+        when the stored domain is no longer `expected`."""
+        ...
+
+    def delete(self, domain_id: str, now: float) -> bool:
+        """Delete the domain and its watchlists; False if there was no such (undeleted) domain."""
+        ...
+
+    def page(self, limit: int, after: str | None) -> Page[Domain]: ...
+
+
+class WatchlistStore(Protocol):
+    def get(self, domain_id: str, watchlist_id: str) -> Watchlist | None: ...
 
 
 class Workflow(Protocol):

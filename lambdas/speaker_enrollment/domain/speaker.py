@@ -59,3 +59,16 @@ class Speaker:
             net_speech_seconds=net_speech_seconds, enrolled_by=by, enrollment_status=status,
             updated_at=now, last_accessed_at=now, version=self.version + 1,
         )
+
+    def opted_out(self, now: float) -> Speaker:
+        """OptOutSpeaker: the voiceprint and everything derived from the audio is dropped for good."""
+        return replace(
+            self, status=SpeakerStatus.OPTED_OUT, voiceprint=(), model_id=None, net_speech_seconds=None,
+            enrolled_by=None, enrollment_status=None, updated_at=now, version=self.version + 1,
+        )
+
+
+def opted_out_speaker(domain_id: str, customer_speaker_id: str, generated_speaker_id: str, now: float) -> Speaker:
+    """The record OptOutSpeaker makes for a speaker never seen before: later enrollments are refused."""
+    return Speaker(domain_id, customer_speaker_id, generated_speaker_id, SpeakerStatus.OPTED_OUT,
+                   created_at=now, updated_at=now)

@@ -103,6 +103,13 @@ class VoiceprintPool:
         while self._pending_count >= self._engine.batch_windows:
             self._embed_batch(self._engine.batch_windows)
 
+    def discard(self, key: Hashable) -> None:
+        """Forget `key` (a refused request): its pending windows are dropped, its sum is not reported."""
+        self._pending = [(k, windows) for k, windows in self._pending if k != key]
+        self._pending_count = sum(windows.shape[0] for _, windows in self._pending)
+        self._sums.pop(key, None)
+        self._seconds.pop(key, None)
+
     def voiceprint(self, key: Hashable) -> Voiceprint:
         """The pooled voiceprint of `key` (embeds whatever is still pending)."""
         if key not in self._sums:

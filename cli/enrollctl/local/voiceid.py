@@ -1,0 +1,66 @@
+"""One port for everything: requests carrying ``X-Amz-Target: VoiceID.*`` go to our Voice ID API, all others to
+moto, so one ``endpoint_url`` serves every boto3 client (``voice-id`` included).
+
+``VoiceIdRouter`` is WSGI middleware in front of moto's server app; ``EmulatorServer`` is moto's
+``ThreadedMotoServer`` (moto 5.2.5, pinned) serving that app instead of moto's alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from speaker_enrollment.api import CONTENT_TYPE, TARGET_PREFIX, ApiResponse, VoiceIdApi
+from speaker_enrollment.api.errors import InternalServerException
+from werkzeug.serving import make_server
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ApiSource = Callable[[], VoiceIdApi | None]
+
+
+class VoiceIdRouter:
+    def __init__(self, moto_app: WsgiApp, api: ApiSource) -> None:
+        self._moto = moto_app
+        self._api = api  # None until the runtime has provisioned what the API needs
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if not target.startswith(TARGET_PREFIX):
+            return self._moto(environ, start_response)
+        response = self._answer(target, _body(environ))
+        payload = response.json().encode()
+        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", [
+            ("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ])
+        return [payload]
+
+    def _answer(self, target: str, body: bytes) -> ApiResponse:
+        api = self._api()
+        if api is None:
+            error = InternalServerException("The local runtime is still starting; retry")
+            return ApiResponse(error.status, error.body())
+        return api.handle(target, body)
+
+
+def _body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
+
+
+class EmulatorServer(ThreadedMotoServer):
+    """``ThreadedMotoServer`` whose app is ``VoiceIdRouter(moto's app)``."""
+
+    def __init__(self, api: ApiSource, ip_address: str, port: int) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self._api_source = api
+
+    def _server_entry(self) -> None:  # moto's own, with the router in front of its app
+        app = VoiceIdRouter(DomainDispatcherApplication(create_backend_app), self._api_source)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()

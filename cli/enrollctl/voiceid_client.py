@@ -1,0 +1,97 @@
+"""boto3's own ``voice-id`` client, pointed at this service: a local runtime, or a deployed stack's API stage.
+
+A deployed stack's API Gateway authorizes with IAM, which checks a SigV4 signature for the service
+``execute-api``; botocore signs ``voice-id`` requests for ``voiceid``. One ``before-sign`` hook changes the
+signing name and nothing else (the request, its X-Amz-Target and the client-side validation stay boto3's).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.awsrequest import AWSRequest
+from botocore.loaders import create_loader
+
+from enrollctl.local.jobs import default_endpoint
+from enrollctl.local.stack import DEFAULT_REGION
+
+SERVICE = "voice-id"
+EXECUTE_API = "execute-api"
+SIGNING_EVENT = f"before-sign.{SERVICE}.*"
+EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def sign_for_api_gateway(request: AWSRequest, **_: Any) -> None:
+    """botocore ``before-sign`` handler: SigV4 for ``execute-api`` (API Gateway IAM auth) instead of ``voiceid``."""
+    request.context.setdefault("signing", {})["signing_name"] = EXECUTE_API
+
+
+def use_api_gateway_signing(client: Any) -> Any:
+    """Register :func:`sign_for_api_gateway` on a ``voice-id`` client; returns the client."""
+    client.meta.events.register(SIGNING_EVENT, sign_for_api_gateway)
+    return client
+
+
+def write_execute_api_model(data_path: Path) -> Path:
+    """For the AWS CLI, which has no signing-name option: botocore's voice-id model with signingName
+    ``execute-api``, at ``<data_path>/voice-id/<version>/service-2.json``. ``AWS_DATA_PATH=<data_path>``
+    makes botocore (and so ``aws voice-id``) load it instead of its own; returns the file."""
+    model = create_loader().load_service_model(SERVICE, "service-2")
+    model["metadata"]["signingName"] = EXECUTE_API
+    path = data_path / SERVICE / str(model["metadata"]["apiVersion"]) / "service-2.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model, indent=1))
+    return path
+
+
+def execute_api_region(endpoint_url: str) -> str | None:
+    """The region of an ``https://<id>.execute-api.<region>.amazonaws.com/<stage>`` URL, else None."""
+    match = EXECUTE_API_HOST.match(urlsplit(endpoint_url).hostname or "")
+    return match["region"] if match else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go and how they are signed."""
+
+    endpoint_url: str
+    region: str
+    deployed: bool  # an API Gateway stage: real credentials, execute-api signatures
+    profile: str | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        deployed: bool = False,
+        profile: str | None = None,
+    ) -> Target:
+        """``endpoint_url`` defaults to ``$ENROLLCTL_ENDPOINT``, else the local runtime's; an execute-api URL
+        means ``deployed`` and names the region, unless ``region`` is given."""
+        url = endpoint_url or default_endpoint()
+        url_region = execute_api_region(url)
+        is_deployed = deployed or url_region is not None
+        chosen = region or url_region or (_configured_region(profile) if is_deployed else None) or DEFAULT_REGION
+        return cls(url, chosen, is_deployed, profile)
+
+
+def _configured_region(profile: str | None) -> str | None:
+    region = boto3.Session(profile_name=profile).region_name
+    return str(region) if region else None
+
+
+def voice_id_client(target: Target) -> Any:
+    """The client: local runtime (moto: any credentials, nothing to re-sign) or a deployed stage."""
+    if not target.deployed:
+        session = boto3.Session(region_name=target.region, **LOCAL_CREDENTIALS)
+        return session.client(SERVICE, endpoint_url=target.endpoint_url)
+    session = boto3.Session(profile_name=target.profile, region_name=target.region)
+    return use_api_gateway_signing(session.client(SERVICE, endpoint_url=target.endpoint_url))

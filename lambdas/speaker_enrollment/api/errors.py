@@ -1,0 +1,105 @@
+"""Voice ID's wire exceptions: ``{"__type": <name>, "message": ...}`` with the model's HTTP status codes.
+
+The botocore model carries no status codes; they are the Smithy model's ``@httpError`` values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ..domain.errors import (
+    AccessDeniedError,
+    ConcurrentChangeError,
+    DomainNotActiveError,
+    InvalidRequestError,
+    ResourceNotFoundError,
+)
+from ..domain.ports import SpeakerQuotaExceededError
+from ..domain.submission import ClientTokenReusedError
+
+
+class ApiError(Exception):
+    code: ClassVar[str] = "InternalServerException"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **fields: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def body(self) -> dict[str, Any]:
+        # "message" is what botocore reads into Error.Message; "Message" is the modeled member.
+        return {"__type": self.code, "message": self.message, "Message": self.message, **self.fields}
+
+
+class ValidationException(ApiError):
+    code = "ValidationException"
+    status = 400
+
+
+class SerializationException(ApiError):
+    """The body is not a JSON object."""
+
+    code = "SerializationException"
+    status = 400
+
+
+class UnknownOperationException(ApiError):
+    """The X-Amz-Target names no Voice ID operation."""
+
+    code = "UnknownOperationException"
+    status = 400
+
+
+class ServiceQuotaExceededException(ApiError):
+    code = "ServiceQuotaExceededException"
+    status = 402
+
+
+class AccessDeniedException(ApiError):
+    code = "AccessDeniedException"
+    status = 403
+
+
+class ResourceNotFoundException(ApiError):
+    code = "ResourceNotFoundException"
+    status = 404
+
+    def __init__(self, message: str, resource_type: str) -> None:
+        super().__init__(message, ResourceType=resource_type)
+
+
+class ConflictException(ApiError):
+    code = "ConflictException"
+    status = 409
+
+    def __init__(self, message: str, conflict_type: str) -> None:
+        super().__init__(message, ConflictType=conflict_type)
+
+
+class ThrottlingException(ApiError):
+    code = "ThrottlingException"
+    status = 429
+
+
+class InternalServerException(ApiError):
+    code = "InternalServerException"
+    status = 500
+
+
+def from_domain(error: Exception) -> ApiError | None:
+    """The wire exception for a refusal of the domain layer (None: not a refusal, a fault)."""
+    message = str(error)
+    if isinstance(error, ResourceNotFoundError):
+        return ResourceNotFoundException(error.message, error.kind.value)
+    if isinstance(error, DomainNotActiveError):
+        return ConflictException(message, "DOMAIN_NOT_ACTIVE")
+    if isinstance(error, ConcurrentChangeError):
+        return ConflictException(message, "CONCURRENT_CHANGES")
+    if isinstance(error, InvalidRequestError | ClientTokenReusedError):
+        return ValidationException(message)
+    if isinstance(error, AccessDeniedError):
+        return AccessDeniedException(message)
+    if isinstance(error, SpeakerQuotaExceededError):
+        return ServiceQuotaExceededException(message)
+    return None

@@ -1,0 +1,14 @@
+"""Every implemented operation: name → function(services, validated request) → response body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..services import ApiServices
+from . import domains, jobs, speakers, tags
+
+Operation = Callable[[ApiServices, dict[str, Any]], dict[str, Any]]
+
+OPERATIONS: dict[str, Operation] = {**jobs.OPERATIONS, **domains.OPERATIONS, **speakers.OPERATIONS,
+                                    **tags.OPERATIONS}

@@ -1,0 +1,41 @@
+"""Watchlists of fraudsters. Every domain has a default one, made with the domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .ids import stable_id
+
+DEFAULT_WATCHLIST_NAME = "Default"
+DEFAULT_WATCHLIST_DESCRIPTION = "The domain's default watchlist"
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    domain_id: str
+    watchlist_id: str
+    name: str
+    created_at: float
+    updated_at: float
+    description: str | None = None
+    default: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        """Voice ID's Watchlist shape."""
+        shape: dict[str, Any] = {
+            "DomainId": self.domain_id, "WatchlistId": self.watchlist_id, "Name": self.name,
+            "DefaultWatchlist": self.default, "CreatedAt": self.created_at, "UpdatedAt": self.updated_at,
+        }
+        if self.description:
+            shape["Description"] = self.description
+        return shape
+
+
+def default_watchlist_id(domain_id: str) -> str:
+    return stable_id("voice-id-default-watchlist", domain_id)
+
+
+def default_watchlist(domain_id: str, now: float) -> Watchlist:
+    return Watchlist(domain_id, default_watchlist_id(domain_id), DEFAULT_WATCHLIST_NAME, now, now,
+                     DEFAULT_WATCHLIST_DESCRIPTION, default=True)

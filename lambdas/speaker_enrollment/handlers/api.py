@@ -1,0 +1,101 @@
+"""API Gateway (REST, proxy integration, IAM auth) ``POST /`` → the Voice ID API (AWS JSON 1.0).
+
+Thin: the ``X-Amz-Target`` header and the body go to ``VoiceIdApi.handle``; its status and body come back as the
+proxy response. Everything Voice ID-specific (validation, errors, pagination) lives in ``speaker_enrollment.api``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..api import CONTENT_TYPE, TARGET_PREFIX, ApiResponse, VoiceIdApi
+from ..api.errors import InternalServerException
+from ..api.model import operation_model
+from ..api.wiring import api_from_env
+from .runtime import logger, metrics, tracer
+
+TARGET_HEADER = "x-amz-target"
+UNKNOWN_OPERATION = "Unknown"  # metric dimension of a target that names no Voice ID operation
+
+
+@cache
+def voice_id_api() -> VoiceIdApi:
+    """One API (stores, clients, token signer) per container."""
+    return api_from_env()
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    request_id: str
+    target: str
+    body: bytes
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any], context: LambdaContext) -> ProxyRequest:
+        request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
+        return cls(str(request_id), header(event, TARGET_HEADER), _body(event))
+
+    @property
+    def operation(self) -> str:
+        """The operation for metrics: a model's name, so dimension values stay a bounded set."""
+        name = self.target.removeprefix(TARGET_PREFIX)
+        known = self.target.startswith(TARGET_PREFIX) and operation_model(name) is not None
+        return name if known else UNKNOWN_OPERATION
+
+
+def header(event: Mapping[str, Any], name: str) -> str:
+    """A request header, whatever its case (HTTP header names are case-insensitive)."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return ""
+
+
+def _body(event: Mapping[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    return base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+
+
+def proxy_response(response: ApiResponse, request_id: str) -> dict[str, Any]:
+    return {
+        "statusCode": response.status,
+        "headers": {"Content-Type": CONTENT_TYPE, "x-amzn-RequestId": request_id},
+        "body": response.json(),
+    }
+
+
+def _answer(request: ProxyRequest) -> ApiResponse:
+    """VoiceIdApi.handle answers its own errors; this catches what it cannot: building it (wiring, STS)."""
+    try:
+        return voice_id_api().handle(request.target, request.body)
+    except Exception:  # the client gets Voice ID's error shape, never API Gateway's bare 502
+        logger.exception("the Voice ID API failed", extra={"target": request.target})
+        error = InternalServerException("An internal error occurred.")
+        return ApiResponse(error.status, error.body())
+
+
+def _count(operation: str, status: int) -> None:
+    metrics.add_dimension(name="Operation", value=operation)
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=int(400 <= status < 500))
+    metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=int(status >= 500))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = ProxyRequest.from_event(event, context)
+    tracer.put_annotation("Operation", request.operation)
+    response = _answer(request)
+    _count(request.operation, response.status)
+    logger.info("request answered", extra={"operation": request.operation, "status": response.status})
+    return proxy_response(response, request.request_id)
