@@ -7,7 +7,7 @@ MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo bench clean
+.PHONY: setup model speech test lint unit demo bench bench-voiceprint bench-job clean
 
 setup: $(VENV)/.installed $(MODEL)
 
@@ -46,8 +46,15 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e . resemblyzer==0.1.4
 	touch $@
 
-bench: setup speech $(BENCH_VENV)/.installed
+# Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
+# job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
+bench: bench-voiceprint bench-job
+
+bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
+
+bench-job: setup speech
+	$(BIN)/python -m bench.job
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)

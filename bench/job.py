@@ -20,6 +20,7 @@ What is measured:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -203,6 +204,28 @@ class MemorySpeakers:
         self.speakers[speaker.customer_speaker_id] = speaker
 
 
+class NoFraudsters:
+    """The FraudsterSource port with an empty watchlist (the bench measures enrollment, not the fraud check)."""
+
+    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Any]:
+        return []
+
+
+@dataclass
+class EmptyWatchlist:
+    """The FraudsterSource port with no fraudsters (the screen then costs nothing)."""
+
+    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Any]:
+        return []
+
+
+def shard_enrollment(context: EnrollmentContext, folder: Path, engine: VoiceprintEngine) -> ShardEnrollment:
+    ports: dict[str, Any] = {"audio": FileAudio(folder), "speakers": MemorySpeakers(), "engine": engine}
+    if "fraudsters" in inspect.signature(ShardEnrollment).parameters:
+        ports["fraudsters"] = EmptyWatchlist()
+    return ShardEnrollment(context, **ports)
+
+
 def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> dict[str, Any]:
     """``ShardEnrollment.run`` over requests of the named files, as the enroll-shard step runs it."""
     engine = VoiceprintEngine(threads=threads)
@@ -214,7 +237,7 @@ def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> d
     ]
     ready_rss = peak_rss_mb()
     wall = time.perf_counter()
-    results = ShardEnrollment(context, FileAudio(folder), MemorySpeakers(), engine).run(requests)
+    results = ShardEnrollment(context, FileAudio(folder), MemorySpeakers(), engine, NoFraudsters()).run(requests)
     statuses = Counter(str(getattr(r, "status", getattr(r, "error_code", "?"))) for r in results)
     return {"seconds": time.perf_counter() - wall, "peak_rss_mb": peak_rss_mb(), "ready_rss_mb": ready_rss,
             "statuses": dict(statuses)}

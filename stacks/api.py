@@ -91,7 +91,6 @@ class VoiceIdRestApi(Construct):
         return {
             **workflow.environment,
             "STATE_MACHINE_ARN": workflow.state_machine.state_machine_arn,
-            "WATCHLISTS_TABLE": storage.watchlists_table.table_name,
             "API_TOKEN_KEY_ID": storage.token_key.key_arn,
             "ACCOUNT_ID": Stack.of(self).account,  # domain ARNs name it; saves the API an STS call
         }
@@ -123,9 +122,15 @@ class VoiceIdRestApi(Construct):
         # operations given a GeneratedSpeakerId.
         allow(role, "dynamodb", ["GetItem", "PutItem", "DeleteItem", "Query"], storage.speakers_table.table_arn)
         allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
-        # Watchlists. GetItem: Start's FraudDetectionConfig.WatchlistIds; PutItem: CreateDomain (its default
-        # watchlist); Query + DeleteItem: DeleteDomain (the domain's watchlists).
-        allow(role, "dynamodb", ["GetItem", "PutItem", "DeleteItem", "Query"], storage.watchlists_table.table_arn)
+        # Watchlists. GetItem: the watchlist operations, Start's FraudDetectionConfig.WatchlistIds, the fraudster
+        # operations; PutItem: CreateDomain (its default watchlist), CreateWatchlist; UpdateItem: UpdateWatchlist
+        # and the FraudsterCount of Associate/Disassociate/DeleteFraudster; DeleteItem: DeleteWatchlist,
+        # DeleteDomain; Query: ListWatchlists, DeleteDomain. (Domains' UpdateItem covers WatchlistCount.)
+        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+              storage.watchlists_table.table_arn)
+        # Fraudsters. GetItem: Describe/Delete/Associate/DisassociateFraudster; PutItem: Associate/Disassociate
+        # (a conditional Put of the new memberships); DeleteItem: DeleteFraudster; Query: ListFraudsters.
+        allow(role, "dynamodb", ["GetItem", "PutItem", "DeleteItem", "Query"], storage.fraudsters_table.table_arn)
 
     # -- The REST API ------------------------------------------------------------------------------
 

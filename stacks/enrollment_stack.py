@@ -58,6 +58,7 @@ class SpeakerEnrollmentStack(Stack):
             "JobsTableName": (storage.jobs_table.table_name, "DynamoDB table of speaker enrollment jobs"),
             "SpeakersTableName": (storage.speakers_table.table_name, "DynamoDB table of enrolled speakers"),
             "WatchlistsTableName": (storage.watchlists_table.table_name, "DynamoDB table of fraudster watchlists"),
+            "FraudstersTableName": (storage.fraudsters_table.table_name, "DynamoDB table of fraudsters"),
             "VoiceIdApiEndpoint": (
                 self.api.url,
                 "Voice ID API stage URL: the endpoint_url of boto3 / aws voice-id / enrollctl (SigV4, execute-api)",

@@ -22,7 +22,7 @@ ACCESS_LOGS_EXPIRE_AFTER = Duration.days(365)
 
 class EnrollmentStorage(Construct):
     """KMS keys (data, NextToken HMAC), inbox / output / work buckets (+ their access-log bucket), Domains / Jobs /
-    Speakers / Watchlists tables."""
+    Speakers / Watchlists / Fraudsters tables."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
@@ -43,6 +43,8 @@ class EnrollmentStorage(Construct):
             projection_type=dynamodb.ProjectionType.ALL,
         )
         self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
+        self.fraudsters_table = self._table("FraudstersTable", partition_key="DomainId",
+                                            sort_key="GeneratedFraudsterId")
         self._default_data_access_role: iam.Role | None = None
 
     # -- KMS ---------------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ class WorkflowSettings:
     shard_size: int = 20
     max_audio_file_bytes: int = 20 * 1024 * 1024
     voiceprint_threads: int = 0  # BLAS threads; 0 = every core the function has
+    watchlist_quota: int = 3  # watchlists per domain, the default one included
+    fraudster_quota: int = 500  # fraudsters per watchlist
 
 
 class FunctionFactory:
@@ -232,6 +234,8 @@ class EnrollmentWorkflow(Construct):
             "JOBS_TABLE": storage.jobs_table.table_name,
             "SPEAKERS_TABLE": storage.speakers_table.table_name,
             "DOMAINS_TABLE": storage.domains_table.table_name,
+            "WATCHLISTS_TABLE": storage.watchlists_table.table_name,
+            "FRAUDSTERS_TABLE": storage.fraudsters_table.table_name,
             "WORK_BUCKET": storage.work_bucket.bucket_name,
             "INBOX_BUCKET": storage.inbox_bucket.bucket_name,
             "OUTPUT_BUCKET": storage.output_bucket.bucket_name,
@@ -242,6 +246,8 @@ class EnrollmentWorkflow(Construct):
             "SHARD_SIZE": str(settings.shard_size),
             "MAX_AUDIO_FILE_BYTES": str(settings.max_audio_file_bytes),
             "VOICEPRINT_THREADS": str(settings.voiceprint_threads),
+            "WATCHLIST_QUOTA": str(settings.watchlist_quota),
+            "FRAUDSTER_QUOTA": str(settings.fraudster_quota),
             "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
             "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
             "LOG_LEVEL": "INFO",
@@ -265,6 +271,8 @@ class EnrollmentWorkflow(Construct):
         storage = self._storage
         allow(role, "dynamodb", ["GetItem", "PutItem"], storage.jobs_table.table_arn)
         allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
+        # Watchlists: the watchlist-id metadata must name a watchlist of the domain.
+        allow(role, "dynamodb", ["GetItem"], storage.watchlists_table.table_arn)
         # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject.
         allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(MANIFESTS))
         storage.grant_key_read_write(role)
@@ -294,6 +302,8 @@ class EnrollmentWorkflow(Construct):
         allow(role, "dynamodb", ["GetItem", "PutItem"], storage.speakers_table.table_arn)
         # Domains: SpeakerCount += 1 under the quota condition, in the same transaction.
         allow(role, "dynamodb", ["UpdateItem"], storage.domains_table.table_arn)
+        # Fraudsters: the fraud check reads the domain's fraudsters of one watchlist, once per shard.
+        allow(role, "dynamodb", ["Query"], storage.fraudsters_table.table_arn)
         # Jobs: GetItem (load, progress), PutItem (shard marker) + UpdateItem (ProcessedRequests, progress).
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)

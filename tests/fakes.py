@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from speaker_enrollment.domain.fraudster import Fraudster
 from speaker_enrollment.domain.ports import AudioFetchError, SpeakerChangedError, SpeakerQuotaExceededError
 from speaker_enrollment.domain.speaker import Speaker
 
@@ -46,3 +47,15 @@ class MemorySpeakers:
         if self.speakers.get(key) != expected:
             raise SpeakerChangedError(speaker.customer_speaker_id)
         self.speakers[key] = speaker
+
+
+@dataclass
+class MemoryFraudsters:
+    """The FraudsterSource port: the fraudsters of every watchlist, and how often a watchlist was read."""
+
+    fraudsters: list[Fraudster] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+
+    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
+        self.reads.append(watchlist_id)
+        return [f for f in self.fraudsters if f.domain_id == domain_id and watchlist_id in f.watchlist_ids]

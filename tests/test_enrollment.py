@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from enrollctl import samples
-from fakes import MemoryAudio, MemorySpeakers
+from fakes import MemoryAudio, MemoryFraudsters, MemorySpeakers
 from speaker_enrollment.domain.enrollment import EnrollmentContext, RequestResult, ShardEnrollment
 from speaker_enrollment.domain.ids import GENERATED_SPEAKER_ID_PATTERN
 from speaker_enrollment.domain.job import EnrollmentConfig, ExistingEnrollmentAction
@@ -59,7 +59,7 @@ def run(engine: VoiceprintEngine, audio_objects: dict[str, bytes], store: Memory
             speaker_quota=quota, max_file_bytes=20 * 1024 * 1024, clock=lambda: 1_700_000_000.0,
         )
         source = audio or MemoryAudio(dict(audio_objects))
-        return ShardEnrollment(context, source, store, engine).run(list(requests))
+        return ShardEnrollment(context, source, store, engine, MemoryFraudsters()).run(list(requests))
     return run_job
 
 

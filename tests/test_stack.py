@@ -58,6 +58,8 @@ SETTINGS_VARIABLES = {
     "JOBS_TABLE",
     "SPEAKERS_TABLE",
     "DOMAINS_TABLE",
+    "WATCHLISTS_TABLE",
+    "FRAUDSTERS_TABLE",
     "WORK_BUCKET",
     "INBOX_BUCKET",
     "OUTPUT_BUCKET",
@@ -68,6 +70,8 @@ SETTINGS_VARIABLES = {
     "SHARD_SIZE",
     "MAX_AUDIO_FILE_BYTES",
     "VOICEPRINT_THREADS",
+    "WATCHLIST_QUOTA",
+    "FRAUDSTER_QUOTA",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -83,7 +87,7 @@ INBOX_NAME = "inbox-bucket"
 INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
 KMS_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
 # Variables only the API function has (its Settings fields default to "" elsewhere), beyond SETTINGS_VARIABLES.
-API_VARIABLES = {"STATE_MACHINE_ARN", "WATCHLISTS_TABLE", "API_TOKEN_KEY_ID", "ACCOUNT_ID"}
+API_VARIABLES = {"STATE_MACHINE_ARN", "API_TOKEN_KEY_ID", "ACCOUNT_ID"}
 EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES}
 LAMBDA_SETS = {"AWS_REGION", "AWS_DEFAULT_REGION"}  # reserved: Lambda sets them in every function
 
@@ -116,6 +120,7 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         "Key": storage.key,
         "TokenKey": storage.token_key,
         "WatchlistsTable": storage.watchlists_table,
+        "FraudstersTable": storage.fraudsters_table,
         "InboxBucket": storage.inbox_bucket,
         "OutputBucket": storage.output_bucket,
         "WorkBucket": storage.work_bucket,
@@ -429,6 +434,7 @@ TABLE_KEYS = {
     "JobsTable": [("DomainId", "HASH"), ("JobId", "RANGE")],
     "SpeakersTable": [("DomainId", "HASH"), ("CustomerSpeakerId", "RANGE")],
     "WatchlistsTable": [("DomainId", "HASH"), ("WatchlistId", "RANGE")],
+    "FraudstersTable": [("DomainId", "HASH"), ("GeneratedFraudsterId", "RANGE")],
 }
 
 
@@ -468,6 +474,8 @@ SETTINGS_VALUES = {
     "JOBS_TABLE": "JobsTable",
     "SPEAKERS_TABLE": "SpeakersTable",
     "DOMAINS_TABLE": "DomainsTable",
+    "WATCHLISTS_TABLE": "WatchlistsTable",
+    "FRAUDSTERS_TABLE": "FraudstersTable",
     "WORK_BUCKET": "WorkBucket",
     "INBOX_BUCKET": "InboxBucket",
     "OUTPUT_BUCKET": "OutputBucket",
@@ -478,6 +486,8 @@ SETTINGS_VALUES = {
     "SHARD_SIZE": "20",
     "MAX_AUDIO_FILE_BYTES": "20971520",
     "VOICEPRINT_THREADS": "0",
+    "WATCHLIST_QUOTA": "3",
+    "FRAUDSTER_QUOTA": "500",
     "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
     "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
     "LOG_LEVEL": "INFO",
@@ -536,11 +546,10 @@ def test_submit_knows_the_state_machine(synth: Synthesized) -> None:
     assert render(variables["STATE_MACHINE_ARN"], synth.names) == "StateMachine"
 
 
-def test_the_api_function_knows_the_state_machine_watchlists_and_token_key(synth: Synthesized) -> None:
+def test_the_api_function_knows_the_state_machine_and_token_key(synth: Synthesized) -> None:
     variables = render(synth.resource(API_FUNCTION_ID)["Properties"]["Environment"]["Variables"], synth.names)
     assert {name: variables[name] for name in API_VARIABLES} == {
         "STATE_MACHINE_ARN": "StateMachine",
-        "WATCHLISTS_TABLE": "WatchlistsTable",
         "API_TOKEN_KEY_ID": "TokenKey.Arn",
         "ACCOUNT_ID": "${AWS::AccountId}",
     }
@@ -595,6 +604,7 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:GetItem", "DomainsTable.Arn"),
+        ("dynamodb:GetItem", "WatchlistsTable.Arn"),
         ("s3:GetObject", "InboxBucket.Arn/manifests/*"),
         ("states:StartExecution", "StateMachine"),
         # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
@@ -621,6 +631,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "SpeakersTable.Arn"),
         ("dynamodb:PutItem", "SpeakersTable.Arn"),
         ("dynamodb:UpdateItem", "DomainsTable.Arn"),
+        ("dynamodb:Query", "FraudstersTable.Arn"),
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
@@ -644,7 +655,8 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         "JobsTable.Arn": ("GetItem", "PutItem", "Query"),
         "SpeakersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
         "SpeakersTable.Arn/index/GeneratedSpeakerId": ("Query",),
-        "WatchlistsTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
+        "WatchlistsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
+        "FraudstersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
     }
     assert function_permissions(synth, API_FUNCTION_ID) == {
         *((f"dynamodb:{action}", table) for table, actions in tables.items() for action in actions),
@@ -1093,6 +1105,7 @@ def test_outputs(synth: Synthesized) -> None:
         "JobsTableName": "JobsTable",
         "SpeakersTableName": "SpeakersTable",
         "WatchlistsTableName": "WatchlistsTable",
+        "FraudstersTableName": "FraudstersTable",
         "VoiceIdApiEndpoint": "https://RestApi.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage/",
     }
 

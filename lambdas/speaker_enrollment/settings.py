@@ -23,7 +23,10 @@ class Settings:
     shard_size: int = 20
     max_audio_file_bytes: int = 20 * 1024 * 1024
     voiceprint_threads: int = 0  # BLAS threads per worker; 0 = every core the function has
-    watchlists_table: str = ""  # the Voice ID API (CreateDomain makes the default watchlist)
+    watchlists_table: str = ""  # the Voice ID API (CreateDomain makes the default watchlist); S3-upload jobs
+    fraudsters_table: str = ""  # the Voice ID API; the enrollment's fraud check
+    watchlist_quota: int = 3  # watchlists per domain, the default one included
+    fraudster_quota: int = 500  # fraudsters per watchlist
     api_token_key_id: str = ""  # HMAC_256 KMS key signing the API's NextTokens
     account_id: str = ""  # the account domain ARNs name; the API asks STS when unset
     region: str = ""  # AWS_REGION (set by Lambda)
@@ -47,6 +50,9 @@ class Settings:
             max_audio_file_bytes=int(env.get("MAX_AUDIO_FILE_BYTES", str(20 * 1024 * 1024))),
             voiceprint_threads=int(env.get("VOICEPRINT_THREADS", "0")),
             watchlists_table=env.get("WATCHLISTS_TABLE", ""),
+            fraudsters_table=env.get("FRAUDSTERS_TABLE", ""),
+            watchlist_quota=int(env.get("WATCHLIST_QUOTA", "3")),
+            fraudster_quota=int(env.get("FRAUDSTER_QUOTA", "500")),
             api_token_key_id=env.get("API_TOKEN_KEY_ID", ""),
             account_id=env.get("ACCOUNT_ID", ""),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),

@@ -269,7 +269,8 @@ class LocalRuntime:
             "INBOX_BUCKET": self.inbox_bucket, "OUTPUT_BUCKET": self.output_bucket,
             "KMS_KEY_ID": self.key.key_id, "DEFAULT_DATA_ACCESS_ROLE_ARN": self.data_access_role_arn,
             "STATE_MACHINE_ARN": self.names.state_machine_arn,
-            "WATCHLISTS_TABLE": self.watchlists_table, "API_TOKEN_KEY_ID": self.mac_key.key_id,
+            "WATCHLISTS_TABLE": self.watchlists_table, "FRAUDSTERS_TABLE": self.fraudsters_table,
+            "API_TOKEN_KEY_ID": self.mac_key.key_id,
             "ACCOUNT_ID": self.names.account,
         }
 
@@ -335,6 +336,10 @@ class LocalRuntime:
     @property
     def watchlists_table(self) -> str:
         return f"{stack.PREFIX}-watchlists"
+
+    @property
+    def fraudsters_table(self) -> str:
+        return f"{stack.PREFIX}-fraudsters"
 
     @property
     def data_access_role_arn(self) -> str:

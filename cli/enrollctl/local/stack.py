@@ -57,7 +57,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
 
 @dataclass(frozen=True)
 class TableSpec:
-    role: str  # "jobs" | "speakers" | "domains" | "watchlists" (matched against the construct id)
+    role: str  # "jobs" | "speakers" | "domains" | "watchlists" | "fraudsters" (matched against the construct id)
     key_schema: list[dict[str, str]]
     attribute_definitions: list[dict[str, str]]
     global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
@@ -85,6 +85,7 @@ def default_tables() -> tuple[TableSpec, ...]:
         TableSpec("speakers", speakers_schema,
                   [*speakers_attrs, {"AttributeName": "GeneratedSpeakerId", "AttributeType": "S"}], [gsi]),
         TableSpec("watchlists", *_keys("DomainId", "WatchlistId")),
+        TableSpec("fraudsters", *_keys("DomainId", "GeneratedFraudsterId")),
     )
 
 

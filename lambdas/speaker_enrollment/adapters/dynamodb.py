@@ -1,4 +1,5 @@
-"""DynamoDB adapters: jobs, speakers and domains, with the conditional writes idempotency rests on."""
+"""DynamoDB adapters: jobs, speakers, domains, watchlists and fraudsters, with the conditional writes
+idempotency and quotas rest on."""
 
 from __future__ import annotations
 
@@ -10,10 +11,19 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..domain.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
+from ..domain.fraudster import Fraudster
 from ..domain.ids import GENERATED_SPEAKER_ID_PATTERN
 from ..domain.job import FailureDetails, JobStatus, SpeakerEnrollmentJob, percent
 from ..domain.paging import Page
-from ..domain.ports import DomainChangedError, SpeakerChangedError, SpeakerQuotaExceededError
+from ..domain.ports import (
+    DomainChangedError,
+    FraudsterChangedError,
+    QuotaExceededError,
+    SpeakerChangedError,
+    SpeakerQuotaExceededError,
+    WatchlistGoneError,
+    WatchlistNotEmptyError,
+)
 from ..domain.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..domain.watchlist import Watchlist
 
@@ -22,6 +32,7 @@ _deserializer = TypeDeserializer()
 FINAL_STATUSES = [s.value for s in JobStatus if s.is_final]
 GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
 SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
+FRAUDSTER_SUMMARY = "DomainId, GeneratedFraudsterId, WatchlistIds, CreatedAt, Version"  # no voiceprint
 
 
 def _to_dynamo(value: Any) -> Any:
@@ -271,20 +282,92 @@ class DynamoDomainStore:
 
 
 class DynamoWatchlistStore:
-    def __init__(self, client: Any, table: str) -> None:
+    """Watchlists (pk DomainId, sk WatchlistId). Each keeps a ``FraudsterCount`` (DynamoFraudsterStore keeps it);
+    the domain item counts its watchlists other than the default one in ``WatchlistCount``."""
+
+    def __init__(self, client: Any, table: str, domains_table: str = "") -> None:
         self._db = client
         self._table = table
+        self._domains = domains_table
+
+    def _key(self, domain_id: str, watchlist_id: str) -> dict[str, Any]:
+        return {"DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist_id}}
+
+    def _item(self, domain_id: str, watchlist_id: str) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(domain_id, watchlist_id)).get("Item")
+        return from_item(item) if item else None
 
     def get(self, domain_id: str, watchlist_id: str) -> Watchlist | None:
-        item = self._db.get_item(
-            TableName=self._table, ConsistentRead=True,
-            Key={"DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist_id}},
-        ).get("Item")
-        if item is None:
-            return None
-        data = from_item(item)
-        return Watchlist(data["DomainId"], data["WatchlistId"], data["Name"], float(data["CreatedAt"]),
-                         float(data["UpdatedAt"]), data.get("Description"), bool(data.get("DefaultWatchlist")))
+        data = self._item(domain_id, watchlist_id)
+        return _watchlist(data) if data is not None else None
+
+    def request_hash(self, domain_id: str, watchlist_id: str) -> str | None:
+        data = self._item(domain_id, watchlist_id)
+        return str(data["RequestHash"]) if data and "RequestHash" in data else None
+
+    def create(self, watchlist: Watchlist, request_hash: str, quota: int) -> bool:
+        document = _watchlist_document(watchlist) | {"RequestHash": request_hash, "FraudsterCount": 0}
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": to_item(document),
+                         "ConditionExpression": "attribute_not_exists(WatchlistId)"}},
+                {"Update": {"TableName": self._domains, "Key": {"DomainId": {"S": watchlist.domain_id}},
+                            "UpdateExpression": "ADD WatchlistCount :one",
+                            "ConditionExpression": "attribute_not_exists(WatchlistCount) OR WatchlistCount < :most",
+                            "ExpressionAttributeValues": _values(one=1, most=quota - 1)}},  # the default is extra
+            ])
+        except ClientError as error:
+            if _cancelled_by_condition(error, 0):
+                return False
+            if _cancelled_by_condition(error, 1):
+                raise QuotaExceededError(watchlist.domain_id) from None
+            raise
+        return True
+
+    def update(self, watchlist: Watchlist) -> None:
+        expression, names, values = _set_or_remove({
+            "Name": watchlist.name, "Description": watchlist.description, "UpdatedAt": watchlist.updated_at})
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=self._key(watchlist.domain_id, watchlist.watchlist_id),
+                UpdateExpression=expression, ConditionExpression="attribute_exists(WatchlistId)",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise WatchlistGoneError(watchlist.watchlist_id) from None
+            raise
+
+    def delete(self, watchlist: Watchlist) -> None:
+        try:
+            self._db.transact_write_items(TransactItems=[
+                {"Delete": {"TableName": self._table, "Key": self._key(watchlist.domain_id, watchlist.watchlist_id),
+                            "ConditionExpression": "attribute_exists(WatchlistId) AND "
+                                                   "(attribute_not_exists(FraudsterCount) OR FraudsterCount = :zero)",
+                            "ExpressionAttributeValues": _values(zero=0)}},
+                {"Update": {"TableName": self._domains, "Key": {"DomainId": {"S": watchlist.domain_id}},
+                            "UpdateExpression": "ADD WatchlistCount :minus_one",
+                            "ExpressionAttributeValues": _values(minus_one=-1)}},
+            ])
+        except ClientError as error:
+            if not _cancelled_by_condition(error, 0):
+                raise
+            if self._item(watchlist.domain_id, watchlist.watchlist_id) is None:
+                raise WatchlistGoneError(watchlist.watchlist_id) from None
+            raise WatchlistNotEmptyError(watchlist.watchlist_id) from None
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[Watchlist]:
+        items, last = _collect(
+            self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
+            KeyConditionExpression="DomainId = :d", ExpressionAttributeValues=_values(d=domain_id),
+        )
+        return Page([_watchlist(from_item(i)) for i in items], last["WatchlistId"]["S"] if last else None)
+
+
+def _watchlist(data: dict[str, Any]) -> Watchlist:
+    return Watchlist(data["DomainId"], data["WatchlistId"], data["Name"], float(data["CreatedAt"]),
+                     float(data["UpdatedAt"]), data.get("Description"), bool(data.get("DefaultWatchlist")))
 
 
 def _domain_document(domain: Domain) -> dict[str, Any]:
@@ -465,3 +548,111 @@ class DynamoSpeakerStore:
             if _condition_failed(error):
                 raise SpeakerChangedError(speaker.customer_speaker_id) from None
             raise
+
+
+def _fraudster_document(fraudster: Fraudster) -> dict[str, Any]:
+    return {
+        "DomainId": fraudster.domain_id, "GeneratedFraudsterId": fraudster.generated_fraudster_id,
+        "WatchlistIds": set(fraudster.watchlist_ids), "CreatedAt": fraudster.created_at,
+        "Voiceprint": _pack(fraudster.voiceprint), "ModelId": fraudster.model_id, "Version": fraudster.version,
+    }
+
+
+def _fraudster(data: dict[str, Any]) -> Fraudster:
+    return Fraudster(
+        domain_id=data["DomainId"], generated_fraudster_id=data["GeneratedFraudsterId"],
+        watchlist_ids=frozenset(data.get("WatchlistIds", ())), created_at=float(data["CreatedAt"]),
+        voiceprint=_unpack(data.get("Voiceprint")), model_id=data.get("ModelId"), version=int(data.get("Version", 0)),
+    )
+
+
+class DynamoFraudsterStore:
+    """Fraudsters (pk DomainId, sk GeneratedFraudsterId; WatchlistIds a string set). Every write changes the
+    fraudster and the ``FraudsterCount`` of each watchlist it joins or leaves in one transaction, so a watchlist's
+    quota and "only an empty watchlist is deleted" hold under concurrent writers."""
+
+    def __init__(self, client: Any, table: str, watchlists_table: str) -> None:
+        self._db = client
+        self._table = table
+        self._watchlists = watchlists_table
+
+    def _key(self, domain_id: str, fraudster_id: str) -> dict[str, Any]:
+        return {"DomainId": {"S": domain_id}, "GeneratedFraudsterId": {"S": fraudster_id}}
+
+    def get(self, domain_id: str, fraudster_id: str) -> Fraudster | None:
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(domain_id, fraudster_id)).get("Item")
+        return _fraudster(from_item(item)) if item else None
+
+    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._table, KeyConditionExpression="DomainId = :d",
+            FilterExpression="contains(WatchlistIds, :w)", ExpressionAttributeValues=_values(d=domain_id,
+                                                                                          w=watchlist_id),
+        )
+        return [_fraudster(from_item(item)) for page in pages for item in page["Items"]]
+
+    def page(self, domain_id: str, limit: int, after: str | None, watchlist_id: str | None = None
+             ) -> Page[Fraudster]:
+        request: dict[str, Any] = {"ExpressionAttributeValues": _values(d=domain_id)}
+        if watchlist_id is not None:
+            request = {"FilterExpression": "contains(WatchlistIds, :w)",
+                       "ExpressionAttributeValues": _values(d=domain_id, w=watchlist_id)}
+        items, last = _collect(
+            self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
+            KeyConditionExpression="DomainId = :d", ProjectionExpression=FRAUDSTER_SUMMARY, **request,
+        )
+        return Page([_fraudster(from_item(i)) for i in items], last["GeneratedFraudsterId"]["S"] if last else None)
+
+    def create(self, fraudster: Fraudster, quota: int) -> None:
+        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudster_document(fraudster)),
+                       "ConditionExpression": "attribute_not_exists(GeneratedFraudsterId)"}}
+        self._transact(fraudster, put, fraudster.watchlist_ids, frozenset(), quota)
+
+    def replace(self, fraudster: Fraudster, expected: Fraudster, quota: int) -> None:
+        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudster_document(fraudster)),
+                       "ConditionExpression": "Version = :v", "ExpressionAttributeValues": _values(
+                           v=expected.version)}}
+        self._transact(fraudster, put, fraudster.watchlist_ids - expected.watchlist_ids,
+                       expected.watchlist_ids - fraudster.watchlist_ids, quota)
+
+    def delete(self, fraudster: Fraudster) -> None:
+        delete = {"Delete": {"TableName": self._table,
+                             "Key": self._key(fraudster.domain_id, fraudster.generated_fraudster_id),
+                             "ConditionExpression": "Version = :v",
+                             "ExpressionAttributeValues": _values(v=fraudster.version)}}
+        self._transact(fraudster, delete, frozenset(), fraudster.watchlist_ids, 0)
+
+    def _transact(self, fraudster: Fraudster, write: dict[str, Any], joined: frozenset[str], left: frozenset[str],
+                  quota: int) -> None:
+        joins = sorted(joined)
+        items = [write, *(self._count(fraudster.domain_id, w, +1, quota) for w in joins),
+                 *(self._count(fraudster.domain_id, w, -1, quota) for w in sorted(left))]
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _cancelled_by_condition(error, 0):
+                raise FraudsterChangedError(fraudster.generated_fraudster_id) from None
+            failed = [w for i, w in enumerate(joins, start=1) if _cancelled_by_condition(error, i)]
+            if not failed:
+                raise
+            if self._exists(fraudster.domain_id, failed[0]):
+                raise QuotaExceededError(failed[0]) from None
+            raise WatchlistGoneError(failed[0]) from None
+
+    def _count(self, domain_id: str, watchlist_id: str, change: int, quota: int) -> dict[str, Any]:
+        """Update of a watchlist's FraudsterCount by `change`; joining it requires room under `quota`."""
+        condition = "attribute_exists(WatchlistId)"
+        values = {"change": change}
+        if change > 0:
+            condition += " AND (attribute_not_exists(FraudsterCount) OR FraudsterCount < :quota)"
+            values["quota"] = quota
+        return {"Update": {"TableName": self._watchlists,
+                           "Key": {"DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist_id}},
+                           "UpdateExpression": "ADD FraudsterCount :change", "ConditionExpression": condition,
+                           "ExpressionAttributeValues": _values(**values)}}
+
+    def _exists(self, domain_id: str, watchlist_id: str) -> bool:
+        return "Item" in self._db.get_item(
+            TableName=self._watchlists, Key={"DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist_id}},
+            ConsistentRead=True, ProjectionExpression="WatchlistId")

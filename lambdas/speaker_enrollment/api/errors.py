@@ -12,9 +12,10 @@ from ..domain.errors import (
     ConcurrentChangeError,
     DomainNotActiveError,
     InvalidRequestError,
+    LastWatchlistError,
     ResourceNotFoundError,
 )
-from ..domain.ports import SpeakerQuotaExceededError
+from ..domain.ports import QuotaExceededError, SpeakerQuotaExceededError, WatchlistNotEmptyError
 from ..domain.submission import ClientTokenReusedError
 
 
@@ -100,6 +101,10 @@ def from_domain(error: Exception) -> ApiError | None:
         return ValidationException(message)
     if isinstance(error, AccessDeniedError):
         return AccessDeniedException(message)
-    if isinstance(error, SpeakerQuotaExceededError):
+    if isinstance(error, WatchlistNotEmptyError):
+        return ConflictException(message, "CANNOT_DELETE_NON_EMPTY_WATCHLIST")
+    if isinstance(error, LastWatchlistError):
+        return ConflictException(message, "FRAUDSTER_MUST_BELONG_TO_AT_LEAST_ONE_WATCHLIST")
+    if isinstance(error, SpeakerQuotaExceededError | QuotaExceededError):
         return ServiceQuotaExceededException(message)
     return None

@@ -8,7 +8,13 @@ from typing import Any
 
 import boto3
 
-from ..adapters.dynamodb import DynamoDomainStore, DynamoJobStore, DynamoSpeakerStore, DynamoWatchlistStore
+from ..adapters.dynamodb import (
+    DynamoDomainStore,
+    DynamoFraudsterStore,
+    DynamoJobStore,
+    DynamoSpeakerStore,
+    DynamoWatchlistStore,
+)
 from ..adapters.kms import KmsMacSigner
 from ..adapters.stepfunctions import StepFunctionsWorkflow
 from ..domain.domain import Deployment
@@ -41,10 +47,12 @@ def api_from_env(env: Mapping[str, str] | None = None) -> VoiceIdApi:
         domains=DynamoDomainStore(dynamodb, settings.domains_table, settings.watchlists_table),
         jobs=DynamoJobStore(dynamodb, settings.jobs_table),
         speakers=DynamoSpeakerStore(dynamodb, settings.speakers_table, settings.domains_table),
-        watchlists=DynamoWatchlistStore(dynamodb, settings.watchlists_table),
+        watchlists=DynamoWatchlistStore(dynamodb, settings.watchlists_table, settings.domains_table),
+        fraudsters=DynamoFraudsterStore(dynamodb, settings.fraudsters_table, settings.watchlists_table),
         workflow=workflow, tokens=PageTokens(signer, now), clock=now,
         deployment=Deployment(settings.region or dynamodb.meta.region_name, _account(settings)),
-        speaker_quota=settings.speaker_quota,
+        speaker_quota=settings.speaker_quota, watchlist_quota=settings.watchlist_quota,
+        fraudster_quota=settings.fraudster_quota,
     )
     return VoiceIdApi(services)
 

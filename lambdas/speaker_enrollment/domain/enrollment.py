@@ -4,8 +4,10 @@ Per request: opted-out speakers are refused (409); with SKIP an enrolled speaker
 DUPLICATE_SKIPPED without touching its audio; otherwise the audio is fetched and decoded, at least
 30 s of net speech pooled over the files is required (400 otherwise), and the voiceprint is written
 with a conditional write: new speakers count against the domain's quota (402), existing ones are
-overwritten (ENROLLMENT_OVERWRITE). A retry of a request already written reports what the first
-attempt reported, so nothing is enrolled or reported twice.
+overwritten (ENROLLMENT_OVERWRITE). Unless FraudDetectionAction is IGNORE, a voiceprint whose fraud risk
+reaches the threshold is refused (400, domain/fraud.py); the watchlist is read once per shard. A retry
+of a request already written reports what the first attempt reported, so nothing is enrolled or
+reported twice.
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ from typing import Any
 
 from ..voiceprint.audio import AudioError
 from ..voiceprint.engine import Voiceprint, VoiceprintEngine, VoiceprintPool
+from .fraud import FraudScreen
 from .ids import new_generated_speaker_id
 from .job import EnrollmentConfig, ExistingEnrollmentAction
 from .manifest import AudioSpecification, EnrollmentRequest, RequestError
-from .ports import AudioFetchError, AudioSource, SpeakerChangedError, SpeakerQuotaExceededError, SpeakerStore
+from .ports import (
+    AudioFetchError,
+    AudioSource,
+    FraudsterSource,
+    SpeakerChangedError,
+    SpeakerQuotaExceededError,
+    SpeakerStore,
+)
 from .speaker import EnrollmentStatus, Speaker, SpeakerStatus
 
 MIN_NET_SPEECH_SECONDS = 30.0
@@ -77,12 +87,14 @@ class ShardEnrollment:
     """Enrolls a shard's requests: decide, gather speech into one pool, then write each speaker."""
 
     def __init__(
-        self, context: EnrollmentContext, audio: AudioSource, speakers: SpeakerStore, engine: VoiceprintEngine
+        self, context: EnrollmentContext, audio: AudioSource, speakers: SpeakerStore, engine: VoiceprintEngine,
+        fraudsters: FraudsterSource,
     ) -> None:
         self.context = context
         self.audio = audio
         self.speakers = speakers
         self.engine = engine
+        self.fraudsters = fraudsters
 
     def run(self, requests: Sequence[EnrollmentRequest]) -> list[RequestResult]:
         results: dict[int, RequestResult] = {}
@@ -94,9 +106,15 @@ class ShardEnrollment:
                 pending.append(outcome)
             else:
                 results[index] = outcome
+        screen = self._screen() if pending else None
         for item in pending:
-            results[item.index] = self._write(item.request, pool.voiceprint(item.index))
+            results[item.index] = self._write(item.request, pool.voiceprint(item.index), screen)
         return [results[i] for i in range(len(requests))]
+
+    def _screen(self) -> FraudScreen | None:
+        context = self.context
+        return FraudScreen.load(context.config.fraud_detection, context.domain_id, self.fraudsters,
+                                self.engine.model_id)
 
     def _key(self, request: EnrollmentRequest) -> str:
         return f"{self.context.job_id}/{request.request_id}"
@@ -148,10 +166,11 @@ class ShardEnrollment:
         pool.add(index, speech)
         return speech.source, speech.net_speech_seconds
 
-    def _write(self, request: EnrollmentRequest, voiceprint: Voiceprint) -> RequestResult:
+    def _write(self, request: EnrollmentRequest, voiceprint: Voiceprint, screen: FraudScreen | None) -> RequestResult:
+        flagged = screen.refusal(request, voiceprint) if screen else None
         for _ in range(MAX_WRITE_ATTEMPTS):
             existing = self.speakers.get(self.context.domain_id, request.speaker_id)
-            decided = self._decided_by(existing, request)
+            decided = self._decided_by(existing, request) or flagged  # a retry reports what was written
             if decided is not None:
                 return decided
             try:

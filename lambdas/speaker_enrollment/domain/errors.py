@@ -41,3 +41,7 @@ class InvalidRequestError(Exception):
 
 class AccessDeniedError(Exception):
     """The request asks for something this deployment may not do on the caller's behalf."""
+
+
+class LastWatchlistError(Exception):
+    """A fraudster must stay in at least one watchlist."""

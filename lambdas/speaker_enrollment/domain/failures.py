@@ -41,6 +41,10 @@ class DomainNotFoundError(JobFailure):
     status_code = 404
 
 
+class WatchlistNotFoundError(JobFailure):
+    status_code = 404
+
+
 class InvalidJobRequestError(JobFailure):
     status_code = 400
 
@@ -49,7 +53,7 @@ _KNOWN: dict[str, type[JobFailure]] = {
     cls.__name__: cls
     for cls in (
         JobFailure, ManifestError, RequestLimitExceededError, InputNotReadableError, OutputNotWritableError,
-        DomainNotFoundError, InvalidJobRequestError,
+        DomainNotFoundError, WatchlistNotFoundError, InvalidJobRequestError,
     )
 }
 MAX_MESSAGE = 1024

@@ -1,4 +1,4 @@
-"""Voice ID's identifier formats: 22 alphanumerics, and ``id#`` + 22 for generated speaker ids."""
+"""Voice ID's identifier formats: 22 alphanumerics, and ``id#`` + 22 for generated speaker and fraudster ids."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ ALPHANUMERIC = string.ascii_letters + string.digits
 ID_LENGTH = 22
 ID_PATTERN = re.compile(r"^[a-zA-Z0-9]{22}$")
 GENERATED_SPEAKER_ID_PATTERN = re.compile(r"^id#[a-zA-Z0-9]{22}$")
+GENERATED_FRAUDSTER_ID_PATTERN = GENERATED_SPEAKER_ID_PATTERN  # the same format: ``id#`` + 22 alphanumerics
 CUSTOMER_SPEAKER_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
 CUSTOMER_SPEAKER_ID_MAX = 256
 
@@ -31,6 +32,10 @@ def stable_id(*parts: str) -> str:
 
 
 def new_generated_speaker_id() -> str:
+    return "id#" + new_id()
+
+
+def new_generated_fraudster_id() -> str:
     return "id#" + new_id()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from .domain import Domain
+from .fraudster import Fraudster
 from .job import FailureDetails, JobStatus, SpeakerEnrollmentJob
 from .manifest import EnrollmentRequest, RequestError
 from .paging import Page
@@ -30,6 +31,22 @@ class SpeakerChangedError(Exception):
 
 class DomainChangedError(Exception):
     """The domain changed (or went away) since it was read; read it again and decide again."""
+
+
+class QuotaExceededError(Exception):
+    """A count limit would be passed (watchlists per domain, fraudsters per watchlist)."""
+
+
+class WatchlistNotEmptyError(Exception):
+    """A watchlist still has fraudsters, so it cannot be deleted."""
+
+
+class WatchlistGoneError(Exception):
+    """A watchlist the write needs no longer exists."""
+
+
+class FraudsterChangedError(Exception):
+    """Another writer changed (or deleted) the fraudster first; read it again and decide again."""
 
 
 class AudioSource(Protocol):
@@ -124,6 +141,55 @@ class DomainRegistry(DomainStore, Protocol):
 
 class WatchlistStore(Protocol):
     def get(self, domain_id: str, watchlist_id: str) -> Watchlist | None: ...
+
+
+class WatchlistRegistry(WatchlistStore, Protocol):
+    """A domain's watchlists as the administrative API sees them."""
+
+    def create(self, watchlist: Watchlist, request_hash: str, quota: int) -> bool:
+        """Insert the watchlist unless its id exists (False); QuotaExceededError when the domain already has
+        `quota` watchlists, its default one included."""
+        ...
+
+    def request_hash(self, domain_id: str, watchlist_id: str) -> str | None: ...
+
+    def update(self, watchlist: Watchlist) -> None:
+        """Write the name, description and UpdatedAt; WatchlistGoneError if it was deleted meanwhile."""
+        ...
+
+    def delete(self, watchlist: Watchlist) -> None:
+        """WatchlistNotEmptyError while fraudsters are in it; WatchlistGoneError if it no longer exists."""
+        ...
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[Watchlist]: ...
+
+
+class FraudsterSource(Protocol):
+    """What enrollment reads: the fraudsters of one watchlist, voiceprints included."""
+
+    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]: ...
+
+
+class FraudsterStore(FraudsterSource, Protocol):
+    """Fraudsters and their watchlist memberships; every write keeps each watchlist's fraudster count."""
+
+    def get(self, domain_id: str, fraudster_id: str) -> Fraudster | None: ...
+
+    def create(self, fraudster: Fraudster, quota: int) -> None:
+        """Insert a fraudster into its watchlists; QuotaExceededError when one of them already holds `quota`
+        fraudsters, WatchlistGoneError when one does not exist, FraudsterChangedError when the id exists."""
+        ...
+
+    def replace(self, fraudster: Fraudster, expected: Fraudster, quota: int) -> None:
+        """Overwrite `expected` (its watchlists may differ), with the errors of `create`."""
+        ...
+
+    def delete(self, fraudster: Fraudster) -> None:
+        """FraudsterChangedError if it changed or went away since read."""
+        ...
+
+    def page(self, domain_id: str, limit: int, after: str | None, watchlist_id: str | None = None
+             ) -> Page[Fraudster]: ...
 
 
 class Workflow(Protocol):

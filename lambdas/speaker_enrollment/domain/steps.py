@@ -11,7 +11,7 @@ from .failures import InvalidJobRequestError, JobFailure, failure_details
 from .job import SpeakerEnrollmentJob, final_status
 from .manifest import parse_manifest
 from .output import ShardOutcome, merge_results, output_location, plan_shards
-from .ports import DataAccess, JobStore, SpeakerStore, WorkStore
+from .ports import DataAccess, FraudsterSource, JobStore, SpeakerStore, WorkStore
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class JobSteps:
         return PreparedJob(shards_key, len(shards), manifest.total)
 
     def enroll_shard(self, job: SpeakerEnrollmentJob, shard_index: int, data: DataAccess, speakers: SpeakerStore,
-                     engine: VoiceprintEngine) -> int:
+                     engine: VoiceprintEngine, *, fraudsters: FraudsterSource) -> int:
         """Enroll one shard's requests, record its results, count its progress once; return the count."""
         requests = self.work.shard_requests(job.job_id, shard_index)
         context = EnrollmentContext(
@@ -72,7 +72,7 @@ class JobSteps:
             speaker_quota=self.limits.speaker_quota, max_file_bytes=self.limits.max_audio_file_bytes,
             clock=self.clock,
         )
-        results = ShardEnrollment(context, data, speakers, engine).run(requests)
+        results = ShardEnrollment(context, data, speakers, engine, fraudsters).run(requests)
         self.work.put_results(job.job_id, shard_index, results)
         self.jobs.record_shard(job.domain_id, job.job_id, shard_index, len(requests))
         return len(requests)

@@ -9,13 +9,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .domain import DomainStatus
-from .failures import DomainNotFoundError, InvalidJobRequestError, JobFailure
-from .ids import stable_id
-from .job import EnrollmentConfig, ExistingEnrollmentAction, FailureDetails, SpeakerEnrollmentJob
-from .ports import DomainStore, JobStore, Workflow
+from .failures import DomainNotFoundError, InvalidJobRequestError, JobFailure, WatchlistNotFoundError
+from .ids import is_id, stable_id
+from .job import (
+    EnrollmentConfig,
+    ExistingEnrollmentAction,
+    FailureDetails,
+    FraudDetectionAction,
+    FraudDetectionConfig,
+    SpeakerEnrollmentJob,
+)
+from .ports import DomainStore, JobStore, WatchlistStore, Workflow
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,255}$")
 MANIFEST_KEY_PATTERN = re.compile(r"^manifests/(?P<domain>[^/]+)/(?P<name>[^/]+\.json)$")
+FRAUD_METADATA = ("fraud-detection-action", "risk-threshold", "watchlist-id")
+MAX_RISK_THRESHOLD = 100
 
 
 class ClientTokenReusedError(Exception):
@@ -85,7 +94,8 @@ def request_from_upload(
         output_s3_uri=f"s3://{defaults.output_bucket}/{domain_id}/",
         output_kms_key_id=defaults.kms_key_id,
         job_name=metadata.get("job-name") or _job_name_from(match["name"]),
-        enrollment_config=EnrollmentConfig(_action(metadata.get("existing-enrollment-action"))),
+        enrollment_config=EnrollmentConfig(_action(metadata.get("existing-enrollment-action")),
+                                           _fraud_detection(metadata)),
     )
     return request
 
@@ -98,7 +108,38 @@ def metadata_problem(metadata: Mapping[str, str]) -> str | None:
     name = metadata.get("job-name")
     if name is not None and not JOB_NAME_PATTERN.match(name):
         return f"object metadata job-name '{name[:300]}' must be 1-256 characters of [a-zA-Z0-9_-]"
+    return _fraud_metadata_problem(metadata)
+
+
+def _fraud_metadata_problem(metadata: Mapping[str, str]) -> str | None:
+    fraud_action = metadata.get("fraud-detection-action")
+    if fraud_action is not None and fraud_action.upper() not in FraudDetectionAction.__members__:
+        return f"object metadata fraud-detection-action must be FAIL or IGNORE, got '{fraud_action[:300]}'"
+    threshold = metadata.get("risk-threshold")
+    if threshold is not None and _risk_threshold(threshold) is None:
+        return f"object metadata risk-threshold must be a whole number from 0 to 100, got '{threshold[:300]}'"
+    watchlist_id = metadata.get("watchlist-id")
+    if watchlist_id is not None and not is_id(watchlist_id):
+        return f"object metadata watchlist-id '{watchlist_id[:300]}' must be 22 characters of [a-zA-Z0-9]"
     return None
+
+
+def _fraud_detection(metadata: Mapping[str, str]) -> FraudDetectionConfig | None:
+    """The FraudDetectionConfig the metadata asks for; None (the stack's defaults) without fraud metadata."""
+    if not any(name in metadata for name in FRAUD_METADATA):
+        return None
+    action = metadata.get("fraud-detection-action", "").upper()
+    watchlist_id = metadata.get("watchlist-id")
+    return FraudDetectionConfig(
+        action=FraudDetectionAction(action if action in FraudDetectionAction.__members__ else "FAIL"),
+        risk_threshold=_risk_threshold(metadata.get("risk-threshold", "")),
+        watchlist_ids=(watchlist_id,) if watchlist_id and is_id(watchlist_id) else (),
+    )
+
+
+def _risk_threshold(value: str) -> int | None:
+    text = value.strip()
+    return int(text) if text.isdigit() and int(text) <= MAX_RISK_THRESHOLD else None
 
 
 def _action(value: str | None) -> ExistingEnrollmentAction:
@@ -118,6 +159,7 @@ class Submitter:
     domains: DomainStore
     workflow: Workflow
     clock: Callable[[], float]
+    watchlists: WatchlistStore | None = None  # checks FraudDetectionConfig.WatchlistIds when given
 
     def submit(self, request: JobRequest, refusal: str | None = None) -> SpeakerEnrollmentJob:
         """Create the job (or find the one this token made) and make sure its workflow runs.
@@ -148,7 +190,17 @@ class Submitter:
             return DomainNotFoundError(f"Domain '{request.domain_id}' does not exist")
         if domain.status is not DomainStatus.ACTIVE:
             return DomainNotFoundError(f"Domain '{request.domain_id}' is {domain.status.value}, not ACTIVE")
-        return None
+        return self._missing_watchlist(request)
+
+    def _missing_watchlist(self, request: JobRequest) -> JobFailure | None:
+        fraud = request.enrollment_config.fraud_detection
+        if fraud is None or self.watchlists is None:
+            return None
+        missing = [w for w in fraud.watchlist_ids if self.watchlists.get(request.domain_id, w) is None]
+        if not missing:
+            return None
+        return WatchlistNotFoundError(f"Watchlist '{missing[0]}' of FraudDetectionConfig does not exist in domain "
+                                      f"'{request.domain_id}'")
 
     def _ensure_running(self, job: SpeakerEnrollmentJob) -> SpeakerEnrollmentJob:
         if not job.status.is_final:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .ids import stable_id
@@ -30,6 +32,30 @@ class Watchlist:
         if self.description:
             shape["Description"] = self.description
         return shape
+
+    def renamed(self, name: str | None, description: str | None, now: float) -> Watchlist:
+        """UpdateWatchlist: an omitted Name or Description keeps its value."""
+        return replace(self, name=name or self.name, description=description or self.description, updated_at=now)
+
+
+@dataclass(frozen=True)
+class WatchlistRequest:
+    """What CreateWatchlist carries; the WatchlistId derives from the domain and the ClientToken."""
+
+    domain_id: str
+    name: str
+    client_token: str
+    description: str | None = None
+
+    @property
+    def watchlist_id(self) -> str:
+        return stable_id("voice-id-watchlist", self.domain_id, self.client_token)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps([self.name, self.description]).encode()).hexdigest()
+
+    def new_watchlist(self, now: float) -> Watchlist:
+        return Watchlist(self.domain_id, self.watchlist_id, self.name, now, now, self.description)
 
 
 def default_watchlist_id(domain_id: str) -> str:

@@ -13,6 +13,7 @@ from ..voiceprint.engine import VoiceprintEngine
 from .runtime import (
     JobRef,
     data_access,
+    fraudster_store,
     limits,
     logger,
     metrics,
@@ -46,6 +47,7 @@ def engine() -> VoiceprintEngine:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     item = ShardItem.from_event(event)
     job_steps, job = open_job(item.job)
-    count = job_steps.enroll_shard(job, item.shard_index, data_access(job), speaker_store(), engine())
+    count = job_steps.enroll_shard(job, item.shard_index, data_access(job), speaker_store(), engine(),
+                                   fraudsters=fraudster_store())
     metrics.add_metric(name="RequestsProcessed", unit=MetricUnit.Count, value=count)
     return {"ShardIndex": item.shard_index, "Requests": count}

@@ -10,7 +10,13 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-from ..adapters.dynamodb import DynamoDomainStore, DynamoJobStore, DynamoSpeakerStore
+from ..adapters.dynamodb import (
+    DynamoDomainStore,
+    DynamoFraudsterStore,
+    DynamoJobStore,
+    DynamoSpeakerStore,
+    DynamoWatchlistStore,
+)
 from ..adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, assume_data_access_role
 from ..adapters.stepfunctions import StepFunctionsWorkflow
 from ..domain.job import SpeakerEnrollmentJob
@@ -67,6 +73,14 @@ def domain_store() -> DynamoDomainStore:
 
 def speaker_store() -> DynamoSpeakerStore:
     return DynamoSpeakerStore(_client("dynamodb"), settings().speakers_table, settings().domains_table)
+
+
+def watchlist_store() -> DynamoWatchlistStore:
+    return DynamoWatchlistStore(_client("dynamodb"), settings().watchlists_table, settings().domains_table)
+
+
+def fraudster_store() -> DynamoFraudsterStore:
+    return DynamoFraudsterStore(_client("dynamodb"), settings().fraudsters_table, settings().watchlists_table)
 
 
 def work_store() -> S3WorkStore:

@@ -10,7 +10,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain.s3uri import S3Location
 from ..domain.submission import Submitter, UploadDefaults, metadata_problem, request_from_upload
-from .runtime import domain_store, inbox_objects, job_store, logger, metrics, now, settings, tracer, workflow
+from .runtime import (
+    domain_store,
+    inbox_objects,
+    job_store,
+    logger,
+    metrics,
+    now,
+    settings,
+    tracer,
+    watchlist_store,
+    workflow,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metadata = inbox_objects().metadata(S3Location(upload.bucket, upload.key))
     defaults = UploadDefaults(config.output_bucket, config.kms_key_id, config.default_data_access_role_arn)
     request = request_from_upload(upload.bucket, upload.key, upload.upload_id, metadata, defaults)
-    submitter = Submitter(job_store(), domain_store(), workflow(), now)
+    submitter = Submitter(job_store(), domain_store(), workflow(), now, watchlist_store())
     job = submitter.submit(request, refusal=metadata_problem(metadata))
     logger.info("job submitted", extra={"job_id": job.job_id, "status": job.status.value})
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..services import ApiServices
-from . import domains, jobs, speakers, tags
+from . import domains, fraudsters, jobs, speakers, tags, watchlists
 
 Operation = Callable[[ApiServices, dict[str, Any]], dict[str, Any]]
 
 OPERATIONS: dict[str, Operation] = {**jobs.OPERATIONS, **domains.OPERATIONS, **speakers.OPERATIONS,
-                                    **tags.OPERATIONS}
+                                    **tags.OPERATIONS, **watchlists.OPERATIONS, **fraudsters.OPERATIONS}
