@@ -101,8 +101,9 @@ class VoiceIdRestApi(Construct):
         storage.grant_key_read_write(role)  # the tables' items are encrypted with the stack key
         # NextToken: GenerateMac signs a page position, VerifyMac checks one presented by a client.
         storage.token_key.grant(role, "kms:GenerateMac", "kms:VerifyMac")
-        # StartSpeakerEnrollmentJob starts the workflow; no iam:PassRole (the state machine has its own role) and
-        # no S3 (Start only validates the URIs: the workflow reads and writes them with the DataAccessRoleArn).
+        # StartSpeakerEnrollmentJob / StartFraudsterRegistrationJob start the workflow; no iam:PassRole (the state
+        # machine has its own role) and no S3 (Start only validates the URIs: the workflow reads and writes them
+        # with the DataAccessRoleArn).
         workflow.state_machine.grant_start_execution(role)
 
     def _grant_tables(self) -> None:
@@ -114,8 +115,8 @@ class VoiceIdRestApi(Construct):
         # Tag/UntagResource (tags live on the domain item), DeleteDomain (a tombstone), SpeakerCount of
         # DeleteSpeaker / OptOutSpeaker; Scan: ListDomains (nothing to query by).
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem", "Scan"], storage.domains_table.table_arn)
-        # Jobs. GetItem: DescribeSpeakerEnrollmentJob, a Start retried with its ClientToken; PutItem: Start;
-        # Query: ListSpeakerEnrollmentJobs.
+        # Jobs (both kinds). GetItem: Describe...Job, a Start retried with its ClientToken; PutItem: Start;
+        # Query: List...Jobs.
         allow(role, "dynamodb", ["GetItem", "PutItem", "Query"], storage.jobs_table.table_arn)
         # Speakers. GetItem: Describe/Delete/OptOutSpeaker by CustomerSpeakerId; PutItem: OptOutSpeaker;
         # DeleteItem: DeleteSpeaker; Query: ListSpeakers, and of the GeneratedSpeakerId index: the speaker

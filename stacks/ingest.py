@@ -1,4 +1,5 @@
-"""Manifest ingest: an upload of manifests/<DomainId>/<name>.json to the inbox bucket starts a job."""
+"""Manifest ingest: an upload of manifests/<DomainId>/<name>.json (speaker enrollment) or
+fraudsters/<DomainId>/<name>.json (fraudster registration) to the inbox bucket starts a job."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from constructs import Construct
 from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.storage import EnrollmentStorage
 
-MANIFEST_KEY_WILDCARD = "manifests/*/*.json"
+MANIFEST_KEY_WILDCARDS = ("manifests/*/*.json", "fraudsters/*/*.json")
 EVENT_RETRY_ATTEMPTS = 8
 EVENT_MAX_AGE = Duration.hours(6)
 FUNCTION_ASYNC_RETRY_ATTEMPTS = 2
@@ -30,7 +31,7 @@ def manifest_event_pattern(inbox_bucket_name: str) -> dict[str, Any]:
         "detail-type": ["Object Created"],
         "detail": {
             "bucket": {"name": [inbox_bucket_name]},
-            "object": {"key": [{"wildcard": MANIFEST_KEY_WILDCARD}]},
+            "object": {"key": [{"wildcard": wildcard} for wildcard in MANIFEST_KEY_WILDCARDS]},
         },
     }
 
@@ -95,7 +96,8 @@ class ManifestIngest(Construct):
         return events.Rule(
             self,
             "ManifestUploadedRule",
-            description="A manifest uploaded to the inbox bucket (manifests/<DomainId>/<name>.json) starts a job",
+            description="A manifest uploaded to the inbox bucket (manifests/<DomainId>/<name>.json or "
+            "fraudsters/<DomainId>/<name>.json) starts a job",
             event_pattern=events.EventPattern(
                 source=pattern["source"],
                 detail_type=pattern["detail-type"],

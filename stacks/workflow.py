@@ -35,6 +35,7 @@ CODE_EXCLUDES = [
 ]
 SHARD_MAX_CONCURRENCY = 10
 MANIFESTS = "manifests/*"
+FRAUDSTER_MANIFESTS = "fraudsters/*"
 SHARD_OBJECTS = "jobs/*/shards/*"
 RESULT_OBJECTS = "jobs/*/results/*"
 LAMBDA_SERVICE_ERRORS = [
@@ -274,14 +275,16 @@ class EnrollmentWorkflow(Construct):
         # Watchlists: the watchlist-id metadata must name a watchlist of the domain.
         allow(role, "dynamodb", ["GetItem"], storage.watchlists_table.table_arn)
         # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject.
-        allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(MANIFESTS))
+        for prefix in (MANIFESTS, FRAUDSTER_MANIFESTS):
+            allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(prefix))
+            acknowledge_wildcard(
+                role,
+                f"Resource::<{logical_id(storage.inbox_bucket)}.Arn>/{prefix}",
+                "Reads the metadata of the manifest whose upload triggered the event; manifests are uploaded as "
+                "manifests/<DomainId>/<name>.json (speakers) or fraudsters/<DomainId>/<name>.json (fraudster "
+                "registration) with keys chosen by the uploader.",
+            )
         storage.grant_key_read_write(role)
-        acknowledge_wildcard(
-            role,
-            f"Resource::<{logical_id(storage.inbox_bucket)}.Arn>/{MANIFESTS}",
-            "Reads the metadata of the manifest whose upload triggered the event; manifests are uploaded as "
-            "manifests/<DomainId>/<name>.json with keys chosen by the uploader.",
-        )
 
     def _grant_prepare(self, role: iam.Role) -> None:
         storage = self._storage
@@ -302,8 +305,12 @@ class EnrollmentWorkflow(Construct):
         allow(role, "dynamodb", ["GetItem", "PutItem"], storage.speakers_table.table_arn)
         # Domains: SpeakerCount += 1 under the quota condition, in the same transaction.
         allow(role, "dynamodb", ["UpdateItem"], storage.domains_table.table_arn)
-        # Fraudsters: the fraud check reads the domain's fraudsters of one watchlist, once per shard.
-        allow(role, "dynamodb", ["Query"], storage.fraudsters_table.table_arn)
+        # Fraudsters: the fraud check and the duplicate check read the fraudsters of one watchlist once per shard
+        # (Query); registration reads a request's earlier result (GetItem) and writes a new fraudster (PutItem)
+        # in a transaction with its watchlist's FraudsterCount (Watchlists UpdateItem; GetItem tells a full
+        # watchlist from a deleted one).
+        allow(role, "dynamodb", ["Query", "GetItem", "PutItem"], storage.fraudsters_table.table_arn)
+        allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.watchlists_table.table_arn)
         # Jobs: GetItem (load, progress), PutItem (shard marker) + UpdateItem (ProcessedRequests, progress).
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from speaker_enrollment.domain.fraudster import Fraudster
-from speaker_enrollment.domain.ports import AudioFetchError, SpeakerChangedError, SpeakerQuotaExceededError
+from speaker_enrollment.domain.ports import (
+    AudioFetchError,
+    FraudsterChangedError,
+    QuotaExceededError,
+    SpeakerChangedError,
+    SpeakerQuotaExceededError,
+)
 from speaker_enrollment.domain.speaker import Speaker
 
 
@@ -51,7 +57,8 @@ class MemorySpeakers:
 
 @dataclass
 class MemoryFraudsters:
-    """The FraudsterSource port: the fraudsters of every watchlist, and how often a watchlist was read."""
+    """The FraudsterSource port (and what registration writes with): the fraudsters of every watchlist, and how
+    often a watchlist was read."""
 
     fraudsters: list[Fraudster] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
@@ -59,3 +66,15 @@ class MemoryFraudsters:
     def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
         self.reads.append(watchlist_id)
         return [f for f in self.fraudsters if f.domain_id == domain_id and watchlist_id in f.watchlist_ids]
+
+    def get(self, domain_id: str, fraudster_id: str) -> Fraudster | None:
+        return next((f for f in self.fraudsters
+                     if (f.domain_id, f.generated_fraudster_id) == (domain_id, fraudster_id)), None)
+
+    def create(self, fraudster: Fraudster, quota: int) -> None:
+        if self.get(fraudster.domain_id, fraudster.generated_fraudster_id) is not None:
+            raise FraudsterChangedError(fraudster.generated_fraudster_id)
+        for watchlist_id in fraudster.watchlist_ids:
+            if sum(watchlist_id in f.watchlist_ids for f in self.fraudsters) >= quota:
+                raise QuotaExceededError(watchlist_id)
+        self.fraudsters.append(fraudster)

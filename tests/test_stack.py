@@ -606,6 +606,7 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "DomainsTable.Arn"),
         ("dynamodb:GetItem", "WatchlistsTable.Arn"),
         ("s3:GetObject", "InboxBucket.Arn/manifests/*"),
+        ("s3:GetObject", "InboxBucket.Arn/fraudsters/*"),
         ("states:StartExecution", "StateMachine"),
         # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
         ("sqs:SendMessage", "DeadLetterQueue.Arn"),
@@ -632,6 +633,11 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:PutItem", "SpeakersTable.Arn"),
         ("dynamodb:UpdateItem", "DomainsTable.Arn"),
         ("dynamodb:Query", "FraudstersTable.Arn"),
+        # Fraudster registration: a request's earlier result, a new fraudster and its watchlist's count.
+        ("dynamodb:GetItem", "FraudstersTable.Arn"),
+        ("dynamodb:PutItem", "FraudstersTable.Arn"),
+        ("dynamodb:GetItem", "WatchlistsTable.Arn"),
+        ("dynamodb:UpdateItem", "WatchlistsTable.Arn"),
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
@@ -1010,9 +1016,12 @@ def rule_pattern(synth: Synthesized) -> dict[str, Any]:
 
 
 DOMAIN_ID = "Ab3dEf6hIj9kLmN0pQr5tU"  # 22 alphanumerics
-MATCHING = [f"manifests/{DOMAIN_ID}/x.json", f"manifests/{DOMAIN_ID}/batch 2026-06.json"]
+MATCHING = [f"manifests/{DOMAIN_ID}/x.json", f"manifests/{DOMAIN_ID}/batch 2026-06.json",
+            f"fraudsters/{DOMAIN_ID}/x.json"]
 NOT_MATCHING = [
     "audio/a.wav",
+    "fraudsters/x.json",
+    f"fraudsters/{DOMAIN_ID}/a.wav",
     f"manifests/{DOMAIN_ID}/a.wav",
     f"manifests/{DOMAIN_ID}/x.json.out",
     "manifests/x.json",
@@ -1024,7 +1033,8 @@ def test_rule_pattern_is_the_documented_one(rule_pattern: dict[str, Any]) -> Non
     assert rule_pattern == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": [INBOX_NAME]}, "object": {"key": [{"wildcard": "manifests/*/*.json"}]}},
+        "detail": {"bucket": {"name": [INBOX_NAME]},
+                   "object": {"key": [{"wildcard": "manifests/*/*.json"}, {"wildcard": "fraudsters/*/*.json"}]}},
     }
 
 

@@ -33,7 +33,10 @@ MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True},
 # Defaults for what the template does not say, and local-only switches (no X-Ray daemon here).
 DEFAULT_ENV = {"POWERTOOLS_SERVICE_NAME": "speaker-enrollment", "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
                "LOG_LEVEL": "INFO"}
-LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false"}
+# VOICEPRINT_THREADS 1: every shard runs as a thread of this one process, and the Distributed Map's
+# concurrent shards already keep every core busy; BLAS threads on top oversubscribe the cores (a 200-request
+# job took 75 s with 2 BLAS threads, 50 s with 1, on 2 cores: bench/job.py).
+LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false", "VOICEPRINT_THREADS": "1"}
 # moto logs every failed state with the repr of its whole parse tree; the execution history has it all.
 NOISY_LOGGERS = ("werkzeug", "moto.stepfunctions.parser.asl.component.eval_component")
 HANDLER_PACKAGES = ("speaker_enrollment",)

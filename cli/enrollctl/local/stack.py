@@ -28,6 +28,7 @@ PREFIX = "speaker-enrollment"
 STATE_MACHINE_NAME = "EnrollmentWorkflow"
 SUBMIT_FUNCTION = "SubmitJobFunction"
 MANIFEST_PREFIX = "manifests/"
+FRAUDSTER_MANIFEST_PREFIX = "fraudsters/"
 LOCAL_RETRY_INTERVAL_SECONDS = 1
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 
@@ -274,7 +275,8 @@ def _shorten_retrier(retrier: dict[str, Any]) -> None:
 def default_ingest_pattern(inbox_bucket: str) -> dict[str, Any]:
     return {"source": ["aws.s3"], "detail-type": ["Object Created"],
             "detail": {"bucket": {"name": [inbox_bucket]},
-                       "object": {"key": [{"wildcard": f"{MANIFEST_PREFIX}*/*.json"}]}}}
+                       "object": {"key": [{"wildcard": f"{prefix}*/*.json"}
+                                          for prefix in (MANIFEST_PREFIX, FRAUDSTER_MANIFEST_PREFIX)]}}}
 
 
 def ingest_pattern(template: dict[str, Any], resolver: Resolver, inbox_bucket: str) -> dict[str, Any]:

@@ -92,7 +92,8 @@ class DynamoJobStore:
         return [SpeakerEnrollmentJob.from_api(i) for i in items]
 
     def create(self, job: SpeakerEnrollmentJob, client_token: str, request_hash: str) -> bool:
-        document = job.to_api() | {"ClientToken": client_token, "RequestHash": request_hash, "ProcessedRequests": 0}
+        document = job.to_api() | {"JobKind": job.kind.value, "ClientToken": client_token,
+                                   "RequestHash": request_hash, "ProcessedRequests": 0}
         try:
             self._db.put_item(
                 TableName=self._table, Item=to_item(document), ConditionExpression="attribute_not_exists(JobId)"
@@ -555,6 +556,7 @@ def _fraudster_document(fraudster: Fraudster) -> dict[str, Any]:
         "DomainId": fraudster.domain_id, "GeneratedFraudsterId": fraudster.generated_fraudster_id,
         "WatchlistIds": set(fraudster.watchlist_ids), "CreatedAt": fraudster.created_at,
         "Voiceprint": _pack(fraudster.voiceprint), "ModelId": fraudster.model_id, "Version": fraudster.version,
+        "RegisteredBy": fraudster.registered_by, "RegistrationScore": fraudster.registration_score,
     }
 
 
@@ -563,6 +565,7 @@ def _fraudster(data: dict[str, Any]) -> Fraudster:
         domain_id=data["DomainId"], generated_fraudster_id=data["GeneratedFraudsterId"],
         watchlist_ids=frozenset(data.get("WatchlistIds", ())), created_at=float(data["CreatedAt"]),
         voiceprint=_unpack(data.get("Voiceprint")), model_id=data.get("ModelId"), version=int(data.get("Version", 0)),
+        registered_by=data.get("RegisteredBy"), registration_score=data.get("RegistrationScore"),
     )
 
 

@@ -16,14 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..voiceprint.audio import AudioError
 from ..voiceprint.engine import Voiceprint, VoiceprintEngine, VoiceprintPool
 from .fraud import FraudScreen
 from .ids import new_generated_speaker_id
 from .job import EnrollmentConfig, ExistingEnrollmentAction
-from .manifest import AudioSpecification, EnrollmentRequest, RequestError
+from .manifest import EnrollmentRequest, RequestError
 from .ports import (
-    AudioFetchError,
     AudioSource,
     FraudsterSource,
     SpeakerChangedError,
@@ -31,8 +29,8 @@ from .ports import (
     SpeakerStore,
 )
 from .speaker import EnrollmentStatus, Speaker, SpeakerStatus
+from .speech import MIN_NET_SPEECH_SECONDS, SpeechGathering
 
-MIN_NET_SPEECH_SECONDS = 30.0
 MAX_WRITE_ATTEMPTS = 3
 
 
@@ -141,30 +139,9 @@ class ShardEnrollment:
         return None
 
     def _gather_speech(self, index: int, request: EnrollmentRequest, pool: VoiceprintPool) -> RequestResult | _Pending:
-        """Each file goes into the pool as soon as its speech is found, so only one recording is held at
-        a time (ten 20 MB files would otherwise hold ~800 MB of speech); a refused request is dropped."""
-        try:
-            found = [self._add_speech(index, spec, pool) for spec in request.audio]
-        except (AudioFetchError, AudioError) as exc:
-            pool.discard(index)
-            return RequestError(request.request_id, 400, f"Audio problem: {exc}")
-        net = sum(seconds for _, seconds in found)
-        if net < self.context.min_net_speech_seconds:
-            pool.discard(index)
-            files = "; ".join(f"{source}: {seconds:.1f} s" for source, seconds in found)
-            return RequestError(
-                request.request_id, 400,
-                f"Not enough speech: {net:.1f} s of net speech found in {len(found)} file(s) ({files}); "
-                f"at least {self.context.min_net_speech_seconds:.0f} s is required",
-            )
-        return _Pending(index, request)
-
-    def _add_speech(self, index: int, spec: AudioSpecification, pool: VoiceprintPool) -> tuple[str, float]:
-        """Fetch one file, add its speech to the pool; returns (source, net speech seconds)."""
-        data = self.audio.fetch(spec.s3_uri, self.context.max_file_bytes)
-        speech = self.engine.speech(data, f"{spec.s3_uri} (channel {spec.channel_id})", spec.channel_id)
-        pool.add(index, speech)
-        return speech.source, speech.net_speech_seconds
+        context = self.context
+        gathering = SpeechGathering(self.audio, self.engine, context.max_file_bytes, context.min_net_speech_seconds)
+        return gathering.gather(index, request, pool) or _Pending(index, request)
 
     def _write(self, request: EnrollmentRequest, voiceprint: Voiceprint, screen: FraudScreen | None) -> RequestResult:
         flagged = screen.refusal(request, voiceprint) if screen else None

@@ -41,6 +41,23 @@ class FraudScreen:
         self._voiceprints = np.array([f.voiceprint for f in fraudsters], dtype=np.float32)
 
     @classmethod
+    def of_watchlist(cls, domain_id: str, watchlist_id: str, threshold: int, source: FraudsterSource,
+                     model_id: str) -> FraudScreen:
+        """The watchlist's fraudsters whose voiceprints `model_id` made (the others cannot be compared)."""
+        fraudsters = source.in_watchlist(domain_id, watchlist_id)
+        comparable = [f for f in fraudsters if f.model_id == model_id and f.voiceprint]
+        if len(comparable) < len(fraudsters):
+            LOG.warning("watchlist %s: %d of %d fraudsters have voiceprints of another model than %s and are not "
+                        "compared", watchlist_id, len(fraudsters) - len(comparable), len(fraudsters), model_id)
+        return cls(watchlist_id, threshold, comparable)
+
+    def add(self, fraudster_id: str, voiceprint: Voiceprint) -> None:
+        """Compare later voiceprints with this fraudster too (registered since the watchlist was read)."""
+        row = np.asarray(voiceprint.vector, dtype=np.float32).reshape(1, -1)
+        self._voiceprints = row if not self._ids else np.vstack([self._voiceprints, row])
+        self._ids.append(fraudster_id)
+
+    @classmethod
     def load(cls, config: FraudDetectionConfig | None, domain_id: str, source: FraudsterSource,
              model_id: str) -> FraudScreen | None:
         """The screen a job's config asks for; None with action IGNORE (every caller is enrolled)."""
@@ -49,12 +66,7 @@ class FraudScreen:
             return None
         watchlist_id = fraud.watchlist_ids[0] if fraud.watchlist_ids else default_watchlist_id(domain_id)
         threshold = DEFAULT_FRAUD_RISK_THRESHOLD if fraud.risk_threshold is None else fraud.risk_threshold
-        fraudsters = source.in_watchlist(domain_id, watchlist_id)
-        comparable = [f for f in fraudsters if f.model_id == model_id and f.voiceprint]
-        if len(comparable) < len(fraudsters):
-            LOG.warning("watchlist %s: %d of %d fraudsters have voiceprints of another model than %s and are not "
-                        "compared", watchlist_id, len(fraudsters) - len(comparable), len(fraudsters), model_id)
-        return cls(watchlist_id, threshold, comparable)
+        return cls.of_watchlist(domain_id, watchlist_id, threshold, source, model_id)
 
     def match(self, voiceprint: Voiceprint) -> FraudMatch | None:
         """The fraudster closest to `voiceprint` and its risk score; None when the watchlist has none."""

@@ -15,6 +15,8 @@ class Fraudster:
     voiceprint: tuple[float, ...] = ()
     model_id: str | None = None
     version: int = 0  # optimistic lock: every write bumps it
+    registered_by: str | None = None  # "<JobId>/<RequestId>" of the registration job request that created it
+    registration_score: int | None = None  # its FraudsterSimilarityScore when that request registered it
 
     def to_api(self) -> dict[str, Any]:
         """Voice ID's Fraudster (and FraudsterSummary) shape."""

@@ -39,5 +39,11 @@ def new_generated_fraudster_id() -> str:
     return "id#" + new_id()
 
 
+def registered_fraudster_id(job_id: str, request_id: str) -> str:
+    """The GeneratedFraudsterId a registration job's request gives its fraudster: the same on every retry, so
+    the conditional write registers it once."""
+    return "id#" + stable_id("fraudster-registration", job_id, request_id)
+
+
 def is_id(value: object) -> bool:
     return isinstance(value, str) and bool(ID_PATTERN.match(value))

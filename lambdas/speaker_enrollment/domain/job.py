@@ -1,4 +1,9 @@
-"""The SpeakerEnrollmentJob record and its life cycle (SUBMITTED → IN_PROGRESS → final)."""
+"""The batch job record and its life cycle (SUBMITTED → IN_PROGRESS → final).
+
+One record serves both kinds of Voice ID batch job: a speaker enrollment job (SpeakerEnrollmentJob, with an
+EnrollmentConfig) and a fraudster registration job (FraudsterRegistrationJob, with a RegistrationConfig). Both
+run on the same workflow; `kind` says which rules, manifest and output file apply.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ class JobStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS, JobStatus.FAILED)
+
+
+class JobKind(StrEnum):
+    SPEAKER_ENROLLMENT = "SPEAKER_ENROLLMENT"
+    FRAUDSTER_REGISTRATION = "FRAUDSTER_REGISTRATION"
 
 
 class ExistingEnrollmentAction(StrEnum):
@@ -75,6 +85,41 @@ class EnrollmentConfig:
         )
 
 
+class DuplicateRegistrationAction(StrEnum):
+    SKIP = "SKIP"
+    REGISTER_AS_NEW = "REGISTER_AS_NEW"
+
+
+@dataclass(frozen=True)
+class RegistrationConfig:
+    """Voice ID's RegistrationConfig; without a threshold the calibrated default applies, without WatchlistIds
+    the domain's default watchlist."""
+
+    duplicate_registration_action: DuplicateRegistrationAction = DuplicateRegistrationAction.SKIP
+    fraudster_similarity_threshold: int | None = None
+    watchlist_ids: tuple[str, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        shape: dict[str, Any] = {"DuplicateRegistrationAction": self.duplicate_registration_action.value}
+        if self.fraudster_similarity_threshold is not None:
+            shape["FraudsterSimilarityThreshold"] = self.fraudster_similarity_threshold
+        if self.watchlist_ids:
+            shape["WatchlistIds"] = list(self.watchlist_ids)
+        return shape
+
+    @classmethod
+    def from_api(cls, shape: dict[str, Any] | None) -> RegistrationConfig:
+        shape = shape or {}
+        threshold = shape.get("FraudsterSimilarityThreshold")
+        return cls(
+            duplicate_registration_action=DuplicateRegistrationAction(
+                shape.get("DuplicateRegistrationAction", DuplicateRegistrationAction.SKIP)
+            ),
+            fraudster_similarity_threshold=int(threshold) if threshold is not None else None,
+            watchlist_ids=tuple(shape.get("WatchlistIds", ())),
+        )
+
+
 @dataclass(frozen=True)
 class FailureDetails:
     status_code: int
@@ -86,7 +131,8 @@ class FailureDetails:
 
 @dataclass(frozen=True)
 class SpeakerEnrollmentJob:
-    """Every field of Voice ID's SpeakerEnrollmentJob; timestamps are epoch seconds."""
+    """Every field of Voice ID's SpeakerEnrollmentJob, or (kind FRAUDSTER_REGISTRATION) of its
+    FraudsterRegistrationJob; timestamps are epoch seconds."""
 
     job_id: str
     domain_id: str
@@ -101,9 +147,16 @@ class SpeakerEnrollmentJob:
     percent_complete: int = 0
     ended_at: float | None = None
     failure_details: FailureDetails | None = None
+    kind: JobKind = JobKind.SPEAKER_ENROLLMENT
+    registration_config: RegistrationConfig = field(default_factory=RegistrationConfig)
+
+    def _config(self) -> dict[str, Any]:
+        if self.kind is JobKind.FRAUDSTER_REGISTRATION:
+            return {"RegistrationConfig": self.registration_config.to_api()}
+        return {"EnrollmentConfig": self.enrollment_config.to_api()}
 
     def to_api(self) -> dict[str, Any]:
-        """The job as Voice ID returns it (StartSpeakerEnrollmentJob / Describe)."""
+        """The job as Voice ID returns it (Start / Describe of its kind); the job store adds `JobKind`."""
         output: dict[str, Any] = {"S3Uri": self.output_s3_uri}
         if self.output_kms_key_id:
             output["KmsKeyId"] = self.output_kms_key_id
@@ -112,7 +165,7 @@ class SpeakerEnrollmentJob:
             "DomainId": self.domain_id,
             "JobStatus": self.status.value,
             "DataAccessRoleArn": self.data_access_role_arn,
-            "EnrollmentConfig": self.enrollment_config.to_api(),
+            **self._config(),
             "InputDataConfig": {"S3Uri": self.input_s3_uri},
             "OutputDataConfig": output,
             "CreatedAt": self.created_at,
@@ -143,6 +196,8 @@ class SpeakerEnrollmentJob:
             percent_complete=int(shape.get("JobProgress", {}).get("PercentComplete", 0)),
             ended_at=float(shape["EndedAt"]) if shape.get("EndedAt") is not None else None,
             failure_details=FailureDetails(int(failure["StatusCode"]), failure["Message"]) if failure else None,
+            kind=JobKind(shape.get("JobKind", JobKind.SPEAKER_ENROLLMENT)),
+            registration_config=RegistrationConfig.from_api(shape.get("RegistrationConfig")),
         )
 
     def failed(self, details: FailureDetails, now: float) -> SpeakerEnrollmentJob:

@@ -1,27 +1,35 @@
 """The input manifest: job-level checks (ManifestError fails the job) and per-request validation.
 
-Every entry of ``SpeakerEnrollmentRequests`` comes out exactly once: either as a valid
-EnrollmentRequest or as a 400 RequestError saying what is wrong and where.
+Every entry of the request list (``SpeakerEnrollmentRequests``, or ``FraudsterRegistrationRequests`` of a
+fraudster registration job: the same entries without SpeakerId) comes out exactly once: either as a valid
+request or as a 400 RequestError saying what is wrong and where.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .failures import ManifestError, RequestLimitExceededError
 from .ids import CUSTOMER_SPEAKER_ID_MAX, CUSTOMER_SPEAKER_ID_PATTERN, GENERATED_SPEAKER_ID_PATTERN
+from .job import JobKind
 from .s3uri import parse_s3_uri
 
 MANIFEST_VERSION = "1.0"
 MAX_AUDIO_FILES = 10
 CHANNEL_IDS = (0, 1)
+MAX_REGISTRATION_REQUESTS = 500  # Voice ID's quota of fraudsters per registration job
 
 
+def _audio_to_json(audio: tuple[AudioSpecification, ...]) -> list[dict[str, Any]]:
+    return [{"S3Uri": a.s3_uri, "ChannelId": a.channel_id} for a in audio]
 
 
+def _audio_from_json(data: dict[str, Any]) -> tuple[AudioSpecification, ...]:
+    return tuple(AudioSpecification(a["S3Uri"], a["ChannelId"]) for a in data["AudioSpecifications"])
 @dataclass(frozen=True)
 class AudioSpecification:
     s3_uri: str
@@ -38,13 +46,35 @@ class EnrollmentRequest:
         return {
             "RequestId": self.request_id,
             "SpeakerId": self.speaker_id,
-            "AudioSpecifications": [{"S3Uri": a.s3_uri, "ChannelId": a.channel_id} for a in self.audio],
+            "AudioSpecifications": _audio_to_json(self.audio),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EnrollmentRequest:
-        audio = tuple(AudioSpecification(a["S3Uri"], a["ChannelId"]) for a in data["AudioSpecifications"])
-        return cls(data["RequestId"], data["SpeakerId"], audio)
+        return cls(data["RequestId"], data["SpeakerId"], _audio_from_json(data))
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """One entry of a fraudster registration manifest: a RequestId and the fraudster's audio."""
+
+    request_id: str
+    audio: tuple[AudioSpecification, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"RequestId": self.request_id, "AudioSpecifications": _audio_to_json(self.audio)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegistrationRequest:
+        return cls(data["RequestId"], _audio_from_json(data))
+
+
+ManifestRequest = EnrollmentRequest | RegistrationRequest
+
+
+def request_from_json(data: dict[str, Any]) -> ManifestRequest:
+    """A shard file's entry, whichever kind of job wrote it."""
+    return EnrollmentRequest.from_json(data) if "SpeakerId" in data else RegistrationRequest.from_json(data)
 
 
 @dataclass(frozen=True)
@@ -65,7 +95,7 @@ class RequestError:
 
 @dataclass(frozen=True)
 class Manifest:
-    requests: tuple[EnrollmentRequest, ...]
+    requests: tuple[ManifestRequest, ...]
     errors: tuple[RequestError, ...]
 
     @property
@@ -77,17 +107,28 @@ class _InvalidRequest(ValueError):
     pass
 
 
-def parse_manifest(data: bytes, max_requests: int) -> Manifest:
-    entries = _entries(_load_json(data), max_requests)
+@dataclass(frozen=True)
+class _Schema:
+    """What differs between the manifests of the two job kinds."""
+
+    list_name: str
+    build: Callable[[Any, str, Counter[Any]], ManifestRequest]
+    max_requests: int | None = None
+
+
+def parse_manifest(data: bytes, max_requests: int, kind: JobKind = JobKind.SPEAKER_ENROLLMENT) -> Manifest:
+    schema = _SCHEMAS[kind]
+    limit = min(max_requests, schema.max_requests or max_requests)
+    entries = _entries(_load_json(data), limit, schema.list_name)
     ids = Counter(e.get("RequestId") for e in entries if isinstance(e, dict))
-    requests: list[EnrollmentRequest] = []
+    requests: list[ManifestRequest] = []
     errors: list[RequestError] = []
     for index, entry in enumerate(entries):
-        where = f"SpeakerEnrollmentRequests[{index}]"
+        where = f"{schema.list_name}[{index}]"
         request_id = entry.get("RequestId") if isinstance(entry, dict) else None
         request_id = request_id if isinstance(request_id, str) else None
         try:
-            requests.append(_request(entry, where, ids))
+            requests.append(schema.build(entry, where, ids))
         except _InvalidRequest as exc:
             errors.append(RequestError(request_id, 400, str(exc)))
     return Manifest(tuple(requests), tuple(errors))
@@ -103,15 +144,15 @@ def _load_json(data: bytes) -> Any:
         ) from None
 
 
-def _entries(document: Any, max_requests: int) -> list[Any]:
+def _entries(document: Any, max_requests: int, list_name: str) -> list[Any]:
     if not isinstance(document, dict):
         raise ManifestError("The input manifest must be a JSON object")
     version = document.get("Version")
     if version != MANIFEST_VERSION:
         raise ManifestError(f"The input manifest's Version must be \"{MANIFEST_VERSION}\", got {version!r}")
-    entries = document.get("SpeakerEnrollmentRequests")
+    entries = document.get(list_name)
     if not isinstance(entries, list):
-        raise ManifestError("The input manifest has no SpeakerEnrollmentRequests list")
+        raise ManifestError(f"The input manifest has no {list_name} list")
     if len(entries) > max_requests:
         raise RequestLimitExceededError(
             f"The input manifest has {len(entries):,} requests; a job accepts at most {max_requests:,}"
@@ -126,6 +167,13 @@ def _request(entry: Any, where: str, ids: Counter[Any]) -> EnrollmentRequest:
     speaker_id = _speaker_id(entry.get("SpeakerId"), where)
     audio = _audio_specifications(entry.get("AudioSpecifications"), where)
     return EnrollmentRequest(request_id, speaker_id, audio)
+
+
+def _registration_request(entry: Any, where: str, ids: Counter[Any]) -> RegistrationRequest:
+    if not isinstance(entry, dict):
+        raise _InvalidRequest(f"{where} must be a JSON object")
+    request_id = _request_id(entry, where, ids)
+    return RegistrationRequest(request_id, _audio_specifications(entry.get("AudioSpecifications"), where))
 
 
 def _request_id(entry: dict[str, Any], where: str, ids: Counter[Any]) -> str:
@@ -178,3 +226,10 @@ def _audio_specification(spec: Any, where: str) -> AudioSpecification:
     if isinstance(channel, bool) or channel not in CHANNEL_IDS:
         raise _InvalidRequest(f"{where}.ChannelId must be 0 or 1, got {channel!r}")
     return AudioSpecification(uri, int(channel))
+
+
+_SCHEMAS = {
+    JobKind.SPEAKER_ENROLLMENT: _Schema("SpeakerEnrollmentRequests", _request),
+    JobKind.FRAUDSTER_REGISTRATION: _Schema("FraudsterRegistrationRequests", _registration_request,
+                                            MAX_REGISTRATION_REQUESTS),
+}

@@ -1,4 +1,5 @@
-"""Sharding a job's requests and merging shard results into Voice ID's output file.
+"""Sharding a job's requests and merging shard results into Voice ID's output file (SuccessfulEnrollments of
+a speaker enrollment job, SuccessfulRegistrations of a fraudster registration job).
 
 The merge is where "every request exactly once" is enforced: each request of each shard yields
 exactly one entry, its result if the shard recorded one, otherwise a 500 entry.
@@ -10,8 +11,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .enrollment import RequestResult, SuccessfulEnrollment
-from .manifest import EnrollmentRequest, RequestError
+from .job import JobKind
+from .manifest import ManifestRequest, RequestError
+from .results import JobResult
 from .s3uri import S3Location, parse_s3_uri
 
 OUTPUT_VERSION = "1.0"
@@ -19,50 +21,59 @@ SHARD_LOST_MESSAGE = (
     "Internal error: the enrollment worker for this request failed after retries; "
     "the speaker was not enrolled by this request"
 )
+REGISTRATION_LOST_MESSAGE = (
+    "Internal error: the registration worker for this request failed after retries; "
+    "the fraudster was not registered by this request"
+)
+SUCCESSES = {JobKind.SPEAKER_ENROLLMENT: "SuccessfulEnrollments",
+             JobKind.FRAUDSTER_REGISTRATION: "SuccessfulRegistrations"}
+LOST = {JobKind.SPEAKER_ENROLLMENT: SHARD_LOST_MESSAGE, JobKind.FRAUDSTER_REGISTRATION: REGISTRATION_LOST_MESSAGE}
 
 
-def plan_shards(requests: Sequence[EnrollmentRequest], shard_size: int) -> list[list[EnrollmentRequest]]:
+def plan_shards(requests: Sequence[ManifestRequest], shard_size: int) -> list[list[ManifestRequest]]:
     return [list(requests[i : i + shard_size]) for i in range(0, len(requests), shard_size)]
 
 
 @dataclass(frozen=True)
 class OutputFile:
     errors: tuple[RequestError, ...]
-    successes: tuple[SuccessfulEnrollment, ...]
+    successes: tuple[JobResult, ...]
+    kind: JobKind = JobKind.SPEAKER_ENROLLMENT
 
     def to_bytes(self) -> bytes:
         document = {
             "Version": OUTPUT_VERSION,
             "Errors": [e.to_json() for e in self.errors],
-            "SuccessfulEnrollments": [s.to_json() for s in self.successes],
+            SUCCESSES[self.kind]: [s.to_json() for s in self.successes],
         }
         return json.dumps(document, indent=1).encode()
 
 
 @dataclass(frozen=True)
 class ShardOutcome:
-    requests: Sequence[EnrollmentRequest]
-    results: Sequence[RequestResult] | None  # None when the shard never recorded its results
+    requests: Sequence[ManifestRequest]
+    results: Sequence[JobResult] | None  # None when the shard never recorded its results
 
 
-def merge_results(validation_errors: Sequence[RequestError], shards: Sequence[ShardOutcome]) -> OutputFile:
+def merge_results(validation_errors: Sequence[RequestError], shards: Sequence[ShardOutcome],
+                  kind: JobKind = JobKind.SPEAKER_ENROLLMENT) -> OutputFile:
     errors = list(validation_errors)
-    successes: list[SuccessfulEnrollment] = []
+    successes: list[JobResult] = []
     for shard in shards:
-        for result in _results_or_lost(shard):
-            if isinstance(result, SuccessfulEnrollment):
-                successes.append(result)
-            else:
+        for result in _results_or_lost(shard, LOST[kind]):
+            if isinstance(result, RequestError):
                 errors.append(result)
-    return OutputFile(tuple(errors), tuple(successes))
+            else:
+                successes.append(result)
+    return OutputFile(tuple(errors), tuple(successes), kind)
 
 
-def _results_or_lost(shard: ShardOutcome) -> Sequence[RequestResult]:
+def _results_or_lost(shard: ShardOutcome, lost_message: str) -> Sequence[JobResult]:
     recorded = shard.results
     matches = recorded is not None and [r.request_id for r in recorded] == [q.request_id for q in shard.requests]
     if recorded is not None and matches:
         return recorded
-    return [RequestError(q.request_id, 500, SHARD_LOST_MESSAGE) for q in shard.requests]
+    return [RequestError(q.request_id, 500, lost_message) for q in shard.requests]
 
 
 def output_location(output_s3_uri: str, job_id: str, manifest_s3_uri: str) -> S3Location:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from .domain import Domain
 from .fraudster import Fraudster
 from .job import FailureDetails, JobStatus, SpeakerEnrollmentJob
-from .manifest import EnrollmentRequest, RequestError
+from .manifest import ManifestRequest, RequestError
 from .paging import Page
 from .s3uri import S3Location
 from .speaker import Speaker
 from .watchlist import Watchlist
 
 if TYPE_CHECKING:
-    from .enrollment import RequestResult
+    from .results import JobResult
 
 
 class AudioFetchError(Exception):
@@ -213,16 +214,16 @@ class DataAccess(AudioSource, Protocol):
 class WorkStore(Protocol):
     """The job's scratch space: shards, their results, the validation errors."""
 
-    def put_shards(self, domain_id: str, job_id: str, shards: list[list[EnrollmentRequest]]) -> str:
+    def put_shards(self, domain_id: str, job_id: str, shards: list[list[ManifestRequest]]) -> str:
         """Write every shard and the shard list of Map items ``{"DomainId","JobId","ShardIndex","ShardKey"}``;
         return the list's key (the Map's ItemReader input)."""
         ...
 
-    def shard_requests(self, job_id: str, shard_index: int) -> list[EnrollmentRequest]: ...
+    def shard_requests(self, job_id: str, shard_index: int) -> list[ManifestRequest]: ...
 
-    def put_results(self, job_id: str, shard_index: int, results: list[RequestResult]) -> None: ...
+    def put_results(self, job_id: str, shard_index: int, results: Sequence[JobResult]) -> None: ...
 
-    def results(self, job_id: str, shard_index: int) -> list[RequestResult] | None: ...
+    def results(self, job_id: str, shard_index: int) -> list[JobResult] | None: ...
 
     def put_validation_errors(self, job_id: str, errors: list[RequestError]) -> None: ...
 

@@ -6,23 +6,29 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .domain import DomainStatus
 from .failures import DomainNotFoundError, InvalidJobRequestError, JobFailure, WatchlistNotFoundError
 from .ids import is_id, stable_id
 from .job import (
+    DuplicateRegistrationAction,
     EnrollmentConfig,
     ExistingEnrollmentAction,
     FailureDetails,
     FraudDetectionAction,
     FraudDetectionConfig,
+    JobKind,
+    RegistrationConfig,
     SpeakerEnrollmentJob,
 )
 from .ports import DomainStore, JobStore, WatchlistStore, Workflow
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,255}$")
-MANIFEST_KEY_PATTERN = re.compile(r"^manifests/(?P<domain>[^/]+)/(?P<name>[^/]+\.json)$")
+MANIFEST_KEY_PATTERN = re.compile(r"^(?P<prefix>manifests|fraudsters)/(?P<domain>[^/]+)/(?P<name>[^/]+\.json)$")
+UPLOAD_KINDS = {"manifests": JobKind.SPEAKER_ENROLLMENT, "fraudsters": JobKind.FRAUDSTER_REGISTRATION}
+JOB_ID_NAMESPACES = {JobKind.SPEAKER_ENROLLMENT: "speaker-enrollment-job",
+                     JobKind.FRAUDSTER_REGISTRATION: "fraudster-registration-job"}
 FRAUD_METADATA = ("fraud-detection-action", "risk-threshold", "watchlist-id")
 MAX_RISK_THRESHOLD = 100
 
@@ -33,7 +39,8 @@ class ClientTokenReusedError(Exception):
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What StartSpeakerEnrollmentJob carries, whichever way it arrived."""
+    """What StartSpeakerEnrollmentJob (or, kind FRAUDSTER_REGISTRATION, StartFraudsterRegistrationJob) carries,
+    whichever way it arrived."""
 
     domain_id: str
     client_token: str
@@ -43,17 +50,29 @@ class JobRequest:
     output_kms_key_id: str | None = None
     job_name: str | None = None
     enrollment_config: EnrollmentConfig = field(default_factory=EnrollmentConfig)
+    kind: JobKind = JobKind.SPEAKER_ENROLLMENT
+    registration_config: RegistrationConfig = field(default_factory=RegistrationConfig)
 
     @property
     def job_id(self) -> str:
-        return stable_id("speaker-enrollment-job", self.domain_id, self.client_token)
+        return stable_id(JOB_ID_NAMESPACES[self.kind], self.domain_id, self.client_token)
+
+    @property
+    def watchlist_ids(self) -> tuple[str, ...]:
+        """The watchlists the job's config names (they must exist in the domain)."""
+        if self.kind is JobKind.FRAUDSTER_REGISTRATION:
+            return self.registration_config.watchlist_ids
+        fraud = self.enrollment_config.fraud_detection
+        return fraud.watchlist_ids if fraud else ()
 
     def fingerprint(self) -> str:
         """Hash of everything but the token: the same token must come with the same request."""
+        config = (self.registration_config if self.kind is JobKind.FRAUDSTER_REGISTRATION
+                  else self.enrollment_config)
         body = {
             "DataAccessRoleArn": self.data_access_role_arn, "InputDataConfig": self.input_s3_uri,
             "OutputDataConfig": [self.output_s3_uri, self.output_kms_key_id], "JobName": self.job_name,
-            "EnrollmentConfig": self.enrollment_config.to_api(),
+            type(config).__name__: config.to_api(),
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
@@ -62,7 +81,7 @@ class JobRequest:
             job_id=self.job_id, domain_id=self.domain_id, data_access_role_arn=self.data_access_role_arn,
             input_s3_uri=self.input_s3_uri, output_s3_uri=self.output_s3_uri,
             output_kms_key_id=self.output_kms_key_id, created_at=now, job_name=self.job_name,
-            enrollment_config=self.enrollment_config,
+            enrollment_config=self.enrollment_config, kind=self.kind, registration_config=self.registration_config,
         )
 
 
@@ -78,14 +97,16 @@ class UploadDefaults:
 def request_from_upload(
     bucket: str, key: str, upload_id: str, metadata: Mapping[str, str], defaults: UploadDefaults
 ) -> JobRequest:
-    """The job an upload of ``manifests/<DomainId>/<name>.json`` asks for; metadata overrides defaults.
-
-    Raises InvalidJobRequestError (with the request it could build) when metadata is invalid.
+    """The job an upload of ``manifests/<DomainId>/<name>.json`` (speaker enrollment) or
+    ``fraudsters/<DomainId>/<name>.json`` (fraudster registration) asks for; metadata overrides defaults.
+    Check the metadata with `metadata_problem`.
     """
     match = MANIFEST_KEY_PATTERN.match(key)
     if match is None:
-        raise ValueError(f"s3://{bucket}/{key} is not a manifest upload (manifests/<DomainId>/<name>.json)")
+        raise ValueError(f"s3://{bucket}/{key} is not a manifest upload (manifests/<DomainId>/<name>.json or "
+                         "fraudsters/<DomainId>/<name>.json)")
     domain_id = match["domain"]
+    kind = UPLOAD_KINDS[match["prefix"]]
     request = JobRequest(
         domain_id=domain_id,
         client_token=f"s3:{bucket}/{key}@{upload_id}",
@@ -94,34 +115,65 @@ def request_from_upload(
         output_s3_uri=f"s3://{defaults.output_bucket}/{domain_id}/",
         output_kms_key_id=defaults.kms_key_id,
         job_name=metadata.get("job-name") or _job_name_from(match["name"]),
-        enrollment_config=EnrollmentConfig(_action(metadata.get("existing-enrollment-action")),
-                                           _fraud_detection(metadata)),
+        kind=kind,
     )
-    return request
+    if kind is JobKind.FRAUDSTER_REGISTRATION:
+        return replace(request, registration_config=_registration_config(metadata))
+    return replace(request, enrollment_config=EnrollmentConfig(_action(metadata.get("existing-enrollment-action")),
+                                                               _fraud_detection(metadata)))
 
 
-def metadata_problem(metadata: Mapping[str, str]) -> str | None:
+def metadata_problem(metadata: Mapping[str, str], kind: JobKind = JobKind.SPEAKER_ENROLLMENT) -> str | None:
     """What is wrong with the upload's object metadata, if anything."""
-    action = metadata.get("existing-enrollment-action")
-    if action is not None and action.upper() not in ExistingEnrollmentAction.__members__:
-        return f"object metadata existing-enrollment-action must be SKIP or OVERWRITE, got '{action}'"
     name = metadata.get("job-name")
     if name is not None and not JOB_NAME_PATTERN.match(name):
         return f"object metadata job-name '{name[:300]}' must be 1-256 characters of [a-zA-Z0-9_-]"
+    if kind is JobKind.FRAUDSTER_REGISTRATION:
+        return _registration_metadata_problem(metadata)
+    action = metadata.get("existing-enrollment-action")
+    if action is not None and action.upper() not in ExistingEnrollmentAction.__members__:
+        return f"object metadata existing-enrollment-action must be SKIP or OVERWRITE, got '{action}'"
     return _fraud_metadata_problem(metadata)
+
+
+def _registration_metadata_problem(metadata: Mapping[str, str]) -> str | None:
+    action = metadata.get("duplicate-registration-action")
+    if action is not None and action.upper() not in DuplicateRegistrationAction.__members__:
+        return ("object metadata duplicate-registration-action must be SKIP or REGISTER_AS_NEW, got "
+                f"'{action[:300]}'")
+    return (_score_problem(metadata, "fraudster-similarity-threshold")
+            or _watchlist_id_problem(metadata.get("watchlist-id")))
+
+
+def _registration_config(metadata: Mapping[str, str]) -> RegistrationConfig:
+    action = metadata.get("duplicate-registration-action", "").upper()
+    watchlist_id = metadata.get("watchlist-id")
+    return RegistrationConfig(
+        duplicate_registration_action=DuplicateRegistrationAction(
+            action if action in DuplicateRegistrationAction.__members__ else "SKIP"),
+        fraudster_similarity_threshold=_risk_threshold(metadata.get("fraudster-similarity-threshold", "")),
+        watchlist_ids=(watchlist_id,) if watchlist_id and is_id(watchlist_id) else (),
+    )
+
+
+def _score_problem(metadata: Mapping[str, str], name: str) -> str | None:
+    value = metadata.get(name)
+    if value is not None and _risk_threshold(value) is None:
+        return f"object metadata {name} must be a whole number from 0 to 100, got '{value[:300]}'"
+    return None
+
+
+def _watchlist_id_problem(watchlist_id: str | None) -> str | None:
+    if watchlist_id is not None and not is_id(watchlist_id):
+        return f"object metadata watchlist-id '{watchlist_id[:300]}' must be 22 characters of [a-zA-Z0-9]"
+    return None
 
 
 def _fraud_metadata_problem(metadata: Mapping[str, str]) -> str | None:
     fraud_action = metadata.get("fraud-detection-action")
     if fraud_action is not None and fraud_action.upper() not in FraudDetectionAction.__members__:
         return f"object metadata fraud-detection-action must be FAIL or IGNORE, got '{fraud_action[:300]}'"
-    threshold = metadata.get("risk-threshold")
-    if threshold is not None and _risk_threshold(threshold) is None:
-        return f"object metadata risk-threshold must be a whole number from 0 to 100, got '{threshold[:300]}'"
-    watchlist_id = metadata.get("watchlist-id")
-    if watchlist_id is not None and not is_id(watchlist_id):
-        return f"object metadata watchlist-id '{watchlist_id[:300]}' must be 22 characters of [a-zA-Z0-9]"
-    return None
+    return _score_problem(metadata, "risk-threshold") or _watchlist_id_problem(metadata.get("watchlist-id"))
 
 
 def _fraud_detection(metadata: Mapping[str, str]) -> FraudDetectionConfig | None:
@@ -193,13 +245,13 @@ class Submitter:
         return self._missing_watchlist(request)
 
     def _missing_watchlist(self, request: JobRequest) -> JobFailure | None:
-        fraud = request.enrollment_config.fraud_detection
-        if fraud is None or self.watchlists is None:
+        if self.watchlists is None:
             return None
-        missing = [w for w in fraud.watchlist_ids if self.watchlists.get(request.domain_id, w) is None]
+        missing = [w for w in request.watchlist_ids if self.watchlists.get(request.domain_id, w) is None]
         if not missing:
             return None
-        return WatchlistNotFoundError(f"Watchlist '{missing[0]}' of FraudDetectionConfig does not exist in domain "
+        config = "RegistrationConfig" if request.kind is JobKind.FRAUDSTER_REGISTRATION else "FraudDetectionConfig"
+        return WatchlistNotFoundError(f"Watchlist '{missing[0]}' of {config} does not exist in domain "
                                       f"'{request.domain_id}'")
 
     def _ensure_running(self, job: SpeakerEnrollmentJob) -> SpeakerEnrollmentJob:

@@ -17,7 +17,7 @@ from ..adapters.dynamodb import (
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
-from ..adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, assume_data_access_role
+from ..adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, data_access_client
 from ..adapters.stepfunctions import StepFunctionsWorkflow
 from ..domain.job import SpeakerEnrollmentJob
 from ..domain.steps import JobSteps, Limits
@@ -56,7 +56,7 @@ def _client(service: str) -> Any:
 
 def limits() -> Limits:
     s = settings()
-    return Limits(s.max_requests_per_job, s.shard_size, s.speaker_quota, s.max_audio_file_bytes)
+    return Limits(s.max_requests_per_job, s.shard_size, s.speaker_quota, s.max_audio_file_bytes, s.fraudster_quota)
 
 
 def steps() -> JobSteps:
@@ -97,8 +97,7 @@ def workflow() -> StepFunctionsWorkflow:
 
 def data_access(job: SpeakerEnrollmentJob) -> S3DataAccess:
     """S3 access as the job's DataAccessRoleArn (fresh credentials per invocation)."""
-    session = assume_data_access_role(job.data_access_role_arn, f"enrollment-{job.job_id}")
-    return S3DataAccess(session.client("s3"))
+    return S3DataAccess(data_access_client(job.data_access_role_arn, f"enrollment-{job.job_id}"))
 
 
 def open_job(ref: JobRef) -> tuple[JobSteps, SpeakerEnrollmentJob]:

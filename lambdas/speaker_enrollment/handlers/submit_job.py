@@ -1,4 +1,5 @@
-"""EventBridge ``Object Created`` in the inbox under ``manifests/<DomainId>/`` → one job."""
+"""EventBridge ``Object Created`` in the inbox under ``manifests/<DomainId>/`` (speaker enrollment) or
+``fraudsters/<DomainId>/`` (fraudster registration) → one job."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     defaults = UploadDefaults(config.output_bucket, config.kms_key_id, config.default_data_access_role_arn)
     request = request_from_upload(upload.bucket, upload.key, upload.upload_id, metadata, defaults)
     submitter = Submitter(job_store(), domain_store(), workflow(), now, watchlist_store())
-    job = submitter.submit(request, refusal=metadata_problem(metadata))
+    job = submitter.submit(request, refusal=metadata_problem(metadata, request.kind))
     logger.info("job submitted", extra={"job_id": job.job_id, "status": job.status.value})
     metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
     return {"DomainId": job.domain_id, "JobId": job.job_id, "JobStatus": job.status.value}

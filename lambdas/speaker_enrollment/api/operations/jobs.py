@@ -1,17 +1,20 @@
-"""StartSpeakerEnrollmentJob, DescribeSpeakerEnrollmentJob, ListSpeakerEnrollmentJobs.
+"""Start/Describe/ListSpeakerEnrollmentJob(s) and Start/Describe/ListFraudsterRegistrationJob(s).
 
 Start accepts a job only for an existing, ACTIVE domain, a DataAccessRoleArn of this account, an input URI
 naming an object, and watchlists of the domain; the job then runs on the workflow (Submitter). Jobs of one
-domain may run in parallel (Voice ID allowed one active job per domain).
+domain may run in parallel (Voice ID allowed one active job per domain). Each kind's Describe and List see only
+jobs of that kind.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ...domain.errors import AccessDeniedError, ResourceKind, ResourceNotFoundError
-from ...domain.job import EnrollmentConfig, SpeakerEnrollmentJob
+from ...domain.job import EnrollmentConfig, JobKind, RegistrationConfig, SpeakerEnrollmentJob
 from ...domain.paging import newest_first
 from ...domain.s3uri import parse_s3_uri
 from ...domain.submission import JobRequest
@@ -22,44 +25,50 @@ from .paging import listing
 ROLE_ACCOUNT_FIELD = 4  # arn:partition:iam::<account>:role/...
 
 
-def start_speaker_enrollment_job(services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
+def start_job(kind: JobKind, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
     services.domain_admin.active(params["DomainId"])
-    request = _job_request(params)
+    request = _job_request(params, kind)
     _check_role(services, request.data_access_role_arn)
     _check_watchlists(services, request)
     return {"Job": services.submitter.submit(request).to_api()}
 
 
-def describe_speaker_enrollment_job(services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
+def describe_job(kind: JobKind, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
     domain = services.domain_admin.describe(params["DomainId"])
     job = services.jobs.get(domain.domain_id, params["JobId"])
-    if job is None:
+    if job is None or job.kind is not kind:
         raise ResourceNotFoundError(ResourceKind.BATCH_JOB, f"Job '{params['JobId']}' does not exist in domain "
                                                             f"'{domain.domain_id}'")
     return {"Job": job.to_api()}
 
 
-def list_speaker_enrollment_jobs(services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
+def list_jobs(kind: JobKind, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
     """Newest first; JobStatus filters."""
     domain = services.domain_admin.describe(params["DomainId"])
     status = params.get("JobStatus")
-    jobs = [job for job in services.jobs.list(domain.domain_id) if status in (None, job.status.value)]
-    items, token = listing(services, "ListSpeakerEnrollmentJobs", params,
+    jobs = [job for job in services.jobs.list(domain.domain_id)
+            if job.kind is kind and status in (None, job.status.value)]
+    items, token = listing(services, _LIST_OPERATIONS[kind], params,
                            lambda limit, after: newest_first(jobs, _age, limit, after))
     return {"JobSummaries": [job.to_api() for job in items], "NextToken": token}
+
+
+_LIST_OPERATIONS = {JobKind.SPEAKER_ENROLLMENT: "ListSpeakerEnrollmentJobs",
+                    JobKind.FRAUDSTER_REGISTRATION: "ListFraudsterRegistrationJobs"}
 
 
 def _age(job: SpeakerEnrollmentJob) -> tuple[float, str]:
     return job.created_at, job.job_id
 
 
-def _job_request(params: dict[str, Any]) -> JobRequest:
+def _job_request(params: dict[str, Any], kind: JobKind) -> JobRequest:
     output = params["OutputDataConfig"]
     request = JobRequest(
         domain_id=params["DomainId"], client_token=params.get("ClientToken") or str(uuid.uuid4()),
         data_access_role_arn=params["DataAccessRoleArn"], input_s3_uri=params["InputDataConfig"]["S3Uri"],
         output_s3_uri=output["S3Uri"], output_kms_key_id=output.get("KmsKeyId"), job_name=params.get("JobName"),
-        enrollment_config=EnrollmentConfig.from_api(params.get("EnrollmentConfig")),
+        enrollment_config=EnrollmentConfig.from_api(params.get("EnrollmentConfig")), kind=kind,
+        registration_config=RegistrationConfig.from_api(params.get("RegistrationConfig")),
     )
     for field, uri, needs_key in (("InputDataConfig.S3Uri", request.input_s3_uri, True),
                                   ("OutputDataConfig.S3Uri", request.output_s3_uri, False)):
@@ -79,15 +88,17 @@ def _check_role(services: ApiServices, role_arn: str) -> None:
 
 
 def _check_watchlists(services: ApiServices, request: JobRequest) -> None:
-    fraud = request.enrollment_config.fraud_detection
-    for watchlist_id in fraud.watchlist_ids if fraud else ():
+    for watchlist_id in request.watchlist_ids:
         if services.watchlists.get(request.domain_id, watchlist_id) is None:
             raise ResourceNotFoundError(ResourceKind.WATCHLIST, f"Watchlist '{watchlist_id}' does not exist in "
                                                                 f"domain '{request.domain_id}'")
 
 
-OPERATIONS = {
-    "StartSpeakerEnrollmentJob": start_speaker_enrollment_job,
-    "DescribeSpeakerEnrollmentJob": describe_speaker_enrollment_job,
-    "ListSpeakerEnrollmentJobs": list_speaker_enrollment_jobs,
+OPERATIONS: dict[str, Callable[[ApiServices, dict[str, Any]], dict[str, Any]]] = {
+    "StartSpeakerEnrollmentJob": partial(start_job, JobKind.SPEAKER_ENROLLMENT),
+    "DescribeSpeakerEnrollmentJob": partial(describe_job, JobKind.SPEAKER_ENROLLMENT),
+    "ListSpeakerEnrollmentJobs": partial(list_jobs, JobKind.SPEAKER_ENROLLMENT),
+    "StartFraudsterRegistrationJob": partial(start_job, JobKind.FRAUDSTER_REGISTRATION),
+    "DescribeFraudsterRegistrationJob": partial(describe_job, JobKind.FRAUDSTER_REGISTRATION),
+    "ListFraudsterRegistrationJobs": partial(list_jobs, JobKind.FRAUDSTER_REGISTRATION),
 }
