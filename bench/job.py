@@ -1,28 +1,35 @@
 """Job benchmark (issue #3 item 8): a 200-request job on the local runtime against pure compute.
 
-Run: ``make bench-job`` (``python -m bench.job`` inside ``.venv``; needs ``make speech``).
-``--sweep`` also runs smaller jobs over SHARD_SIZE × VOICEPRINT_THREADS (× MaxConcurrency) and
-prints a table; ``--requests N`` changes the size of the main job.
+Run: ``make bench-job`` (``python -m bench.job`` inside ``.venv``; needs ``make speech``), about 4-5
+minutes on 2 idle cores. ``--sweep`` then runs the same job in every SWEEP configuration (SHARD_SIZE,
+VOICEPRINT_THREADS, MaxConcurrency; about a minute each) and prints a table; ``--sweep-only`` skips
+the main report, ``--skip-memory`` the peak-RSS measurements; ``--requests N`` sizes the job.
 
 What is measured:
 
-* the job: every request is one WAV of one voice (8 real speakers, parts 0..3, 31-59 s of net
-  speech) with its own SpeakerId, uploaded to the inbox bucket of an embedded
-  ``LocalRuntime``; the wall time runs from the manifest upload to the job's final status;
-* the same audio with ``VoiceprintEngine`` directly (decode + speech + voiceprints in groups of
-  SHARD_SIZE, files already in memory, no AWS) in a fresh process, single-threaded (BLAS 1), then
-  divided by the cores; and with 2 BLAS threads for reference;
-* the peak RSS of one shard worker (``ShardEnrollment`` over SHARD_SIZE requests, audio read from
-  disk as the S3 adapter would fetch it, in-memory speaker store) and of one request with ten
-  ~20 MB 8 kHz PCM16 WAVs (real speech tiled to about 21 min each), each in a fresh process.
+* the job: every request is one 8 kHz PCM16 WAV of one voice (8 real speakers round-robin, parts
+  0..3, 31-60 s of net speech, cut at different offsets) with its own SpeakerId, uploaded to the
+  inbox bucket of an embedded ``LocalRuntime`` (its local defaults unless overridden); the wall time
+  runs from the manifest upload to the job's final status, polled every POLL_SECONDS, next to the
+  job record's CreatedAt → EndedAt; the output file must hold every RequestId exactly once;
+* the same audio through ``VoiceprintEngine`` directly (decode + speech + voiceprints in pools of
+  SHARD_SIZE requests, files already in memory, no AWS) in a fresh process with BLAS 1 thread,
+  divided by the cores: the ideal the job is compared with; and, for reference, the first
+  REFERENCE_SHARDS shards with BLAS on every core in one process;
+* the CPU seconds of the job's process and of every other process meanwhile (the machine is shared:
+  a busy neighbour shows there, not as a slow job);
+* the peak RSS (ru_maxrss) of the enroll-shard step in a fresh process: ``ShardEnrollment`` over one
+  shard's requests, audio read from disk on fetch as the S3 adapter would, in-memory speaker store;
+  and one request of ten ~20 MB WAVs (real speech tiled to about 21.8 min each; issue target: 1 GB).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
+import itertools
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -50,16 +57,16 @@ REQUESTS = 200
 CORES = len(os.sched_getaffinity(0))
 TARGET_RATIO, TARGET_RSS_MB = 1.3, 1024
 BASE_SECONDS = 120  # every (voice, part) recording is cut from this much of its speech
-MIN_NET, SPAN_NET = 31, 29  # net speech per request: 31..59 s
+MIN_NET, SPAN_NET = 31, 27  # net speech asked per request: 31..57 s (a cut ends up to ~3 s over)
 BIG_FILES, BIG_FILE_BYTES = 10, 20 * 1024 * 1024  # the issue's "ten 20 MB files", under the 20 MiB limit
 WAV_HEADER_BYTES = 44
 QUIET = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 DEFAULT_SHARD = 20
 REFERENCE_SHARDS = 2  # the BLAS-2-threads reference runs on this many shards' requests
-SWEEP_REQUESTS = 60
 POLL_SECONDS = 0.5  # the job record's CreatedAt → EndedAt is exact; polling steals CPU from the job
-SWEEP = ((10, 1, 10), (20, 1, 10), (50, 1, 10), (20, 2, 10), (10, 2, 10), (20, 1, 2))
+# SHARD_SIZE, VOICEPRINT_THREADS, MaxConcurrency; None: the local runtime's default
+SWEEP = ((None, None, None), (10, None, None), (50, None, None), (None, 2, None), (None, None, 10), (50, None, 10))
 
 
 # ------------------------------------------------------------------------------------- the corpus
@@ -144,7 +151,12 @@ def write_big_files(folder: Path) -> list[Path]:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS. Not ru_maxrss: Linux carries the parent's peak across fork + exec into
+    it (a child of the bench, which holds the local runtime's S3 objects, would report ~1 GB at start);
+    VmHWM is the high-water mark of this process's own memory."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 def cpu_seconds() -> float:
@@ -159,16 +171,16 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def child_compute(folder: Path, threads: int, shard_size: int, limit: int) -> dict[str, Any]:
-    """decode + speech + voiceprints of the first `limit` WAVs in `folder`, SHARD_SIZE requests per pool."""
+def child_compute(folder: Path, threads: int, shard_size: int, start: int, stop: int) -> dict[str, Any]:
+    """decode + speech + voiceprints of WAVs [start:stop] in `folder`, SHARD_SIZE requests per pool."""
     engine = VoiceprintEngine(threads=threads)
-    files = [(path.name, path.read_bytes()) for path in sorted(folder.glob("cust-*.wav"))[:limit]]
+    files = [(path.name, path.read_bytes()) for path in sorted(folder.glob("cust-*.wav"))[start:stop]]
     net: list[float] = []
     shards: list[float] = []
     wall, cpu = time.perf_counter(), cpu_seconds()
-    for start in range(0, len(files), shard_size):
+    for first in range(0, len(files), shard_size):
         began = time.perf_counter()
-        speeches = [[engine.speech(data, name)] for name, data in files[start : start + shard_size]]
+        speeches = [[engine.speech(data, name)] for name, data in files[first : first + shard_size]]
         net.extend(p.net_speech_seconds for p in engine.voiceprints(speeches))
         shards.append(time.perf_counter() - began)
     return {"seconds": time.perf_counter() - wall, "cpu": cpu_seconds() - cpu, "files": len(files),
@@ -211,21 +223,6 @@ class NoFraudsters:
         return []
 
 
-@dataclass
-class EmptyWatchlist:
-    """The FraudsterSource port with no fraudsters (the screen then costs nothing)."""
-
-    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Any]:
-        return []
-
-
-def shard_enrollment(context: EnrollmentContext, folder: Path, engine: VoiceprintEngine) -> ShardEnrollment:
-    ports: dict[str, Any] = {"audio": FileAudio(folder), "speakers": MemorySpeakers(), "engine": engine}
-    if "fraudsters" in inspect.signature(ShardEnrollment).parameters:
-        ports["fraudsters"] = EmptyWatchlist()
-    return ShardEnrollment(context, **ports)
-
-
 def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> dict[str, Any]:
     """``ShardEnrollment.run`` over requests of the named files, as the enroll-shard step runs it."""
     engine = VoiceprintEngine(threads=threads)
@@ -243,14 +240,30 @@ def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> d
             "statuses": dict(statuses)}
 
 
-def run_child(*args: str, threads: int) -> dict[str, Any]:
-    """Run ``python -m bench.job --child ...`` with `threads` BLAS threads; returns its JSON line."""
+def child_command(args: Sequence[str], threads: int) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, **dict.fromkeys(BLAS_ENV, str(threads))}
-    command = [sys.executable, "-m", "bench.job", "--child", *args, "--threads", str(threads)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return [sys.executable, "-m", "bench.job", "--child", *args, "--threads", str(threads)], env
+
+
+def child_result(process: subprocess.Popen[str]) -> dict[str, Any]:
+    stdout, stderr = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(map(str, process.args))} failed:\n{stderr[-3000:]}")  # type: ignore[arg-type]
+    return json.loads(stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def run_children(jobs: Sequence[Sequence[str]], threads: int) -> list[dict[str, Any]]:
+    """Run ``python -m bench.job --child ...`` processes side by side, BLAS `threads` each; their JSON."""
+    processes = []
+    for args in jobs:
+        command, env = child_command(args, threads)
+        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+    return [child_result(process) for process in processes]
+
+
+def run_child(*args: str, threads: int) -> dict[str, Any]:
+    return run_children([args], threads)[0]
 
 
 # ------------------------------------------------------------------------------------- the job
@@ -277,7 +290,7 @@ class Config:
 
     shard_size: int | None = None
     threads: int | None = None
-    max_concurrency: int = 10
+    max_concurrency: int | None = None
 
     def environment(self) -> dict[str, str]:
         env = dict(QUIET)
@@ -289,8 +302,34 @@ class Config:
 
 
 def with_max_concurrency(template: dict[str, Any], value: int) -> dict[str, Any]:
-    text = json.dumps(template).replace('\\"MaxConcurrency\\":10,', f'\\"MaxConcurrency\\":{value},')
+    text = re.sub(r'(\\?"MaxConcurrency\\?":\s*)\d+', lambda m: f"{m.group(1)}{value}", json.dumps(template))
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+def map_concurrency(node: Any) -> int:
+    """The largest MaxConcurrency in a state machine definition (0 when there is none)."""
+    if isinstance(node, dict):
+        own = node.get("MaxConcurrency", 0)
+        return max([own if isinstance(own, int) else 0, *(map_concurrency(v) for v in node.values())])
+    if isinstance(node, list):
+        return max((map_concurrency(v) for v in node), default=0)
+    return 0
+
+
+def start_runtime(config: Config) -> Any:
+    """The local runtime; an explicit MaxConcurrency goes into the template and past the local cap."""
+    from enrollctl.local import stack  # noqa: PLC0415 - see wait_final
+    from enrollctl.local.runtime import LocalRuntime  # noqa: PLC0415
+    from enrollctl.local.template import load_template  # noqa: PLC0415
+
+    template, cap = load_template(None), stack.LOCAL_MAX_CONCURRENCY
+    if config.max_concurrency is not None:
+        template = with_max_concurrency(template, config.max_concurrency)
+        stack.LOCAL_MAX_CONCURRENCY = config.max_concurrency
+    try:
+        return LocalRuntime.start(port=0, environment=config.environment(), template=template)
+    finally:
+        stack.LOCAL_MAX_CONCURRENCY = cap
 
 
 def upload_audio(runtime: Any, folder: Path, recordings: Sequence[Recording]) -> list[dict[str, Any]]:
@@ -341,11 +380,7 @@ def job_outcome(runtime: Any, job: Any, recordings: Sequence[Recording]) -> tupl
 
 
 def run_job(folder: Path, recordings: Sequence[Recording], config: Config) -> JobRun:
-    from enrollctl.local.runtime import LocalRuntime  # noqa: PLC0415 - see wait_final
-    from enrollctl.local.template import load_template  # noqa: PLC0415
-
-    template = with_max_concurrency(load_template(None), config.max_concurrency)
-    with LocalRuntime.start(port=0, environment=config.environment(), template=template) as runtime:
+    with start_runtime(config) as runtime:
         requests = upload_audio(runtime, folder, recordings)
         key = f"manifests/{runtime.domain_id}/bench-{len(requests)}.json"
         body = json.dumps({"Version": "1.0", "SpeakerEnrollmentRequests": requests}).encode()
@@ -355,8 +390,9 @@ def run_job(folder: Path, recordings: Sequence[Recording], config: Config) -> Jo
         wall, cpu, busy = time.perf_counter() - wall, cpu_seconds() - cpu, machine_busy_seconds() - busy
         statuses, once = job_outcome(runtime, job, recordings)
         shard_size, threads = int(os.environ["SHARD_SIZE"]), os.environ.get("VOICEPRINT_THREADS", "0")
-    return JobRun(shard_size, threads, config.max_concurrency, len(recordings), wall,
-                  job.ended_at - job.created_at, cpu, max(0.0, busy - cpu), job.status.value, statuses, once)
+        concurrency = map_concurrency(runtime.definition)
+    return JobRun(shard_size, threads, concurrency, len(recordings), wall, job.ended_at - job.created_at, cpu,
+                  max(0.0, busy - cpu), job.status.value, statuses, once)
 
 
 # ------------------------------------------------------------------------------------ reporting
@@ -367,26 +403,30 @@ def load_average() -> str:
 
 
 def ratio(run: JobRun, compute: dict[str, Any]) -> float:
-    return run.wall / (compute["seconds"] / CORES)
+    return run.wall / (float(compute["seconds"]) / CORES)
 
 
-def report_job(run: JobRun, single: dict[str, Any], double: dict[str, Any]) -> None:
+def report_job(run: JobRun, single: dict[str, Any], parallel: dict[str, Any], double: dict[str, Any]) -> None:
     ideal = single["seconds"] / CORES
     print(f"\nJob: {run.requests} requests, SHARD_SIZE {run.shard_size}, VOICEPRINT_THREADS {run.threads}, "
           f"MaxConcurrency {run.max_concurrency}")
-    print(f"  {'':48}{'seconds':>9}{'CPU s':>9}{'× ideal':>9}")
+    print(f"  {'':52}{'seconds':>9}{'CPU s':>9}{'× ideal':>9}")
     rows = [
         ("job: manifest upload → final status", run.wall, f"{run.cpu:9.1f}"),
         ("job: CreatedAt → EndedAt (job record)", run.created_to_ended, " " * 9),
-        ("compute, BLAS 1 thread (one core)", single["seconds"], f"{single['cpu']:9.1f}"),
+        ("compute: 1 process, BLAS 1 thread", single["seconds"], f"{single['cpu']:9.1f}"),
         (f"ideal = compute / {CORES} cores", ideal, " " * 9),
+        (f"compute: {CORES} processes × BLAS 1 thread, side by side", parallel["seconds"], f"{parallel['cpu']:9.1f}"),
     ]
     for label, seconds, cpu in rows:
-        print(f"  {label:48}{seconds:9.1f}{cpu}{seconds / ideal:9.2f}")
+        print(f"  {label:52}{seconds:9.1f}{cpu}{seconds / ideal:9.2f}")
     verdict = "meets" if ratio(run, single) <= TARGET_RATIO else "misses"
-    print(f"  ratio wall / (compute / cores) = {ratio(run, single):.2f} ({verdict} the target ≤ {TARGET_RATIO})")
+    print(f"  ratio wall / (compute / cores) = {ratio(run, single):.2f} ({verdict} the target ≤ {TARGET_RATIO}); "
+          f"CreatedAt → EndedAt {run.created_to_ended / ideal:.2f}; against {CORES} processes side by side "
+          f"{run.wall / parallel['seconds']:.2f}")
     print(f"  job status {run.status}; output file: {run.statuses}; every RequestId exactly once: "
           f"{run.ids_exactly_once}")
+    print(f"  other processes used {run.others_cpu:.1f} CPU s during the job (of {CORES * run.wall:.0f} available)")
     print(f"  net speech per request {single['net_min']:.1f}-{single['net_max']:.1f} s, "
           f"{single['net_total'] / 60:.1f} min in all")
     same = sum(single["shards"][: len(double["shards"])])
@@ -401,11 +441,14 @@ def report_rss(label: str, result: dict[str, Any]) -> None:
 
 
 def report_sweep(runs: Sequence[JobRun], single: dict[str, Any]) -> None:
-    print(f"\nConfigurations ({runs[0].requests} requests each; ideal {single['seconds'] / CORES:.1f} s):")
-    print(f"  {'SHARD_SIZE':>10} {'THREADS':>8} {'MaxConc':>8} {'wall s':>8} {'CPU s':>8} {'ratio':>7}  statuses")
+    print(f"\nConfigurations ({runs[0].requests} requests each; ideal {single['seconds'] / CORES:.1f} s; "
+          "'others' = CPU s other processes used during the job):")
+    print(f"  {'SHARD_SIZE':>10} {'THREADS':>8} {'MaxConc':>8} {'wall s':>7} {'CPU s':>7} {'others':>7} {'ratio':>6}  "
+          "output file")
     for run in runs:
-        print(f"  {run.shard_size:>10} {run.threads:>8} {run.max_concurrency:>8} {run.wall:8.1f} {run.cpu:8.1f} "
-              f"{ratio(run, single):7.2f}  {run.statuses}{'' if run.ids_exactly_once else ' (ids NOT once)'}")
+        ids = "" if run.ids_exactly_once else " (RequestIds NOT exactly once)"
+        print(f"  {run.shard_size:>10} {run.threads:>8} {run.max_concurrency:>8} {run.wall:7.1f} {run.cpu:7.1f} "
+              f"{run.others_cpu:7.1f} {ratio(run, single):6.2f}  {run.statuses}{ids}")
 
 
 # ---------------------------------------------------------------------------------------- phases
@@ -420,33 +463,41 @@ def build_corpus(folder: Path, count: int) -> list[Recording]:
     return recordings
 
 
-def compute(folder: Path, threads: int, shard_size: int, limit: int) -> dict[str, Any]:
-    return run_child("compute", str(folder), json.dumps([shard_size, limit]), threads=threads)
+def compute(folder: Path, threads: int, shard_size: int, stop: int) -> dict[str, Any]:
+    return run_child("compute", str(folder), json.dumps([shard_size, 0, stop]), threads=threads)
 
 
-def main_job(folder: Path, count: int, config: Config, memory: bool = True) -> None:
-    recordings = build_corpus(folder, count)
+def compute_in_parallel(folder: Path, shard_size: int, count: int) -> dict[str, Any]:
+    """One BLAS-1-thread process per core, each on its share of whole shards, all at once."""
+    shards = -(-count // shard_size)
+    bounds = [round(shards * i / CORES) * shard_size for i in range(CORES + 1)]
+    started = time.perf_counter()
+    results = run_children([("compute", str(folder), json.dumps([shard_size, a, b]))
+                            for a, b in itertools.pairwise(bounds)], threads=1)
+    return {"seconds": time.perf_counter() - started, "cpu": sum(r["cpu"] for r in results),
+            "slowest": max(r["seconds"] for r in results)}
+
+
+def main_job(folder: Path, recordings: Sequence[Recording], config: Config) -> tuple[JobRun, dict[str, Any]]:
     run = run_job(folder, recordings, config)
     print(f"[job: {run.wall:.1f} s; load {load_average()}]", file=sys.stderr)
-    single = compute(folder, 1, run.shard_size, count)
+    single = compute(folder, 1, run.shard_size, len(recordings))
+    parallel = compute_in_parallel(folder, run.shard_size, len(recordings))
     double = compute(folder, CORES, run.shard_size, REFERENCE_SHARDS * run.shard_size)
-    report_job(run, single, double)
-    if memory:
-        main_memory(folder, recordings[: run.shard_size])
+    report_job(run, single, parallel, double)
+    return run, single
 
 
 def main_memory(folder: Path, shard: Sequence[Recording]) -> None:
-    print(f"\nPeak memory of one shard worker (fresh process, ShardEnrollment, BLAS {CORES} threads):")
+    print("\nPeak memory of one shard worker (fresh process, ShardEnrollment, BLAS 1 thread):")
     names = [[r.file_name] for r in shard]
-    report_rss(f"{len(names)} requests (one shard)", run_child("shard", str(folder), json.dumps(names), threads=CORES))
+    report_rss(f"{len(names)} requests (one shard)", run_child("shard", str(folder), json.dumps(names), threads=1))
     big = [[p.name for p in write_big_files(folder)]]
     report_rss(f"1 request, {BIG_FILES} files of {BIG_FILE_BYTES / 1e6:.0f} MB",
-               run_child("shard", str(folder), json.dumps(big), threads=CORES))
+               run_child("shard", str(folder), json.dumps(big), threads=1))
 
 
-def main_sweep(folder: Path, count: int) -> None:
-    recordings = build_corpus(folder, count)
-    single = compute(folder, 1, DEFAULT_SHARD, count)
+def main_sweep(folder: Path, recordings: Sequence[Recording], single: dict[str, Any]) -> None:
     runs = []
     for shard_size, threads, concurrency in SWEEP:
         runs.append(run_job(folder, recordings, Config(shard_size, threads, concurrency)))
@@ -454,11 +505,23 @@ def main_sweep(folder: Path, count: int) -> None:
     report_sweep(runs, single)
 
 
+def run_all(folder: Path, args: argparse.Namespace) -> None:
+    recordings = build_corpus(folder, args.requests)
+    if args.sweep_only:
+        single = compute(folder, 1, DEFAULT_SHARD, len(recordings))
+    else:
+        run, single = main_job(folder, recordings, Config(args.shard_size, args.voiceprint_threads))
+        if not args.skip_memory:
+            main_memory(folder, recordings[: run.shard_size])
+    if args.sweep or args.sweep_only:
+        main_sweep(folder, recordings, single)
+
+
 def child_main(args: argparse.Namespace) -> None:
     kind, folder, extra = args.child
     if kind == "compute":
-        shard_size, limit = json.loads(extra)
-        result = child_compute(Path(folder), args.threads, shard_size, limit)
+        shard_size, start, stop = json.loads(extra)
+        result = child_compute(Path(folder), args.threads, shard_size, start, stop)
     else:
         result = child_shard(Path(folder), json.loads(extra), args.threads)
     print(json.dumps(result))
@@ -469,7 +532,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=REQUESTS)
     parser.add_argument("--shard-size", type=int, help="SHARD_SIZE (default: the local runtime's)")
     parser.add_argument("--voiceprint-threads", type=int, help="VOICEPRINT_THREADS (default: the local runtime's)")
-    parser.add_argument("--sweep", action="store_true", help=f"also sweep configurations ({SWEEP_REQUESTS} requests)")
+    parser.add_argument("--sweep", action="store_true", help="also run the job in every SWEEP configuration")
     parser.add_argument("--sweep-only", action="store_true")
     parser.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS measurements")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
@@ -484,13 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-job-") as tmp:
-        if not args.sweep_only:
-            main_job(Path(tmp), args.requests, Config(args.shard_size, args.voiceprint_threads),
-                     not args.skip_memory)
-        if args.sweep or args.sweep_only:
-            sweep_folder = Path(tmp) / "sweep"
-            sweep_folder.mkdir()
-            main_sweep(sweep_folder, SWEEP_REQUESTS)
+        run_all(Path(tmp), args)
     print(f"\nBench took {time.perf_counter() - started:.0f} s; load average now {load_average()}")
     return 0
 
