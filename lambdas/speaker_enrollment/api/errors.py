@@ -20,7 +20,8 @@ from ..domain.submission import ClientTokenReusedError
 
 
 class ApiError(Exception):
-    code: ClassVar[str] = "InternalServerException"
+    """Each subclass is named exactly as its wire ``__type``; the base is the 500 fallback."""
+
     status: ClassVar[int] = 500
 
     def __init__(self, message: str, **fields: str) -> None:
@@ -28,42 +29,40 @@ class ApiError(Exception):
         self.message = message
         self.fields = fields
 
+    @classmethod
+    def code(cls) -> str:
+        return "InternalServerException" if cls is ApiError else cls.__name__
+
     def body(self) -> dict[str, Any]:
         # "message" is what botocore reads into Error.Message; "Message" is the modeled member.
-        return {"__type": self.code, "message": self.message, "Message": self.message, **self.fields}
+        return {"__type": self.code(), "message": self.message, "Message": self.message, **self.fields}
 
 
 class ValidationException(ApiError):
-    code = "ValidationException"
     status = 400
 
 
 class SerializationException(ApiError):
     """The body is not a JSON object."""
 
-    code = "SerializationException"
     status = 400
 
 
 class UnknownOperationException(ApiError):
     """The X-Amz-Target names no Voice ID operation."""
 
-    code = "UnknownOperationException"
     status = 400
 
 
 class ServiceQuotaExceededException(ApiError):
-    code = "ServiceQuotaExceededException"
     status = 402
 
 
 class AccessDeniedException(ApiError):
-    code = "AccessDeniedException"
     status = 403
 
 
 class ResourceNotFoundException(ApiError):
-    code = "ResourceNotFoundException"
     status = 404
 
     def __init__(self, message: str, resource_type: str) -> None:
@@ -71,7 +70,6 @@ class ResourceNotFoundException(ApiError):
 
 
 class ConflictException(ApiError):
-    code = "ConflictException"
     status = 409
 
     def __init__(self, message: str, conflict_type: str) -> None:
@@ -79,12 +77,10 @@ class ConflictException(ApiError):
 
 
 class ThrottlingException(ApiError):
-    code = "ThrottlingException"
     status = 429
 
 
 class InternalServerException(ApiError):
-    code = "InternalServerException"
     status = 500
 
 
