@@ -18,7 +18,7 @@ What is measured:
   REFERENCE_SHARDS shards with BLAS on every core in one process;
 * the CPU seconds of the job's process and of every other process meanwhile (the machine is shared:
   a busy neighbour shows there, not as a slow job);
-* the peak RSS (ru_maxrss) of the enroll-shard step in a fresh process: ``ShardEnrollment`` over one
+* the peak RSS (ru_maxrss) of the enroll-shard step in a fresh process: ``run_shard`` over one
   shard's requests, audio read from disk on fetch as the S3 adapter would, in-memory speaker store;
   and one request of ten ~20 MB WAVs (real speech tiled to about 21.8 min each; issue target: 1 GB).
 """
@@ -44,9 +44,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from enrollctl import samples
-from speaker_enrollment.domain.enrollment import EnrollmentContext, ShardEnrollment
-from speaker_enrollment.domain.job import EnrollmentConfig
-from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest
+from speaker_enrollment.domain.shared.job import BatchJob
+from speaker_enrollment.domain.workflow.jobtype import Limits, ShardServices
+from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT, EnrollmentConfig, EnrollmentRequest
+from speaker_enrollment.domain.workflow.manifest import AudioSpecification
+from speaker_enrollment.domain.workflow.steps import run_shard
 from speaker_enrollment.voiceprint import audio
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 
@@ -224,17 +226,21 @@ class NoFraudsters:
 
 
 def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> dict[str, Any]:
-    """``ShardEnrollment.run`` over requests of the named files, as the enroll-shard step runs it."""
+    """``run_shard`` of a speaker enrollment job over requests of the named files, as the enroll-shard step runs
+    it."""
     engine = VoiceprintEngine(threads=threads)
-    context = EnrollmentContext(job_id="bench", domain_id="bench", config=EnrollmentConfig(),
-                                speaker_quota=100_000, max_file_bytes=BIG_FILE_BYTES, clock=time.time)
+    job = BatchJob("bench", "bench", SPEAKER_ENROLLMENT.name, EnrollmentConfig(), "arn:aws:iam::1:role/r",
+                   "s3://bench/m.json", "s3://bench/out/", created_at=time.time())
+    limits = Limits(max_requests_per_job=10_000, shard_size=len(names), speaker_quota=100_000,
+                    max_audio_file_bytes=BIG_FILE_BYTES, fraudster_quota=500)
+    services = ShardServices(job, MemorySpeakers(), NoFraudsters(), engine, limits, time.time)  # type: ignore[arg-type]
     requests = [
         EnrollmentRequest(f"req-{i}", f"cust-{i}", tuple(AudioSpecification(f"s3://bench/{n}", 0) for n in files))
         for i, files in enumerate(names)
     ]
     ready_rss = peak_rss_mb()
     wall = time.perf_counter()
-    results = ShardEnrollment(context, FileAudio(folder), MemorySpeakers(), engine, NoFraudsters()).run(requests)
+    results = run_shard(SPEAKER_ENROLLMENT, services, FileAudio(folder), requests)
     statuses = Counter(str(getattr(r, "status", getattr(r, "error_code", "?"))) for r in results)
     return {"seconds": time.perf_counter() - wall, "peak_rss_mb": peak_rss_mb(), "ready_rss_mb": ready_rss,
             "statuses": dict(statuses)}
@@ -489,7 +495,7 @@ def main_job(folder: Path, recordings: Sequence[Recording], config: Config) -> t
 
 
 def main_memory(folder: Path, shard: Sequence[Recording]) -> None:
-    print("\nPeak memory of one shard worker (fresh process, ShardEnrollment, BLAS 1 thread):")
+    print("\nPeak memory of one shard worker (fresh process, run_shard, BLAS 1 thread):")
     names = [[r.file_name] for r in shard]
     report_rss(f"{len(names)} requests (one shard)", run_child("shard", str(folder), json.dumps(names), threads=1))
     big = [[p.name for p in write_big_files(folder)]]

@@ -7,11 +7,12 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
+from speaker_enrollment.settings import Tunables
 
 from stacks.api import VoiceIdRestApi
 from stacks.ingest import ManifestIngest
 from stacks.storage import EnrollmentStorage
-from stacks.workflow import EnrollmentWorkflow, WorkflowSettings
+from stacks.workflow import EnrollmentWorkflow
 
 
 class SpeakerEnrollmentStack(Stack):
@@ -24,7 +25,7 @@ class SpeakerEnrollmentStack(Stack):
         *,
         code_dir: Path,
         layer_dir: Path,
-        settings: WorkflowSettings | None = None,
+        settings: Tunables | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)

@@ -13,11 +13,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 
 from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.storage import EnrollmentStorage
 
-MANIFEST_KEY_WILDCARDS = ("manifests/*/*.json", "fraudsters/*/*.json")
+MANIFEST_KEY_WILDCARDS = tuple(f"{job_type.upload_prefix}/*/*.json" for job_type in JOB_TYPES)  # one per kind
 EVENT_RETRY_ATTEMPTS = 8
 EVENT_MAX_AGE = Duration.hours(6)
 FUNCTION_ASYNC_RETRY_ATTEMPTS = 2

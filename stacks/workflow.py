@@ -13,6 +13,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
+from speaker_enrollment.settings import Tunables
 
 from stacks.nag import acknowledge, acknowledge_wildcard, logical_id
 from stacks.storage import EnrollmentStorage
@@ -34,8 +36,7 @@ CODE_EXCLUDES = [
     "*.egg-info",
 ]
 SHARD_MAX_CONCURRENCY = 10
-MANIFESTS = "manifests/*"
-FRAUDSTER_MANIFESTS = "fraudsters/*"
+UPLOAD_PREFIXES = tuple(f"{job_type.upload_prefix}/*" for job_type in JOB_TYPES)  # one per kind of job
 SHARD_OBJECTS = "jobs/*/shards/*"
 RESULT_OBJECTS = "jobs/*/results/*"
 LAMBDA_SERVICE_ERRORS = [
@@ -93,19 +94,6 @@ FAIL = FunctionSpec(
 ALL_FUNCTIONS = (SUBMIT, PREPARE, ENROLL_SHARD, FINALIZE, FAIL)
 # The functions that read or write customer data through the job's DataAccessRoleArn (sts:AssumeRole).
 DATA_ACCESS_FUNCTIONS = (PREPARE, ENROLL_SHARD, FINALIZE)
-
-
-@dataclass(frozen=True)
-class WorkflowSettings:
-    """Defaults of `speaker_enrollment.settings.Settings`, passed to every function's environment."""
-
-    max_requests_per_job: int = 10_000
-    speaker_quota: int = 100_000
-    shard_size: int = 20
-    max_audio_file_bytes: int = 20 * 1024 * 1024
-    voiceprint_threads: int = 0  # BLAS threads; 0 = every core the function has
-    watchlist_quota: int = 3  # watchlists per domain, the default one included
-    fraudster_quota: int = 500  # fraudsters per watchlist
 
 
 class FunctionFactory:
@@ -183,7 +171,7 @@ class EnrollmentWorkflow(Construct):
         storage: EnrollmentStorage,
         code_dir: Path,
         layer_dir: Path,
-        settings: WorkflowSettings | None = None,
+        settings: Tunables | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._storage = storage
@@ -193,7 +181,7 @@ class EnrollmentWorkflow(Construct):
         self.roles = {spec.construct_id: self.function_factory.role(self, spec) for spec in ALL_FUNCTIONS}
         data_role = storage.create_default_data_access_role([self.roles[s.construct_id] for s in DATA_ACCESS_FUNCTIONS])
         # The Settings variables every function gets (the API adds its own on top).
-        self.environment = self._environment(settings or WorkflowSettings(), data_role)
+        self.environment = self._environment(settings or Tunables(), data_role)
         factory = self.function_factory
         self.functions = {
             spec.construct_id: factory.function(self, spec, self.roles[spec.construct_id], self.environment)
@@ -229,7 +217,7 @@ class EnrollmentWorkflow(Construct):
             description="Speaker enrollment: third-party wheels (requirements.txt) for python3.12 arm64",
         )
 
-    def _environment(self, settings: WorkflowSettings, data_role: iam.IRole) -> dict[str, str]:
+    def _environment(self, settings: Tunables, data_role: iam.IRole) -> dict[str, str]:
         storage = self._storage
         return {
             "JOBS_TABLE": storage.jobs_table.table_name,
@@ -242,13 +230,7 @@ class EnrollmentWorkflow(Construct):
             "OUTPUT_BUCKET": storage.output_bucket.bucket_name,
             "KMS_KEY_ID": storage.key.key_arn,
             "DEFAULT_DATA_ACCESS_ROLE_ARN": data_role.role_arn,
-            "MAX_REQUESTS_PER_JOB": str(settings.max_requests_per_job),
-            "SPEAKER_QUOTA": str(settings.speaker_quota),
-            "SHARD_SIZE": str(settings.shard_size),
-            "MAX_AUDIO_FILE_BYTES": str(settings.max_audio_file_bytes),
-            "VOICEPRINT_THREADS": str(settings.voiceprint_threads),
-            "WATCHLIST_QUOTA": str(settings.watchlist_quota),
-            "FRAUDSTER_QUOTA": str(settings.fraudster_quota),
+            **settings.environment(),
             "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
             "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
             "LOG_LEVEL": "INFO",
@@ -275,14 +257,13 @@ class EnrollmentWorkflow(Construct):
         # Watchlists: the watchlist-id metadata must name a watchlist of the domain.
         allow(role, "dynamodb", ["GetItem"], storage.watchlists_table.table_arn)
         # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject.
-        for prefix in (MANIFESTS, FRAUDSTER_MANIFESTS):
+        for prefix in UPLOAD_PREFIXES:
             allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(prefix))
             acknowledge_wildcard(
                 role,
                 f"Resource::<{logical_id(storage.inbox_bucket)}.Arn>/{prefix}",
                 "Reads the metadata of the manifest whose upload triggered the event; manifests are uploaded as "
-                "manifests/<DomainId>/<name>.json (speakers) or fraudsters/<DomainId>/<name>.json (fraudster "
-                "registration) with keys chosen by the uploader.",
+                f"{prefix[:-1]}<DomainId>/<name>.json (one prefix per kind of job) with keys chosen by the uploader.",
             )
         storage.grant_key_read_write(role)
 

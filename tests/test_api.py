@@ -30,9 +30,10 @@ from speaker_enrollment.adapters.kms import KmsMacSigner
 from speaker_enrollment.api.model import service_model
 from speaker_enrollment.api.operations import OPERATIONS
 from speaker_enrollment.api.tokens import PageTokens
-from speaker_enrollment.domain.ids import new_id
-from speaker_enrollment.domain.job import JobStatus, SpeakerEnrollmentJob
-from speaker_enrollment.domain.speaker import SpeakerStatus
+from speaker_enrollment.domain.shared.ids import new_id
+from speaker_enrollment.domain.shared.job import BatchJob, JobStatus
+from speaker_enrollment.domain.shared.speaker import SpeakerStatus
+from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT, EnrollmentConfig
 
 pytestmark = pytest.mark.slow
 ENVIRONMENT = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true", "VOICEPRINT_THREADS": "1"}
@@ -202,8 +203,9 @@ def seed_jobs(runtime: LocalRuntime, domain_id: str, statuses: list[JobStatus]) 
     store = DynamoJobStore(runtime.client("dynamodb"), runtime.jobs_table)
     ids = []
     for index, status in enumerate(statuses):
-        job = SpeakerEnrollmentJob(new_id(), domain_id, runtime.data_access_role_arn, "s3://b/m.json", "s3://b/o",
-                                   created_at=1_700_000_000.0 + index, job_name=f"seed-{index}", status=status)
+        job = BatchJob(new_id(), domain_id, SPEAKER_ENROLLMENT.name, EnrollmentConfig(), runtime.data_access_role_arn,
+                       "s3://b/m.json", "s3://b/o", created_at=1_700_000_000.0 + index, job_name=f"seed-{index}",
+                       status=status)
         store.create(job, f"seed-{index}", "hash")
         ids.append(job.job_id)
     return ids
@@ -379,7 +381,8 @@ def test_list_and_delete_speakers(runtime: LocalRuntime, client: VoiceId, domain
         assert (error["Code"], error["ResourceType"]) == ("ResourceNotFoundException", "SPEAKER")
     left = client.list_speakers(DomainId=domain_id)["SpeakerSummaries"]
     assert [s["CustomerSpeakerId"] for s in left] == names[2:]
-    count = DynamoDomainStore(runtime.client("dynamodb"), runtime.domains_table).get(domain_id)
+    domains = DynamoDomainStore(runtime.client("dynamodb"), runtime.domains_table, runtime.watchlists_table)
+    count = domains.get(domain_id)
     assert count is not None and count.speaker_count == 3
 
 

@@ -15,10 +15,10 @@ from speaker_enrollment.api.model import operation_model, project
 from speaker_enrollment.api.patterns import compiled, translate
 from speaker_enrollment.api.tokens import PageTokens
 from speaker_enrollment.api.validation import check_request
-from speaker_enrollment.domain.domain import Deployment
-from speaker_enrollment.domain.errors import InvalidRequestError
-from speaker_enrollment.domain.paging import newest_first
-from speaker_enrollment.domain.tags import tagged, untagged
+from speaker_enrollment.domain.admin.errors import InvalidRequestError
+from speaker_enrollment.domain.admin.tags import tagged, untagged
+from speaker_enrollment.domain.shared.domain import Deployment
+from speaker_enrollment.domain.shared.paging import newest_first
 
 DOMAIN_ID = "a" * 22
 

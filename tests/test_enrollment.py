@@ -1,4 +1,5 @@
-"""Voice ID's enrollment rules on real speech, with in-memory stores (no AWS)."""
+"""Voice ID's enrollment rules with in-memory stores (no AWS): on real speech where the voiceprint is the subject,
+with the fake embedder where only the rule is."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from dataclasses import replace
 
 import pytest
 from enrollctl import samples
-from fakes import MemoryAudio, MemoryFraudsters, MemorySpeakers
-from speaker_enrollment.domain.enrollment import EnrollmentContext, RequestResult, ShardEnrollment
-from speaker_enrollment.domain.ids import GENERATED_SPEAKER_ID_PATTERN
-from speaker_enrollment.domain.job import EnrollmentConfig, ExistingEnrollmentAction
-from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest, RequestError
-from speaker_enrollment.domain.speaker import SpeakerStatus
+from fakes import FakeEmbedder, MemoryAudio, MemorySpeakers, fake_recording, run_shard_of
+from speaker_enrollment.domain.ports import Embedder
+from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
+from speaker_enrollment.domain.shared.speaker import SpeakerStatus
+from speaker_enrollment.domain.workflow.kinds.enrollment import (
+    SPEAKER_ENROLLMENT,
+    EnrollmentConfig,
+    EnrollmentRequest,
+    ExistingEnrollmentAction,
+)
+from speaker_enrollment.domain.workflow.manifest import AudioSpecification
+from speaker_enrollment.domain.workflow.results import JobResult, RequestError
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 
 DOMAIN = "D" * 22
@@ -42,7 +49,7 @@ def req(request_id: str, speaker: str, *uris: str) -> EnrollmentRequest:
     return EnrollmentRequest(request_id, speaker, tuple(AudioSpecification(u, 0) for u in uris))
 
 
-Runner = Callable[..., list[RequestResult]]
+Runner = Callable[..., list[JobResult]]
 
 
 @pytest.fixture
@@ -50,20 +57,29 @@ def store() -> MemorySpeakers:
     return MemorySpeakers()
 
 
-@pytest.fixture
-def run(engine: VoiceprintEngine, audio_objects: dict[str, bytes], store: MemorySpeakers) -> Runner:
+def runner(embedder: Embedder, audio_objects: dict[str, bytes], store: MemorySpeakers) -> Runner:
     def run_job(*requests: EnrollmentRequest, job: str = "J1", action: str = "SKIP", quota: int = 100,
-                audio: MemoryAudio | None = None) -> list[RequestResult]:
-        context = EnrollmentContext(
-            job_id=job, domain_id=DOMAIN, config=EnrollmentConfig(ExistingEnrollmentAction(action)),
-            speaker_quota=quota, max_file_bytes=20 * 1024 * 1024, clock=lambda: 1_700_000_000.0,
-        )
-        source = audio or MemoryAudio(dict(audio_objects))
-        return ShardEnrollment(context, source, store, engine, MemoryFraudsters()).run(list(requests))
+                audio: MemoryAudio | None = None) -> list[JobResult]:
+        config = EnrollmentConfig(ExistingEnrollmentAction(action))
+        return run_shard_of(SPEAKER_ENROLLMENT, config, requests, audio=audio or MemoryAudio(dict(audio_objects)),
+                            embedder=embedder, speakers=store, job_id=job, domain_id=DOMAIN, speaker_quota=quota)
     return run_job
 
 
-def statuses(results: list[RequestResult]) -> list[object]:
+@pytest.fixture
+def run(engine: VoiceprintEngine, audio_objects: dict[str, bytes], store: MemorySpeakers) -> Runner:
+    """Enrollment on real speech and the real voiceprint engine."""
+    return runner(engine, audio_objects, store)
+
+
+@pytest.fixture
+def rules(store: MemorySpeakers) -> Runner:
+    """Enrollment with the fake embedder: the same rules, no LSTM (for tests whose subject is a rule)."""
+    objects = {uri: fake_recording(voice, seconds) for uri, (voice, seconds, _) in AUDIO.items()}
+    return runner(FakeEmbedder(), objects, store)
+
+
+def statuses(results: list[JobResult]) -> list[object]:
     return [r.error_code if isinstance(r, RequestError) else r.status.value for r in results]
 
 
@@ -77,10 +93,10 @@ def test_new_speakers_are_enrolled_with_a_real_voiceprint(run: Runner, store: Me
     assert allison.net_speech_seconds is not None and allison.net_speech_seconds >= 30
 
 
-def test_skip_reports_duplicates_without_reading_audio(run: Runner, audio_objects: dict[str, bytes]) -> None:
-    run(req("r1", "allison", "s3://inbox/allison-0.wav"))
-    audio = MemoryAudio(dict(audio_objects))
-    results = run(req("r1", "allison", "s3://inbox/allison-1.wav"), job="J2", audio=audio)
+def test_skip_reports_duplicates_without_reading_audio(rules: Runner) -> None:
+    rules(req("r1", "allison", "s3://inbox/allison-0.wav"))
+    audio = MemoryAudio({"s3://inbox/allison-1.wav": fake_recording("allison-en", 40)})
+    results = rules(req("r1", "allison", "s3://inbox/allison-1.wav"), job="J2", audio=audio)
     assert statuses(results) == ["DUPLICATE_SKIPPED"]
     assert audio.fetched == []
 
@@ -98,18 +114,18 @@ def test_overwrite_replaces_the_voiceprint_and_keeps_the_generated_id(run: Runne
     assert sum(a * b for a, b in zip(after.voiceprint, before.voiceprint, strict=True)) > 0.9
 
 
-def test_opted_out_speaker_is_refused_with_409(run: Runner, store: MemorySpeakers) -> None:
-    run(req("r1", "allison", "s3://inbox/allison-0.wav"))
+def test_opted_out_speaker_is_refused_with_409(rules: Runner, store: MemorySpeakers) -> None:
+    rules(req("r1", "allison", "s3://inbox/allison-0.wav"))
     speaker = store.get(DOMAIN, "allison")
     assert speaker is not None
     store.speakers[(DOMAIN, "allison")] = replace(speaker, status=SpeakerStatus.OPTED_OUT, voiceprint=())
-    (result,) = run(req("r9", "allison", "s3://inbox/allison-1.wav"), job="J2", action="OVERWRITE")
+    (result,) = rules(req("r9", "allison", "s3://inbox/allison-1.wav"), job="J2", action="OVERWRITE")
     assert isinstance(result, RequestError) and result.error_code == 409
     assert "opted out" in result.error_message
 
 
-def test_speaker_quota_gives_402_for_new_speakers_only(run: Runner) -> None:
-    results = run(req("r1", "allison", "s3://inbox/allison-0.wav"), req("r2", "carlo", "s3://inbox/carlo-0.wav"),
+def test_speaker_quota_gives_402_for_new_speakers_only(rules: Runner) -> None:
+    results = rules(req("r1", "allison", "s3://inbox/allison-0.wav"), req("r2", "carlo", "s3://inbox/carlo-0.wav"),
                   quota=1)
     assert statuses(results) == ["NEW_ENROLLMENT", 402]
     assert isinstance(results[1], RequestError) and "quota of 1 speakers" in results[1].error_message
@@ -137,18 +153,18 @@ def test_speech_is_pooled_over_the_request_files(run: Runner, store: MemorySpeak
 
 
 def test_a_retried_shard_reports_the_same_results_and_enrolls_nothing_twice(
-    run: Runner, store: MemorySpeakers
+    rules: Runner, store: MemorySpeakers
 ) -> None:
     shard = (req("r1", "allison", "s3://inbox/allison-0.wav"), req("r2", "carlo", "s3://inbox/carlo-0.wav"))
-    first = run(*shard)
-    again = run(*shard)
+    first = rules(*shard)
+    again = rules(*shard)
     assert again == first
     assert statuses(again) == ["NEW_ENROLLMENT", "NEW_ENROLLMENT"]
     assert store.count(DOMAIN) == 2
 
 
-def test_the_same_speaker_twice_in_one_job_is_enrolled_once(run: Runner, store: MemorySpeakers) -> None:
-    results = run(req("a", "allison", "s3://inbox/allison-0.wav"), req("b", "allison", "s3://inbox/allison-1.wav"))
+def test_the_same_speaker_twice_in_one_job_is_enrolled_once(rules: Runner, store: MemorySpeakers) -> None:
+    results = rules(req("a", "allison", "s3://inbox/allison-0.wav"), req("b", "allison", "s3://inbox/allison-1.wav"))
     assert statuses(results) == ["NEW_ENROLLMENT", "DUPLICATE_SKIPPED"]
     assert store.count(DOMAIN) == 1
     assert {getattr(r, "generated_speaker_id", None) for r in results} == {

@@ -19,11 +19,12 @@ from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import VoiceprintOf, pcm16_wav, recording
 from speaker_enrollment.adapters.dynamodb import DynamoFraudsterStore, DynamoJobStore
-from speaker_enrollment.domain.fraudster import Fraudster
-from speaker_enrollment.domain.ids import new_generated_fraudster_id, new_id
-from speaker_enrollment.domain.job import JobStatus, SpeakerEnrollmentJob
-from speaker_enrollment.domain.ports import QuotaExceededError
-from speaker_enrollment.domain.watchlist import default_watchlist_id
+from speaker_enrollment.domain.shared.errors import QuotaExceededError
+from speaker_enrollment.domain.shared.fraudster import Fraudster
+from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new_id
+from speaker_enrollment.domain.shared.job import BatchJob, JobStatus
+from speaker_enrollment.domain.shared.watchlist import default_watchlist_id
+from speaker_enrollment.domain.workflow.kinds.enrollment import EnrollmentConfig
 from test_api import error_of, start_request, wait_until_final
 
 pytestmark = pytest.mark.slow
@@ -79,7 +80,7 @@ def manifest(rt: LocalRuntime, key: str, metadata: dict[str, str] | None = None)
     return f"s3://{rt.inbox_bucket}/{key}"
 
 
-def output(rt: LocalRuntime, job: dict[str, Any] | SpeakerEnrollmentJob) -> dict[str, str | int]:
+def output(rt: LocalRuntime, job: dict[str, Any] | BatchJob) -> dict[str, str | int]:
     """RequestId → EnrollmentStatus or the error (code and message) of a finished job's output file."""
     output_uri = job["OutputDataConfig"]["S3Uri"] if isinstance(job, dict) else job.output_s3_uri
     input_uri = job["InputDataConfig"]["S3Uri"] if isinstance(job, dict) else job.input_s3_uri
@@ -91,7 +92,7 @@ def output(rt: LocalRuntime, job: dict[str, Any] | SpeakerEnrollmentJob) -> dict
             **{e["RequestId"]: f"{e['ErrorCode']}: {e['ErrorMessage']}" for e in document["Errors"]}}
 
 
-def upload_job(rt: LocalRuntime, name: str, metadata: dict[str, str] | None = None) -> SpeakerEnrollmentJob:
+def upload_job(rt: LocalRuntime, name: str, metadata: dict[str, str] | None = None) -> BatchJob:
     uri = manifest(rt, f"manifests/{rt.domain_id}/{name}", metadata)
     return wait_for_job(DynamoJobStore(rt.client("dynamodb"), rt.jobs_table), rt.domain_id, uri, timeout=300)
 
@@ -199,8 +200,9 @@ def test_an_upload_checks_the_default_watchlist_and_metadata_overrides_it(
     assert results["allison"] == "NEW_ENROLLMENT" and carlo.generated_fraudster_id in str(results["carlo"])
     let_through = upload_job(runtime, "lenient.json", {"risk-threshold": "100", "fraud-detection-action": "fail"})
     assert let_through.status is JobStatus.COMPLETED
-    assert let_through.enrollment_config.fraud_detection is not None
-    assert let_through.enrollment_config.fraud_detection.risk_threshold == 100
+    config = let_through.config
+    assert isinstance(config, EnrollmentConfig) and config.fraud_detection is not None
+    assert config.fraud_detection.risk_threshold == 100
 
 
 @pytest.mark.parametrize(("metadata", "status", "reason"), [

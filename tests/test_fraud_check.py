@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import pytest
 from enrollctl import samples
-from fakes import MemoryAudio, MemoryFraudsters, MemorySpeakers
-from speaker_enrollment.domain.enrollment import EnrollmentContext, RequestResult, ShardEnrollment
-from speaker_enrollment.domain.fraudster import Fraudster
-from speaker_enrollment.domain.ids import new_generated_fraudster_id, new_id
-from speaker_enrollment.domain.job import EnrollmentConfig, FraudDetectionAction, FraudDetectionConfig
-from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest, RequestError
-from speaker_enrollment.domain.watchlist import default_watchlist_id
+from fakes import MemoryAudio, MemoryFraudsters, run_shard_of
+from speaker_enrollment.domain.shared.fraudster import Fraudster
+from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new_id
+from speaker_enrollment.domain.shared.watchlist import default_watchlist_id
+from speaker_enrollment.domain.workflow.fraud import FraudDetectionAction, FraudDetectionConfig
+from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT, EnrollmentConfig, EnrollmentRequest
+from speaker_enrollment.domain.workflow.manifest import AudioSpecification
+from speaker_enrollment.domain.workflow.results import JobResult, RequestError
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 from speaker_enrollment.voiceprint.scoring import DEFAULT_FRAUD_RISK_THRESHOLD
 
@@ -27,7 +28,7 @@ OTHER_WATCHLIST = new_id()
 CALLERS = {"carlo": ("carlo-it", 40, 1), "allison": ("allison-en", 40, 0), "june": ("june-fr", 40, 0)}
 REQUESTS = [EnrollmentRequest(f"r-{name}", name, (AudioSpecification(f"s3://inbox/{name}.wav", 0),))
             for name in CALLERS]
-Runner = Callable[..., list[RequestResult]]
+Runner = Callable[..., list[JobResult]]
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +53,14 @@ def fraudsters(carlo: Fraudster) -> MemoryFraudsters:
 
 @pytest.fixture
 def run(engine: VoiceprintEngine, audio_objects: dict[str, bytes], fraudsters: MemoryFraudsters) -> Runner:
-    def run_job(fraud: FraudDetectionConfig | None = None) -> list[RequestResult]:
-        context = EnrollmentContext(
-            job_id="J", domain_id=DOMAIN, config=EnrollmentConfig(fraud_detection=fraud), speaker_quota=100,
-            max_file_bytes=20 * 1024 * 1024, clock=lambda: 1_700_000_000.0,
-        )
-        shard = ShardEnrollment(context, MemoryAudio(dict(audio_objects)), MemorySpeakers(), engine, fraudsters)
-        return shard.run(REQUESTS)
+    def run_job(fraud: FraudDetectionConfig | None = None) -> list[JobResult]:
+        return run_shard_of(SPEAKER_ENROLLMENT, EnrollmentConfig(fraud_detection=fraud), REQUESTS,
+                            audio=MemoryAudio(dict(audio_objects)), embedder=engine, fraudsters=fraudsters,
+                            domain_id=DOMAIN)
     return run_job
 
 
-def outcome(results: list[RequestResult]) -> dict[str, object]:
+def outcome(results: list[JobResult]) -> dict[str, object]:
     return {r.request_id: r.error_code if isinstance(r, RequestError) else r.status.value for r in results}
 
 
@@ -112,7 +110,7 @@ def test_a_fraudster_of_another_model_is_skipped_and_logged(
 def test_a_shard_with_nothing_to_enroll_reads_no_watchlist(
     engine: VoiceprintEngine, fraudsters: MemoryFraudsters
 ) -> None:
-    context = EnrollmentContext("J", DOMAIN, EnrollmentConfig(), 100, 20 * 1024 * 1024, lambda: 0.0)
-    results = ShardEnrollment(context, MemoryAudio(), MemorySpeakers(), engine, fraudsters).run(REQUESTS[:1])
+    results = run_shard_of(SPEAKER_ENROLLMENT, EnrollmentConfig(), REQUESTS[:1], audio=MemoryAudio(), embedder=engine,
+                           fraudsters=fraudsters, domain_id=DOMAIN)
     assert outcome(results) == {"r-carlo": 400}  # the audio is missing
     assert fraudsters.reads == []

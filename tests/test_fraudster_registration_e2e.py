@@ -21,7 +21,7 @@ from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import pcm16_wav, recording
 from speaker_enrollment.adapters.dynamodb import DynamoJobStore
-from speaker_enrollment.domain.job import JobStatus
+from speaker_enrollment.domain.shared.job import JobStatus
 from speaker_enrollment.voiceprint.scoring import DEFAULT_FRAUDSTER_SIMILARITY_THRESHOLD
 from test_api import error_of, start_request
 

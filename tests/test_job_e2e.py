@@ -15,11 +15,11 @@ from enrollctl.local.jobs import job_for_manifest, wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import pcm16_wav, recording
 from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoJobStore, DynamoSpeakerStore
-from speaker_enrollment.domain.domain import Domain
-from speaker_enrollment.domain.enrollment import ShardEnrollment
-from speaker_enrollment.domain.ids import ID_PATTERN, new_id
-from speaker_enrollment.domain.job import SpeakerEnrollmentJob
-from speaker_enrollment.domain.speaker import Speaker, SpeakerStatus
+from speaker_enrollment.domain.shared.domain import Domain
+from speaker_enrollment.domain.shared.ids import ID_PATTERN, new_id
+from speaker_enrollment.domain.shared.job import BatchJob
+from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
+from speaker_enrollment.domain.workflow.shards import ShardProcessor
 
 pytestmark = pytest.mark.slow
 ENVIRONMENT = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true", "SHARD_SIZE": "3",
@@ -65,14 +65,14 @@ def manifest(*entries: dict[str, Any]) -> bytes:
 
 
 def run(rt: LocalRuntime, name: str, body: bytes, *, domain: str | None = None,
-        metadata: dict[str, str] | None = None, seen: list[int] | None = None) -> SpeakerEnrollmentJob:
+        metadata: dict[str, str] | None = None, seen: list[int] | None = None) -> BatchJob:
     uri = upload(rt, name, body, domain, metadata)
     jobs = DynamoJobStore(rt.client("dynamodb"), rt.jobs_table)
     record = (lambda job: seen.append(job.percent_complete)) if seen is not None else None
     return wait_for_job(jobs, domain or rt.domain_id, uri, timeout=300, on_progress=record)
 
 
-def output_of(rt: LocalRuntime, job: SpeakerEnrollmentJob) -> tuple[dict[str, Any], dict[str, Any]]:
+def output_of(rt: LocalRuntime, job: BatchJob) -> tuple[dict[str, Any], dict[str, Any]]:
     bucket, _, folder = job.output_s3_uri.removeprefix("s3://").partition("/")
     key = f"{folder.rstrip('/')}/{job.job_id}/{job.input_s3_uri.rsplit('/', 1)[-1]}.out"
     response = rt.client("s3").get_object(Bucket=bucket, Key=key)
@@ -101,7 +101,7 @@ def main_manifest(rt: LocalRuntime) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def first_job(runtime: LocalRuntime) -> tuple[SpeakerEnrollmentJob, list[int]]:
+def first_job(runtime: LocalRuntime) -> tuple[BatchJob, list[int]]:
     speakers = DynamoSpeakerStore(runtime.client("dynamodb"), runtime.speakers_table, runtime.domains_table)
     speakers.put(Speaker(runtime.domain_id, "refuser", "id#" + new_id(), SpeakerStatus.OPTED_OUT, 1.0, 1.0))
     seen: list[int] = []
@@ -109,7 +109,7 @@ def first_job(runtime: LocalRuntime) -> tuple[SpeakerEnrollmentJob, list[int]]:
 
 
 def test_first_job_enrolls_and_reports_every_request_once(
-    runtime: LocalRuntime, first_job: tuple[SpeakerEnrollmentJob, list[int]]
+    runtime: LocalRuntime, first_job: tuple[BatchJob, list[int]]
 ) -> None:
     job, seen = first_job
     document, response = output_of(runtime, job)
@@ -128,7 +128,7 @@ def test_first_job_enrolls_and_reports_every_request_once(
 
 
 def test_job_record_has_every_field_of_speaker_enrollment_job(
-    runtime: LocalRuntime, first_job: tuple[SpeakerEnrollmentJob, list[int]]
+    runtime: LocalRuntime, first_job: tuple[BatchJob, list[int]]
 ) -> None:
     record = first_job[0].to_api()
     assert set(record) == {"CreatedAt", "DataAccessRoleArn", "DomainId", "EndedAt", "EnrollmentConfig",
@@ -142,7 +142,7 @@ def test_job_record_has_every_field_of_speaker_enrollment_job(
 
 
 def test_second_job_skips_enrolled_speakers(
-    runtime: LocalRuntime, first_job: tuple[SpeakerEnrollmentJob, list[int]]
+    runtime: LocalRuntime, first_job: tuple[BatchJob, list[int]]
 ) -> None:
     job = run(runtime, "second.json", main_manifest(runtime))
     results = outcomes(output_of(runtime, job)[0])
@@ -151,14 +151,14 @@ def test_second_job_skips_enrolled_speakers(
 
 
 def test_overwrite_from_object_metadata_re_enrolls_with_the_same_generated_ids(
-    runtime: LocalRuntime, first_job: tuple[SpeakerEnrollmentJob, list[int]]
+    runtime: LocalRuntime, first_job: tuple[BatchJob, list[int]]
 ) -> None:
     enrolled = output_of(runtime, first_job[0])[0]["SuccessfulEnrollments"]
     first = {s["RequestId"]: s["GeneratedSpeakerId"] for s in enrolled}
     job = run(runtime, "third.json", main_manifest(runtime),
               metadata={"existing-enrollment-action": "OVERWRITE", "job-name": "re-enroll"})
     document = output_of(runtime, job)[0]
-    assert job.job_name == "re-enroll" and job.enrollment_config.to_api() == {"ExistingEnrollmentAction": "OVERWRITE"}
+    assert job.job_name == "re-enroll" and job.config.to_api() == {"ExistingEnrollmentAction": "OVERWRITE"}
     overwritten = {s["RequestId"]: s for s in document["SuccessfulEnrollments"]}
     assert {r: s["EnrollmentStatus"] for r, s in overwritten.items()} == dict.fromkeys(first, "ENROLLMENT_OVERWRITE")
     assert {r: s["GeneratedSpeakerId"] for r, s in overwritten.items()} == first
@@ -187,7 +187,7 @@ def test_unknown_domain_gives_a_failed_job_with_the_reason(runtime: LocalRuntime
 
 def test_speaker_quota_gives_402(runtime: LocalRuntime) -> None:
     crowded = new_id()
-    DynamoDomainStore(runtime.client("dynamodb"), runtime.domains_table).put(
+    DynamoDomainStore(runtime.client("dynamodb"), runtime.domains_table, runtime.watchlists_table).put(
         Domain(crowded, "crowded", speaker_count=100_000 - 1))
     job = run(runtime, "quota.json", manifest(entry("fits", "s1", audio(runtime, "menardi.wav")),
                                               entry("over", "s2", audio(runtime, "armelle.wav"))), domain=crowded)
@@ -199,14 +199,14 @@ def test_speaker_quota_gives_402(runtime: LocalRuntime) -> None:
 def test_a_crashing_shard_gives_500_for_exactly_its_requests(
     runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_run = ShardEnrollment.run
+    real_run = ShardProcessor.run
 
-    def crash_on_marker(self: ShardEnrollment, requests: Any) -> Any:
+    def crash_on_marker(self: ShardProcessor, rules: Any, requests: Any) -> Any:
         if any(r.speaker_id == "crash-me" for r in requests):
             raise RuntimeError("simulated worker crash")
-        return real_run(self, requests)
+        return real_run(self, rules, requests)
 
-    monkeypatch.setattr(ShardEnrollment, "run", crash_on_marker)
+    monkeypatch.setattr(ShardProcessor, "run", crash_on_marker)
     body = manifest(  # SHARD_SIZE 3: shard 0 = first three requests, shard 1 = the other two
         entry("c1", "crash-me", audio(runtime, "allison.wav")),
         entry("c2", "crash-2", audio(runtime, "carlo.wav")),

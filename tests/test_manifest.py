@@ -7,8 +7,11 @@ import re
 from typing import Any
 
 import pytest
-from speaker_enrollment.domain.failures import ManifestError, RequestLimitExceededError
-from speaker_enrollment.domain.manifest import parse_manifest
+from speaker_enrollment.domain.workflow.errors import ManifestError, RequestLimitExceededError
+from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT
+from speaker_enrollment.domain.workflow.manifest import parse_manifest
+
+SCHEMA = SPEAKER_ENROLLMENT.manifest
 
 
 def manifest(*requests: Any, version: Any = "1.0") -> bytes:
@@ -22,7 +25,7 @@ def request(request_id: Any = "r1", speaker: Any = "caller-1", audio: Any = None
 
 
 def test_valid_requests_are_parsed() -> None:
-    parsed = parse_manifest(manifest(request("r1"), request("r2", "caller-2")), 10)
+    parsed = parse_manifest(manifest(request("r1"), request("r2", "caller-2")), 10, SCHEMA)
     assert [r.request_id for r in parsed.requests] == ["r1", "r2"]
     assert parsed.requests[1].audio[0].s3_uri == "s3://inbox-bucket/audio/a.wav"
     assert parsed.errors == ()
@@ -40,13 +43,13 @@ def test_valid_requests_are_parsed() -> None:
 )
 def test_unusable_manifest_fails_the_job(data: bytes, message: str) -> None:
     with pytest.raises(ManifestError, match=message) as raised:
-        parse_manifest(data, 10)
+        parse_manifest(data, 10, SCHEMA)
     assert raised.value.status_code == 400
 
 
 def test_more_requests_than_the_limit_is_a_quota_failure() -> None:
     with pytest.raises(RequestLimitExceededError, match="3 requests; a job accepts at most 2") as raised:
-        parse_manifest(manifest(request("a"), request("b"), request("c")), 2)
+        parse_manifest(manifest(request("a"), request("b"), request("c")), 2, SCHEMA)
     assert raised.value.status_code == 402
 
 
@@ -68,7 +71,7 @@ def test_more_requests_than_the_limit_is_a_quota_failure() -> None:
     ],
 )
 def test_invalid_request_becomes_a_400_entry_naming_the_field(entry: Any, message: str) -> None:
-    parsed = parse_manifest(manifest(entry, request("good")), 10)
+    parsed = parse_manifest(manifest(entry, request("good")), 10, SCHEMA)
     assert [r.request_id for r in parsed.requests] == ["good"]
     (error,) = parsed.errors
     assert error.error_code == 400
@@ -76,7 +79,7 @@ def test_invalid_request_becomes_a_400_entry_naming_the_field(entry: Any, messag
 
 
 def test_duplicate_request_ids_are_all_rejected_and_each_reported_once() -> None:
-    parsed = parse_manifest(manifest(request("dup"), request("ok"), request("dup", "caller-9")), 10)
+    parsed = parse_manifest(manifest(request("dup"), request("ok"), request("dup", "caller-9")), 10, SCHEMA)
     assert [r.request_id for r in parsed.requests] == ["ok"]
     assert [(e.request_id, e.error_code) for e in parsed.errors] == [("dup", 400), ("dup", 400)]
     assert "must be unique" in parsed.errors[0].error_message

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
-from speaker_enrollment.domain.enrollment import SuccessfulEnrollment
-from speaker_enrollment.domain.manifest import AudioSpecification, EnrollmentRequest, RequestError
-from speaker_enrollment.domain.output import ShardOutcome, merge_results, output_location, plan_shards
-from speaker_enrollment.domain.speaker import EnrollmentStatus
+from speaker_enrollment.domain.shared.speaker import EnrollmentStatus
+from speaker_enrollment.domain.workflow.kinds.enrollment import (
+    SPEAKER_ENROLLMENT,
+    EnrollmentRequest,
+    SuccessfulEnrollment,
+)
+from speaker_enrollment.domain.workflow.manifest import AudioSpecification
+from speaker_enrollment.domain.workflow.output import ShardOutcome, merge_results, output_location, plan_shards
+from speaker_enrollment.domain.workflow.results import RequestError
 
 
 def requests(*ids: str) -> list[EnrollmentRequest]:
@@ -30,7 +35,7 @@ def test_every_request_appears_exactly_once_and_lost_shards_are_500() -> None:
         ShardOutcome(requests("c", "d"), None),  # the worker crashed: no result file
         ShardOutcome(requests("e"), [ok("x")]),  # results that do not match the shard are not trusted
     ]
-    output = merge_results(invalid, shards)
+    output = merge_results(invalid, shards, SPEAKER_ENROLLMENT)
     document = json.loads(output.to_bytes())
     errors = {e["RequestId"]: e["ErrorCode"] for e in document["Errors"]}
     assert errors == {"bad": 400, "b": 409, "c": 500, "d": 500, "e": 500}

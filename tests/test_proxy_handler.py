@@ -1,5 +1,5 @@
 """``speaker_enrollment.handlers.api``: API Gateway REST proxy events in, proxy responses out, with a fake
-``VoiceIdApi`` standing in for ``speaker_enrollment.api.wiring.api_from_env()``."""
+``VoiceIdApi`` standing in for ``speaker_enrollment.composition.api_from_env()``."""
 
 from __future__ import annotations
 

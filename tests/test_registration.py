@@ -8,34 +8,30 @@ from collections.abc import Callable
 
 import pytest
 from enrollctl import samples
-from fakes import MemoryAudio, MemoryFraudsters
-from speaker_enrollment.domain.failures import RequestLimitExceededError
-from speaker_enrollment.domain.job import DuplicateRegistrationAction, JobKind, RegistrationConfig
-from speaker_enrollment.domain.manifest import (
-    AudioSpecification,
+from fakes import MemoryAudio, MemoryFraudsters, run_shard_of
+from speaker_enrollment.domain.shared.watchlist import default_watchlist_id
+from speaker_enrollment.domain.workflow.errors import RequestLimitExceededError
+from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
+from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT
+from speaker_enrollment.domain.workflow.kinds.registration import (
+    FRAUDSTER_REGISTRATION,
+    DuplicateRegistrationAction,
+    RegistrationConfig,
     RegistrationRequest,
-    RequestError,
-    parse_manifest,
-    request_from_json,
-)
-from speaker_enrollment.domain.output import merge_results
-from speaker_enrollment.domain.registration import (
-    RegistrationContext,
-    RegistrationResult,
     RegistrationStatus,
-    ShardRegistration,
     SuccessfulRegistration,
 )
-from speaker_enrollment.domain.results import result_from_json
-from speaker_enrollment.domain.submission import UploadDefaults, metadata_problem, request_from_upload
-from speaker_enrollment.domain.watchlist import default_watchlist_id
+from speaker_enrollment.domain.workflow.manifest import AudioSpecification, parse_manifest
+from speaker_enrollment.domain.workflow.output import merge_results
+from speaker_enrollment.domain.workflow.results import JobResult, RequestError
+from speaker_enrollment.domain.workflow.submission import Upload, UploadDefaults, request_from_upload
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 
 DOMAIN = "R" * 22
 RECORDINGS = {"carlo-0": ("carlo-it", 40, 0), "carlo-1": ("carlo-it", 40, 1), "june": ("june-fr", 40, 0),
               "short": ("ivr-ru", 10, 0)}
 DEFAULTS = UploadDefaults("out-bucket", "key-id", "arn:aws:iam::123456789012:role/data")
-Runner = Callable[..., list[RegistrationResult]]
+Runner = Callable[..., list[JobResult]]
 
 
 def request(request_id: str, name: str) -> RegistrationRequest:
@@ -53,10 +49,10 @@ def test_a_registration_manifest_has_no_speaker_id_and_round_trips_through_the_s
     spec = {"S3Uri": "s3://inbox/a.wav", "ChannelId": 1}
     parsed = parse_manifest(registration_manifest({"RequestId": "a", "AudioSpecifications": [spec]},
                                                   {"RequestId": "b", "AudioSpecifications": []}), 10,
-                            JobKind.FRAUDSTER_REGISTRATION)
+                            FRAUDSTER_REGISTRATION.manifest)
     (valid,) = parsed.requests
     assert valid == RegistrationRequest("a", (AudioSpecification("s3://inbox/a.wav", 1),))
-    assert request_from_json(valid.to_json()) == valid
+    assert FRAUDSTER_REGISTRATION.request_from_json(valid.to_json()) == valid
     (error,) = parsed.errors
     assert error.request_id == "b" and "FraudsterRegistrationRequests[1].AudioSpecifications" in error.error_message
 
@@ -65,16 +61,16 @@ def test_a_registration_job_takes_at_most_500_requests() -> None:
     entries = [{"RequestId": str(i), "AudioSpecifications": [{"S3Uri": "s3://b/k.wav", "ChannelId": 0}]}
                for i in range(501)]
     with pytest.raises(RequestLimitExceededError, match="at most 500"):
-        parse_manifest(registration_manifest(*entries), 10_000, JobKind.FRAUDSTER_REGISTRATION)
+        parse_manifest(registration_manifest(*entries), 10_000, FRAUDSTER_REGISTRATION.manifest)
 
 
 def test_the_output_file_lists_successful_registrations() -> None:
     success = SuccessfulRegistration("a", "id#" + "x" * 22, RegistrationStatus.NEW_REGISTRATION, 12)
-    output = json.loads(merge_results([RequestError("b", 400, "bad")], [], JobKind.FRAUDSTER_REGISTRATION)
+    output = json.loads(merge_results([RequestError("b", 400, "bad")], [], FRAUDSTER_REGISTRATION)
                         .to_bytes())
     assert output == {"Version": "1.0", "Errors": [{"RequestId": "b", "ErrorCode": 400, "ErrorMessage": "bad"}],
                       "SuccessfulRegistrations": []}
-    assert result_from_json(success.to_json()) == success
+    assert FRAUDSTER_REGISTRATION.result_from_json(success.to_json()) == success
 
 
 # ---------------------------------------------------------------------------------------------- upload
@@ -84,13 +80,15 @@ def test_an_upload_under_fraudsters_asks_for_a_registration_job_with_the_metadat
     watchlist_id = "W" * 22
     metadata = {"duplicate-registration-action": "register_as_new", "fraudster-similarity-threshold": "75",
                 "watchlist-id": watchlist_id}
-    job = request_from_upload("inbox", f"fraudsters/{DOMAIN}/known.json", "seq", metadata, DEFAULTS)
-    assert job.kind is JobKind.FRAUDSTER_REGISTRATION and job.job_name == "known"
-    assert job.registration_config == RegistrationConfig(DuplicateRegistrationAction.REGISTER_AS_NEW, 75,
-                                                         (watchlist_id,))
-    assert job.watchlist_ids == (watchlist_id,) and metadata_problem(metadata, job.kind) is None
-    same_token = request_from_upload("inbox", f"manifests/{DOMAIN}/known.json", "seq", {}, DEFAULTS)
-    assert same_token.kind is JobKind.SPEAKER_ENROLLMENT and same_token.job_id != job.job_id
+    uploaded = request_from_upload(Upload("inbox", f"fraudsters/{DOMAIN}/known.json", "seq", metadata), JOB_TYPES,
+                                   DEFAULTS)
+    job = uploaded.request
+    assert job.job_type is FRAUDSTER_REGISTRATION and job.job_name == "known"
+    assert job.config == RegistrationConfig(DuplicateRegistrationAction.REGISTER_AS_NEW, 75, (watchlist_id,))
+    assert job.watchlist_ids == (watchlist_id,) and uploaded.refusal is None
+    same_token = request_from_upload(Upload("inbox", f"manifests/{DOMAIN}/known.json", "seq", {}), JOB_TYPES,
+                                     DEFAULTS).request
+    assert same_token.job_type is SPEAKER_ENROLLMENT and same_token.job_id != job.job_id
     assert job.new_job(1.0).to_api()["RegistrationConfig"]["FraudsterSimilarityThreshold"] == 75
 
 
@@ -101,7 +99,8 @@ def test_an_upload_under_fraudsters_asks_for_a_registration_job_with_the_metadat
     ({"job-name": "no spaces"}, "job-name 'no spaces' must be"),
 ])
 def test_invalid_registration_metadata_is_refused(metadata: dict[str, str], reason: str) -> None:
-    assert reason in str(metadata_problem(metadata, JobKind.FRAUDSTER_REGISTRATION))
+    upload = Upload("inbox", f"fraudsters/{DOMAIN}/known.json", "seq", metadata)
+    assert reason in str(request_from_upload(upload, JOB_TYPES, DEFAULTS).refusal)
 
 
 # ------------------------------------------------------------------------------------------ shard rules
@@ -121,10 +120,10 @@ def fraudsters() -> MemoryFraudsters:
 @pytest.fixture
 def run(engine: VoiceprintEngine, audio_objects: dict[str, bytes], fraudsters: MemoryFraudsters) -> Runner:
     def run_shard(*requests: RegistrationRequest, config: RegistrationConfig | None = None, quota: int = 500,
-                  job_id: str = "J") -> list[RegistrationResult]:
-        context = RegistrationContext(job_id, DOMAIN, config or RegistrationConfig(), quota, 20 * 1024 * 1024,
-                                      lambda: 1_700_000_000.0)
-        return ShardRegistration(context, MemoryAudio(dict(audio_objects)), fraudsters, engine).run(requests)
+                  job_id: str = "J") -> list[JobResult]:
+        return run_shard_of(FRAUDSTER_REGISTRATION, config or RegistrationConfig(), requests,
+                            audio=MemoryAudio(dict(audio_objects)), embedder=engine, fraudsters=fraudsters,
+                            job_id=job_id, domain_id=DOMAIN, fraudster_quota=quota)
     return run_shard
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import soxr
 from speaker_enrollment.adapters.dynamodb import DynamoJobStore
-from speaker_enrollment.domain.job import SpeakerEnrollmentJob
+from speaker_enrollment.domain.shared.job import BatchJob
 
 from enrollctl import samples
 from enrollctl.local.jobs import wait_for_job
@@ -82,7 +82,7 @@ def upload_inputs(runtime: LocalRuntime, manifest_name: str) -> str:
     return f"s3://{runtime.inbox_bucket}/{key}"
 
 
-def wait_for(runtime: LocalRuntime, manifest_uri: str) -> SpeakerEnrollmentJob:
+def wait_for(runtime: LocalRuntime, manifest_uri: str) -> BatchJob:
     bar = ProgressBar(sys.stdout)
     jobs = DynamoJobStore(runtime.client("dynamodb"), runtime.jobs_table)
     try:
@@ -92,7 +92,7 @@ def wait_for(runtime: LocalRuntime, manifest_uri: str) -> SpeakerEnrollmentJob:
         bar.close()
 
 
-def show_output(runtime: LocalRuntime, job: SpeakerEnrollmentJob) -> None:
+def show_output(runtime: LocalRuntime, job: BatchJob) -> None:
     bucket, _, folder = job.output_s3_uri.removeprefix("s3://").partition("/")
     key = f"{folder.rstrip('/')}/{job.job_id}/{job.input_s3_uri.rsplit('/', 1)[-1]}.out".lstrip("/")
     response = runtime.client("s3").get_object(Bucket=bucket, Key=key)
@@ -101,7 +101,7 @@ def show_output(runtime: LocalRuntime, job: SpeakerEnrollmentJob) -> None:
     print(response["Body"].read().decode())
 
 
-def run_job(runtime: LocalRuntime, manifest_name: str) -> SpeakerEnrollmentJob:
+def run_job(runtime: LocalRuntime, manifest_name: str) -> BatchJob:
     manifest_uri = upload_inputs(runtime, manifest_name)
     print("Job progress:")
     return wait_for(runtime, manifest_uri)

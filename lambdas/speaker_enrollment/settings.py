@@ -1,10 +1,47 @@
-"""Typed configuration from the Lambda environment (names in docs/architecture.md)."""
+"""Typed configuration from the Lambda environment (names in docs/architecture.md), validated at cold start.
+
+Every default is defined here once: the CDK stack imports ``Tunables`` and passes ``Tunables().environment()``
+to every function, so the deployed value and the default cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+
+class SettingsError(ValueError):
+    """A variable of the function's environment is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Tunables:
+    """Limits and tuning: the same in every function, each with its environment variable."""
+
+    max_requests_per_job: int = 10_000
+    speaker_quota: int = 100_000  # speakers per domain
+    shard_size: int = 20  # requests per shard (one Distributed Map child)
+    max_audio_file_bytes: int = 20 * 1024 * 1024
+    voiceprint_threads: int = 0  # BLAS threads per worker; 0 = every core the function has
+    watchlist_quota: int = 3  # watchlists per domain, the default one included
+    fraudster_quota: int = 500  # fraudsters per watchlist
+
+    MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0}  # every other value is at least 1
+
+    @staticmethod
+    def variable(field_name: str) -> str:
+        return field_name.upper()
+
+    def environment(self) -> dict[str, str]:
+        return {self.variable(f.name): str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Tunables:
+        values = {f.name: _number(env, cls.variable(f.name), getattr(cls, f.name), cls.MINIMUM.get(f.name, 1))
+                  for f in fields(cls)}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -12,48 +49,57 @@ class Settings:
     jobs_table: str
     speakers_table: str
     domains_table: str
+    watchlists_table: str
+    fraudsters_table: str
     work_bucket: str
     inbox_bucket: str
     output_bucket: str
     kms_key_id: str
     default_data_access_role_arn: str
-    state_machine_arn: str = ""
-    max_requests_per_job: int = 10_000
-    speaker_quota: int = 100_000
-    shard_size: int = 20
-    max_audio_file_bytes: int = 20 * 1024 * 1024
-    voiceprint_threads: int = 0  # BLAS threads per worker; 0 = every core the function has
-    watchlists_table: str = ""  # the Voice ID API (CreateDomain makes the default watchlist); S3-upload jobs
-    fraudsters_table: str = ""  # the Voice ID API; the enrollment's fraud check
-    watchlist_quota: int = 3  # watchlists per domain, the default one included
-    fraudster_quota: int = 500  # fraudsters per watchlist
-    api_token_key_id: str = ""  # HMAC_256 KMS key signing the API's NextTokens
-    account_id: str = ""  # the account domain ARNs name; the API asks STS when unset
-    region: str = ""  # AWS_REGION (set by Lambda)
+    region: str | None = None  # AWS_REGION (Lambda sets it); else boto3's configured region
+    tunables: Tunables = Tunables()
+    state_machine_arn: str | None = None  # the functions that start jobs (submit, API)
+    api_token_key_id: str | None = None  # the API: HMAC_256 KMS key signing its NextTokens
+    account_id: str | None = None  # the API: the account domain ARNs name (else STS is asked)
+
+    REQUIRED: ClassVar[Mapping[str, str]] = {
+        "jobs_table": "JOBS_TABLE", "speakers_table": "SPEAKERS_TABLE", "domains_table": "DOMAINS_TABLE",
+        "watchlists_table": "WATCHLISTS_TABLE", "fraudsters_table": "FRAUDSTERS_TABLE",
+        "work_bucket": "WORK_BUCKET", "inbox_bucket": "INBOX_BUCKET", "output_bucket": "OUTPUT_BUCKET",
+        "kms_key_id": "KMS_KEY_ID", "default_data_access_role_arn": "DEFAULT_DATA_ACCESS_ROLE_ARN",
+    }
+    OPTIONAL: ClassVar[Mapping[str, str]] = {
+        "state_machine_arn": "STATE_MACHINE_ARN", "api_token_key_id": "API_TOKEN_KEY_ID", "account_id": "ACCOUNT_ID",
+    }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        return cls(
-            jobs_table=env["JOBS_TABLE"],
-            speakers_table=env["SPEAKERS_TABLE"],
-            domains_table=env["DOMAINS_TABLE"],
-            work_bucket=env["WORK_BUCKET"],
-            inbox_bucket=env.get("INBOX_BUCKET", ""),
-            output_bucket=env.get("OUTPUT_BUCKET", ""),
-            kms_key_id=env.get("KMS_KEY_ID", ""),
-            default_data_access_role_arn=env.get("DEFAULT_DATA_ACCESS_ROLE_ARN", ""),
-            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
-            max_requests_per_job=int(env.get("MAX_REQUESTS_PER_JOB", "10000")),
-            speaker_quota=int(env.get("SPEAKER_QUOTA", "100000")),
-            shard_size=int(env.get("SHARD_SIZE", "20")),
-            max_audio_file_bytes=int(env.get("MAX_AUDIO_FILE_BYTES", str(20 * 1024 * 1024))),
-            voiceprint_threads=int(env.get("VOICEPRINT_THREADS", "0")),
-            watchlists_table=env.get("WATCHLISTS_TABLE", ""),
-            fraudsters_table=env.get("FRAUDSTERS_TABLE", ""),
-            watchlist_quota=int(env.get("WATCHLIST_QUOTA", "3")),
-            fraudster_quota=int(env.get("FRAUDSTER_QUOTA", "500")),
-            api_token_key_id=env.get("API_TOKEN_KEY_ID", ""),
-            account_id=env.get("ACCOUNT_ID", ""),
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", ""),
-        )
+        missing = [name for name in cls.REQUIRED.values() if not env.get(name, "").strip()]
+        if missing:
+            raise SettingsError(f"environment variable(s) {', '.join(missing)} must be set (see "
+                                "docs/architecture.md)")
+        values: dict[str, Any] = {name: env[variable].strip() for name, variable in cls.REQUIRED.items()}
+        values |= {name: env.get(variable, "").strip() or None for name, variable in cls.OPTIONAL.items()}
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
+        return cls(**values, region=region, tunables=Tunables.from_env(env))
+
+    def required(self, name: str) -> str:
+        """An optional setting a component cannot do without (e.g. STATE_MACHINE_ARN to start jobs)."""
+        value = getattr(self, name)
+        if not value:
+            raise SettingsError(f"environment variable {self.OPTIONAL[name]} must be set for this function")
+        return str(value)
+
+
+def _number(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"environment variable {name} must be a whole number, got {text!r}") from None
+    if value < minimum:
+        raise SettingsError(f"environment variable {name} must be at least {minimum}, got {value}")
+    return value

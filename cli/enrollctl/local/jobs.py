@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from speaker_enrollment.adapters.dynamodb import DynamoJobStore
-from speaker_enrollment.domain.job import SpeakerEnrollmentJob
+from speaker_enrollment.domain.shared.job import BatchJob
 
 from enrollctl.local.resources import Clients
 from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, PREFIX
@@ -84,7 +84,7 @@ def format_table(rows: Sequence[JobRow]) -> str:
                      for line in table)
 
 
-def job_for_manifest(jobs: DynamoJobStore, domain_id: str, manifest_uri: str) -> SpeakerEnrollmentJob | None:
+def job_for_manifest(jobs: DynamoJobStore, domain_id: str, manifest_uri: str) -> BatchJob | None:
     """The job an upload of `manifest_uri` started (the newest, if it was uploaded more than once)."""
     started = [job for job in jobs.list(domain_id) if job.input_s3_uri == manifest_uri]
     return max(started, key=lambda job: job.created_at, default=None)
@@ -92,8 +92,8 @@ def job_for_manifest(jobs: DynamoJobStore, domain_id: str, manifest_uri: str) ->
 
 def wait_for_job(
     jobs: DynamoJobStore, domain_id: str, manifest_uri: str, timeout: float = 600.0,
-    on_progress: Callable[[SpeakerEnrollmentJob], None] | None = None,
-) -> SpeakerEnrollmentJob:
+    on_progress: Callable[[BatchJob], None] | None = None,
+) -> BatchJob:
     """Poll until the job started by uploading `manifest_uri` reaches a final status."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

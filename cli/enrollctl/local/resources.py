@@ -15,8 +15,8 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from speaker_enrollment.adapters.dynamodb import DynamoDomainStore
-from speaker_enrollment.domain.domain import Domain
-from speaker_enrollment.domain.watchlist import default_watchlist, default_watchlist_id
+from speaker_enrollment.domain.shared.domain import Domain
+from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
 
 from enrollctl.local.stack import BUCKET_ROLES, FunctionSpec, LocalNames, TableSpec
 

@@ -18,7 +18,7 @@ from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 from moto.core.model_instances import reset_model_data
 from speaker_enrollment.api import VoiceIdApi
-from speaker_enrollment.api.wiring import api_from_env
+from speaker_enrollment.composition import api_from_env
 
 from enrollctl.local import resources, stack
 from enrollctl.local.lambda_runner import InProcessLambda, cold_start

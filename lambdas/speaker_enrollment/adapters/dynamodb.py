@@ -3,19 +3,12 @@ idempotency and quotas rest on."""
 
 from __future__ import annotations
 
-import struct
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..domain.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
-from ..domain.fraudster import Fraudster
-from ..domain.ids import GENERATED_SPEAKER_ID_PATTERN
-from ..domain.job import FailureDetails, JobStatus, SpeakerEnrollmentJob, percent
-from ..domain.paging import Page
-from ..domain.ports import (
+from ..domain.shared.domain import Domain
+from ..domain.shared.errors import (
     DomainChangedError,
     FraudsterChangedError,
     QuotaExceededError,
@@ -24,47 +17,27 @@ from ..domain.ports import (
     WatchlistGoneError,
     WatchlistNotEmptyError,
 )
-from ..domain.speaker import EnrollmentStatus, Speaker, SpeakerStatus
-from ..domain.watchlist import Watchlist
+from ..domain.shared.fraudster import Fraudster
+from ..domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
+from ..domain.shared.job import BatchJob, FailureDetails, JobStatus, percent
+from ..domain.shared.paging import Page
+from ..domain.shared.speaker import Speaker
+from ..domain.shared.watchlist import Watchlist
+from ..domain.workflow.jobtype import JobTypes
+from ..domain.workflow.kinds import JOB_TYPES
+from .codecs import DomainCodec, FraudsterCodec, JobCodec, SpeakerCodec, WatchlistCodec, from_item, to_item, to_value
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-FINAL_STATUSES = [s.value for s in JobStatus if s.is_final]
 GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
 SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
 FRAUDSTER_SUMMARY = "DomainId, GeneratedFraudsterId, WatchlistIds, CreatedAt, Version"  # no voiceprint
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    return value
-
-
-def to_item(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in _to_dynamo(document).items()}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+_domains = DomainCodec()
+_speakers = SpeakerCodec()
+_watchlists = WatchlistCodec()
+_fraudsters = FraudsterCodec()
 
 
 def _values(**values: Any) -> dict[str, Any]:
-    return {f":{k}": _serializer.serialize(_to_dynamo(v)) for k, v in values.items()}
+    return {f":{k}": to_value(v) for k, v in values.items()}
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -72,28 +45,29 @@ def _condition_failed(error: ClientError) -> bool:
 
 
 class DynamoJobStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, job_types: JobTypes = JOB_TYPES) -> None:
         self._db = client
         self._table = table
+        self._codec = JobCodec(job_types)
 
     def _key(self, domain_id: str, sort_key: str) -> dict[str, Any]:
         return {"DomainId": {"S": domain_id}, "JobId": {"S": sort_key}}
 
-    def get(self, domain_id: str, job_id: str) -> SpeakerEnrollmentJob | None:
+    def get(self, domain_id: str, job_id: str) -> BatchJob | None:
         item = self._db.get_item(TableName=self._table, Key=self._key(domain_id, job_id), ConsistentRead=True)
-        return SpeakerEnrollmentJob.from_api(from_item(item["Item"])) if "Item" in item else None
+        return self._codec.decode(from_item(item["Item"])) if "Item" in item else None
 
-    def list(self, domain_id: str) -> list[SpeakerEnrollmentJob]:
+    def list(self, domain_id: str) -> list[BatchJob]:
         pages = self._db.get_paginator("query").paginate(
             TableName=self._table, KeyConditionExpression="DomainId = :d",
             ExpressionAttributeValues=_values(d=domain_id),
         )
         items = [from_item(i) for page in pages for i in page["Items"] if "#" not in i["JobId"]["S"]]
-        return [SpeakerEnrollmentJob.from_api(i) for i in items]
+        return [self._codec.decode(i) for i in items]
 
-    def create(self, job: SpeakerEnrollmentJob, client_token: str, request_hash: str) -> bool:
-        document = job.to_api() | {"JobKind": job.kind.value, "ClientToken": client_token,
-                                   "RequestHash": request_hash, "ProcessedRequests": 0}
+    def create(self, job: BatchJob, client_token: str, request_hash: str) -> bool:
+        document = self._codec.encode(job) | {"ClientToken": client_token, "RequestHash": request_hash,
+                                              "ProcessedRequests": 0}
         try:
             self._db.put_item(
                 TableName=self._table, Item=to_item(document), ConditionExpression="attribute_not_exists(JobId)"
@@ -188,7 +162,7 @@ class DynamoDomainStore:
     description), so its DomainId, which is derived from the ClientToken, is never handed out again.
     """
 
-    def __init__(self, client: Any, table: str, watchlists_table: str = "") -> None:
+    def __init__(self, client: Any, table: str, watchlists_table: str) -> None:
         self._db = client
         self._table = table
         self._watchlists = watchlists_table
@@ -202,19 +176,19 @@ class DynamoDomainStore:
 
     def get(self, domain_id: str) -> Domain | None:
         data = self._item(domain_id)
-        return _domain(data) if data is not None and "DeletedAt" not in data else None
+        return _domains.decode(data) if data is not None and "DeletedAt" not in data else None
 
     def put(self, domain: Domain) -> None:
         """Write the domain as is (set-up and tests); the API goes through create / update / delete."""
-        self._db.put_item(TableName=self._table, Item=to_item(_domain_document(domain)))
+        self._db.put_item(TableName=self._table, Item=to_item(_domains.encode(domain)))
 
     def create(self, domain: Domain, watchlist: Watchlist, client_token: str, request_hash: str) -> bool:
-        document = _domain_document(domain) | {"ClientToken": client_token, "RequestHash": request_hash}
+        document = _domains.encode(domain) | {"ClientToken": client_token, "RequestHash": request_hash}
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self._table, "Item": to_item(document),
                          "ConditionExpression": "attribute_not_exists(DomainId)"}},
-                {"Put": {"TableName": self._watchlists_table(), "Item": to_item(_watchlist_document(watchlist)),
+                {"Put": {"TableName": self._watchlists, "Item": to_item(_watchlists.encode(watchlist)),
                          "ConditionExpression": "attribute_not_exists(WatchlistId)"}},
             ])
         except ClientError as error:
@@ -228,7 +202,7 @@ class DynamoDomainStore:
         return str(data["RequestHash"]) if data and "RequestHash" in data else None
 
     def update(self, domain: Domain, expected: Domain) -> None:
-        changes = {key: value for key, value in _domain_document(domain).items()
+        changes = {key: value for key, value in _domains.encode(domain).items()
                    if key not in ("DomainId", "SpeakerCount", "CreatedAt")}
         expression, names, values = _set_or_remove(changes | {"Version": expected.version + 1})
         condition = "attribute_not_exists(DeletedAt) AND " + (
@@ -252,7 +226,7 @@ class DynamoDomainStore:
             "TableName": self._table, "Key": self._key(domain_id), "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(DomainId) AND attribute_not_exists(DeletedAt)",
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}]
-        items += [{"Delete": {"TableName": self._watchlists_table(), "Key": key}}
+        items += [{"Delete": {"TableName": self._watchlists, "Key": key}}
                   for key in self._watchlist_keys(domain_id)]
         try:
             self._db.transact_write_items(TransactItems=items)
@@ -267,16 +241,11 @@ class DynamoDomainStore:
             self._db.scan, limit, {"DomainId": {"S": after}} if after else None, TableName=self._table,
             ConsistentRead=True, FilterExpression="attribute_not_exists(DeletedAt)",
         )
-        return Page([_domain(from_item(i)) for i in items], last["DomainId"]["S"] if last else None)
-
-    def _watchlists_table(self) -> str:
-        if not self._watchlists:
-            raise RuntimeError("the Watchlists table is not configured (WATCHLISTS_TABLE)")
-        return self._watchlists
+        return Page([_domains.decode(from_item(i)) for i in items], last["DomainId"]["S"] if last else None)
 
     def _watchlist_keys(self, domain_id: str) -> list[dict[str, Any]]:
         pages = self._db.get_paginator("query").paginate(
-            TableName=self._watchlists_table(), KeyConditionExpression="DomainId = :d",
+            TableName=self._watchlists, KeyConditionExpression="DomainId = :d",
             ProjectionExpression="DomainId, WatchlistId", ExpressionAttributeValues=_values(d=domain_id),
         )
         return [item for page in pages for item in page["Items"]]
@@ -286,7 +255,7 @@ class DynamoWatchlistStore:
     """Watchlists (pk DomainId, sk WatchlistId). Each keeps a ``FraudsterCount`` (DynamoFraudsterStore keeps it);
     the domain item counts its watchlists other than the default one in ``WatchlistCount``."""
 
-    def __init__(self, client: Any, table: str, domains_table: str = "") -> None:
+    def __init__(self, client: Any, table: str, domains_table: str) -> None:
         self._db = client
         self._table = table
         self._domains = domains_table
@@ -301,14 +270,14 @@ class DynamoWatchlistStore:
 
     def get(self, domain_id: str, watchlist_id: str) -> Watchlist | None:
         data = self._item(domain_id, watchlist_id)
-        return _watchlist(data) if data is not None else None
+        return _watchlists.decode(data) if data is not None else None
 
     def request_hash(self, domain_id: str, watchlist_id: str) -> str | None:
         data = self._item(domain_id, watchlist_id)
         return str(data["RequestHash"]) if data and "RequestHash" in data else None
 
     def create(self, watchlist: Watchlist, request_hash: str, quota: int) -> bool:
-        document = _watchlist_document(watchlist) | {"RequestHash": request_hash, "FraudsterCount": 0}
+        document = _watchlists.encode(watchlist) | {"RequestHash": request_hash, "FraudsterCount": 0}
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self._table, "Item": to_item(document),
@@ -363,47 +332,15 @@ class DynamoWatchlistStore:
             self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
             KeyConditionExpression="DomainId = :d", ExpressionAttributeValues=_values(d=domain_id),
         )
-        return Page([_watchlist(from_item(i)) for i in items], last["WatchlistId"]["S"] if last else None)
+        return Page([_watchlists.decode(from_item(i)) for i in items], last["WatchlistId"]["S"] if last else None)
 
 
-def _watchlist(data: dict[str, Any]) -> Watchlist:
-    return Watchlist(data["DomainId"], data["WatchlistId"], data["Name"], float(data["CreatedAt"]),
-                     float(data["UpdatedAt"]), data.get("Description"), bool(data.get("DefaultWatchlist")))
 
 
-def _domain_document(domain: Domain) -> dict[str, Any]:
-    return {
-        "DomainId": domain.domain_id, "Name": domain.name, "DomainStatus": domain.status.value,
-        "SpeakerCount": domain.speaker_count, "Description": domain.description, "KmsKeyId": domain.kms_key_id,
-        "CreatedAt": domain.created_at, "UpdatedAt": domain.updated_at,
-        "DefaultWatchlistId": domain.default_watchlist_id, "Tags": dict(domain.tags),
-        "EncryptionUpdate": domain.encryption_update.to_api() if domain.encryption_update else None,
-        "Version": domain.version,
-    }
 
 
-def _domain(data: dict[str, Any]) -> Domain:
-    update = data.get("EncryptionUpdate")
-    return Domain(
-        domain_id=data["DomainId"], name=data.get("Name", ""),
-        status=DomainStatus(data.get("DomainStatus", DomainStatus.ACTIVE)),
-        speaker_count=int(data.get("SpeakerCount", 0)), description=data.get("Description"),
-        kms_key_id=data.get("KmsKeyId"), created_at=float(data.get("CreatedAt", 0)),
-        updated_at=float(data.get("UpdatedAt", 0)), default_watchlist_id=data.get("DefaultWatchlistId"),
-        tags=tuple(sorted(data.get("Tags", {}).items())),
-        encryption_update=EncryptionUpdate(
-            update["OldKmsKeyId"], EncryptionUpdateStatus(update["UpdateStatus"]), update.get("Message"),
-        ) if update else None,
-        version=int(data.get("Version", 0)),
-    )
 
 
-def _watchlist_document(watchlist: Watchlist) -> dict[str, Any]:
-    return {
-        "DomainId": watchlist.domain_id, "WatchlistId": watchlist.watchlist_id, "Name": watchlist.name,
-        "Description": watchlist.description, "DefaultWatchlist": watchlist.default,
-        "CreatedAt": watchlist.created_at, "UpdatedAt": watchlist.updated_at,
-    }
 
 
 def _set_or_remove(attributes: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -414,7 +351,7 @@ def _set_or_remove(attributes: dict[str, Any]) -> tuple[str, dict[str, str], dic
     removes = [f"#a{i}" for i, value in enumerate(attributes.values()) if value is None]
     expression = " ".join(part for part in (
         "SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "") if part)
-    return expression, names, {key: _serializer.serialize(_to_dynamo(v)) for key, v in values.items()}
+    return expression, names, {key: to_value(v) for key, v in values.items()}
 
 
 def _cancelled_by_condition(error: ClientError, index: int) -> bool:
@@ -436,36 +373,12 @@ def _collect(
             return items, start
 
 
-def _pack(vector: tuple[float, ...]) -> bytes | None:
-    """Voiceprints are stored as little-endian float32: exact and a quarter of a number list's size."""
-    return struct.pack(f"<{len(vector)}f", *vector) if vector else None
 
 
-def _unpack(blob: Any) -> tuple[float, ...]:
-    data = bytes(blob.value if hasattr(blob, "value") else blob or b"")
-    return struct.unpack(f"<{len(data) // 4}f", data)
 
 
-def _speaker_document(speaker: Speaker) -> dict[str, Any]:
-    return speaker.to_api() | {
-        "Voiceprint": _pack(speaker.voiceprint), "ModelId": speaker.model_id,
-        "NetSpeechSeconds": speaker.net_speech_seconds, "EnrolledBy": speaker.enrolled_by,
-        "EnrollmentStatus": speaker.enrollment_status.value if speaker.enrollment_status else None,
-        "Version": speaker.version,
-    }
 
 
-def _speaker(data: dict[str, Any]) -> Speaker:
-    return Speaker(
-        domain_id=data["DomainId"], customer_speaker_id=data["CustomerSpeakerId"],
-        generated_speaker_id=data["GeneratedSpeakerId"], status=SpeakerStatus(data["Status"]),
-        created_at=float(data["CreatedAt"]), updated_at=float(data["UpdatedAt"]),
-        last_accessed_at=float(data["LastAccessedAt"]) if data.get("LastAccessedAt") is not None else None,
-        voiceprint=_unpack(data.get("Voiceprint")), model_id=data.get("ModelId"),
-        net_speech_seconds=data.get("NetSpeechSeconds"), enrolled_by=data.get("EnrolledBy"),
-        enrollment_status=EnrollmentStatus(data["EnrollmentStatus"]) if data.get("EnrollmentStatus") else None,
-        version=int(data.get("Version", 0)),
-    )
 
 
 class DynamoSpeakerStore:
@@ -481,7 +394,7 @@ class DynamoSpeakerStore:
         item = self._db.get_item(
             TableName=self._table, ConsistentRead=True, Key=self._key(domain_id, customer_speaker_id),
         ).get("Item")
-        return _speaker(from_item(item)) if item else None
+        return _speakers.decode(from_item(item)) if item else None
 
     def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
         if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):
@@ -515,12 +428,12 @@ class DynamoSpeakerStore:
             KeyConditionExpression="DomainId = :d", ExpressionAttributeValues=_values(d=domain_id),
             ProjectionExpression=SPEAKER_SUMMARY, ExpressionAttributeNames={"#status": "Status"},
         )
-        return Page([_speaker(from_item(i)) for i in items], last["CustomerSpeakerId"]["S"] if last else None)
+        return Page([_speakers.decode(from_item(i)) for i in items], last["CustomerSpeakerId"]["S"] if last else None)
 
     def create(self, speaker: Speaker, quota: int) -> None:
         try:
             self._db.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table, "Item": to_item(_speaker_document(speaker)),
+                {"Put": {"TableName": self._table, "Item": to_item(_speakers.encode(speaker)),
                          "ConditionExpression": "attribute_not_exists(CustomerSpeakerId)"}},
                 {"Update": {"TableName": self._domains, "Key": {"DomainId": {"S": speaker.domain_id}},
                             "UpdateExpression": "ADD SpeakerCount :one",
@@ -537,12 +450,12 @@ class DynamoSpeakerStore:
 
     def put(self, speaker: Speaker) -> None:
         """Write a speaker record as is (opt-out, administration); enrollment uses create/replace."""
-        self._db.put_item(TableName=self._table, Item=to_item(_speaker_document(speaker)))
+        self._db.put_item(TableName=self._table, Item=to_item(_speakers.encode(speaker)))
 
     def replace(self, speaker: Speaker, expected: Speaker) -> None:
         try:
             self._db.put_item(
-                TableName=self._table, Item=to_item(_speaker_document(speaker)),
+                TableName=self._table, Item=to_item(_speakers.encode(speaker)),
                 ConditionExpression="Version = :v", ExpressionAttributeValues=_values(v=expected.version),
             )
         except ClientError as error:
@@ -551,22 +464,8 @@ class DynamoSpeakerStore:
             raise
 
 
-def _fraudster_document(fraudster: Fraudster) -> dict[str, Any]:
-    return {
-        "DomainId": fraudster.domain_id, "GeneratedFraudsterId": fraudster.generated_fraudster_id,
-        "WatchlistIds": set(fraudster.watchlist_ids), "CreatedAt": fraudster.created_at,
-        "Voiceprint": _pack(fraudster.voiceprint), "ModelId": fraudster.model_id, "Version": fraudster.version,
-        "RegisteredBy": fraudster.registered_by, "RegistrationScore": fraudster.registration_score,
-    }
 
 
-def _fraudster(data: dict[str, Any]) -> Fraudster:
-    return Fraudster(
-        domain_id=data["DomainId"], generated_fraudster_id=data["GeneratedFraudsterId"],
-        watchlist_ids=frozenset(data.get("WatchlistIds", ())), created_at=float(data["CreatedAt"]),
-        voiceprint=_unpack(data.get("Voiceprint")), model_id=data.get("ModelId"), version=int(data.get("Version", 0)),
-        registered_by=data.get("RegisteredBy"), registration_score=data.get("RegistrationScore"),
-    )
 
 
 class DynamoFraudsterStore:
@@ -585,7 +484,7 @@ class DynamoFraudsterStore:
     def get(self, domain_id: str, fraudster_id: str) -> Fraudster | None:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True,
                                  Key=self._key(domain_id, fraudster_id)).get("Item")
-        return _fraudster(from_item(item)) if item else None
+        return _fraudsters.decode(from_item(item)) if item else None
 
     def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
         pages = self._db.get_paginator("query").paginate(
@@ -593,7 +492,7 @@ class DynamoFraudsterStore:
             FilterExpression="contains(WatchlistIds, :w)", ExpressionAttributeValues=_values(d=domain_id,
                                                                                           w=watchlist_id),
         )
-        return [_fraudster(from_item(item)) for page in pages for item in page["Items"]]
+        return [_fraudsters.decode(from_item(item)) for page in pages for item in page["Items"]]
 
     def page(self, domain_id: str, limit: int, after: str | None, watchlist_id: str | None = None
              ) -> Page[Fraudster]:
@@ -605,15 +504,16 @@ class DynamoFraudsterStore:
             self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
             KeyConditionExpression="DomainId = :d", ProjectionExpression=FRAUDSTER_SUMMARY, **request,
         )
-        return Page([_fraudster(from_item(i)) for i in items], last["GeneratedFraudsterId"]["S"] if last else None)
+        position = last["GeneratedFraudsterId"]["S"] if last else None
+        return Page([_fraudsters.decode(from_item(i)) for i in items], position)
 
     def create(self, fraudster: Fraudster, quota: int) -> None:
-        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudster_document(fraudster)),
+        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
                        "ConditionExpression": "attribute_not_exists(GeneratedFraudsterId)"}}
         self._transact(fraudster, put, fraudster.watchlist_ids, frozenset(), quota)
 
     def replace(self, fraudster: Fraudster, expected: Fraudster, quota: int) -> None:
-        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudster_document(fraudster)),
+        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
                        "ConditionExpression": "Version = :v", "ExpressionAttributeValues": _values(
                            v=expected.version)}}
         self._transact(fraudster, put, fraudster.watchlist_ids - expected.watchlist_ids,

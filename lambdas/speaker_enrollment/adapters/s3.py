@@ -9,11 +9,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from ..domain.failures import InputNotReadableError, OutputNotWritableError
-from ..domain.manifest import ManifestRequest, RequestError, request_from_json
-from ..domain.ports import AudioFetchError
-from ..domain.results import JobResult, result_from_json
-from ..domain.s3uri import S3Location, parse_s3_uri
+from ..domain.ports import JsonDocument
+from ..domain.shared.errors import AudioFetchError
+from ..domain.shared.s3uri import S3Location, parse_s3_uri
+from ..domain.workflow.errors import InputNotReadableError, OutputNotWritableError
 
 ACCESS_ERRORS = {"AccessDenied", "AllAccessDisabled", "InvalidObjectState", "KMS.AccessDeniedException"}
 MISSING_ERRORS = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
@@ -149,31 +148,30 @@ class S3WorkStore:
     def _at(self, job_id: str, *parts: str) -> S3Location:
         return S3Location(self._bucket, "/".join(("jobs", job_id, *parts)))
 
-    def put_shards(self, domain_id: str, job_id: str, shards: list[list[ManifestRequest]]) -> str:
+    def put_shards(self, domain_id: str, job_id: str, shards: Sequence[Sequence[JsonDocument]]) -> str:
         items = []
         for index, shard in enumerate(shards):
             location = self._at(job_id, "shards", f"{index:05d}.json")
-            self._objects.write_json(location, [r.to_json() for r in shard])
+            self._objects.write_json(location, list(shard))
             items.append({"DomainId": domain_id, "JobId": job_id, "ShardIndex": index, "ShardKey": location.key})
         listing = self._at(job_id, "shards.json")
         self._objects.write_json(listing, items)
         return listing.key
 
-    def shard_requests(self, job_id: str, shard_index: int) -> list[ManifestRequest]:
-        documents = self._objects.read_json(self._at(job_id, "shards", f"{shard_index:05d}.json"))
-        return [request_from_json(d) for d in documents]
+    def shard_requests(self, job_id: str, shard_index: int) -> list[JsonDocument]:
+        return list(self._objects.read_json(self._at(job_id, "shards", f"{shard_index:05d}.json")))
 
-    def put_results(self, job_id: str, shard_index: int, results: Sequence[JobResult]) -> None:
-        self._objects.write_json(self._at(job_id, "results", f"{shard_index:05d}.json"), [r.to_json() for r in results])
+    def put_results(self, job_id: str, shard_index: int, results: Sequence[JsonDocument]) -> None:
+        self._objects.write_json(self._at(job_id, "results", f"{shard_index:05d}.json"), list(results))
 
-    def results(self, job_id: str, shard_index: int) -> list[JobResult] | None:
+    def results(self, job_id: str, shard_index: int) -> list[JsonDocument] | None:
         location = self._at(job_id, "results", f"{shard_index:05d}.json")
         if not self._objects.exists(location):
             return None
-        return [result_from_json(d) for d in self._objects.read_json(location)]
+        return list(self._objects.read_json(location))
 
-    def put_validation_errors(self, job_id: str, errors: list[RequestError]) -> None:
-        self._objects.write_json(self._at(job_id, "validation-errors.json"), [e.to_json() for e in errors])
+    def put_validation_errors(self, job_id: str, errors: Sequence[JsonDocument]) -> None:
+        self._objects.write_json(self._at(job_id, "validation-errors.json"), list(errors))
 
-    def validation_errors(self, job_id: str) -> list[RequestError]:
-        return [RequestError.from_json(d) for d in self._objects.read_json(self._at(job_id, "validation-errors.json"))]
+    def validation_errors(self, job_id: str) -> list[JsonDocument]:
+        return list(self._objects.read_json(self._at(job_id, "validation-errors.json")))

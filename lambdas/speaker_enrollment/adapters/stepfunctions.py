@@ -6,7 +6,7 @@ import contextlib
 import json
 from typing import Any
 
-from ..domain.job import SpeakerEnrollmentJob
+from ..domain.shared.job import BatchJob
 
 
 class StepFunctionsWorkflow:
@@ -14,7 +14,7 @@ class StepFunctionsWorkflow:
         self._sfn = client
         self._arn = state_machine_arn
 
-    def start(self, job: SpeakerEnrollmentJob) -> None:
+    def start(self, job: BatchJob) -> None:
         # A retry of the same submission finds the execution already there: the job runs (or ran).
         with contextlib.suppress(self._sfn.exceptions.ExecutionAlreadyExists):
             self._sfn.start_execution(

@@ -1,6 +1,6 @@
 """Voice ID's API (JSON 1.0, ``X-Amz-Target: VoiceID.<Operation>``), independent of the transport.
 
-``VoiceIdApi(services).handle(target, body) -> ApiResponse(status, body)``; ``wiring.api_from_env()`` builds it.
+``VoiceIdApi(services).handle(target, body) -> ApiResponse(status, body)``; ``composition.api_from_env()`` builds it.
 """
 
 from __future__ import annotations

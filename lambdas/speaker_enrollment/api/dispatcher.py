@@ -20,8 +20,8 @@ from .errors import (
     from_domain,
 )
 from .model import operation_model, project
-from .operations import OPERATIONS, Operation
-from .services import ApiServices
+from .operations import OPERATIONS
+from .services import ApiServices, Operation
 from .validation import check_request
 
 LOG = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..domain.errors import (
+from ..domain.admin.errors import (
     AccessDeniedError,
     ConcurrentChangeError,
     DomainNotActiveError,
@@ -15,8 +15,12 @@ from ..domain.errors import (
     LastWatchlistError,
     ResourceNotFoundError,
 )
-from ..domain.ports import QuotaExceededError, SpeakerQuotaExceededError, WatchlistNotEmptyError
-from ..domain.submission import ClientTokenReusedError
+from ..domain.shared.errors import (
+    ClientTokenReusedError,
+    QuotaExceededError,
+    SpeakerQuotaExceededError,
+    WatchlistNotEmptyError,
+)
 
 
 class ApiError(Exception):

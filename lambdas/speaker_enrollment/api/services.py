@@ -1,20 +1,19 @@
-"""What the operations work with: the stores and quotas, the workflow starter, the NextToken signer, the clock."""
+"""What the operations work with: the stores and quotas, the job submitter, the NextToken signer, the clock."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ..domain.domain import Deployment
-from ..domain.domain_admin import DomainAdmin
-from ..domain.fraudster_admin import DEFAULT_FRAUDSTER_QUOTA, FraudsterAdmin
-from ..domain.ports import DomainRegistry, FraudsterStore, JobCatalog, SpeakerDirectory, WatchlistRegistry, Workflow
-from ..domain.speaker_admin import SpeakerAdmin
-from ..domain.submission import Submitter
-from ..domain.watchlist_admin import DEFAULT_WATCHLIST_QUOTA, WatchlistAdmin
+from ..domain.admin.domains import DomainAdmin
+from ..domain.admin.fraudsters import FraudsterAdmin
+from ..domain.admin.speakers import SpeakerAdmin
+from ..domain.admin.watchlists import WatchlistAdmin
+from ..domain.ports import DomainRegistry, FraudsterStore, JobCatalog, SpeakerDirectory, WatchlistRegistry
+from ..domain.shared.domain import Deployment
+from ..domain.workflow.submission import Submitter
 from .tokens import PageTokens
-
-DEFAULT_SPEAKER_QUOTA = 100_000
 
 
 @dataclass(frozen=True)
@@ -24,13 +23,13 @@ class ApiServices:
     speakers: SpeakerDirectory
     watchlists: WatchlistRegistry
     fraudsters: FraudsterStore
-    workflow: Workflow
+    submitter: Submitter
     tokens: PageTokens
     clock: Callable[[], float]
     deployment: Deployment
-    speaker_quota: int = DEFAULT_SPEAKER_QUOTA
-    watchlist_quota: int = DEFAULT_WATCHLIST_QUOTA  # per domain, the default watchlist included
-    fraudster_quota: int = DEFAULT_FRAUDSTER_QUOTA  # per watchlist
+    speaker_quota: int  # per domain
+    watchlist_quota: int  # per domain, the default watchlist included
+    fraudster_quota: int  # per watchlist
 
     @property
     def domain_admin(self) -> DomainAdmin:
@@ -48,6 +47,5 @@ class ApiServices:
     def fraudster_admin(self) -> FraudsterAdmin:
         return FraudsterAdmin(self.fraudsters, self.watchlists, self.fraudster_quota)
 
-    @property
-    def submitter(self) -> Submitter:
-        return Submitter(self.jobs, self.domains, self.workflow, self.clock, self.watchlists)
+
+Operation = Callable[[ApiServices, dict[str, Any]], dict[str, Any]]  # (services, validated request) → response

@@ -1,53 +1,23 @@
-"""What the domain needs from the outside world. Adapters implement these; tests use in-memory ones."""
+"""What the domain needs from the outside world. Adapters implement these; tests use in-memory ones (and one
+contract suite holds both to the same rules: tests/test_store_contracts.py). The errors the stores raise are in
+``shared/errors.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Hashable, Sequence
+from typing import Any, Protocol
 
-from .domain import Domain
-from .fraudster import Fraudster
-from .job import FailureDetails, JobStatus, SpeakerEnrollmentJob
-from .manifest import ManifestRequest, RequestError
-from .paging import Page
-from .s3uri import S3Location
-from .speaker import Speaker
-from .watchlist import Watchlist
+from ..voiceprint.audio import Speech
+from ..voiceprint.engine import Voiceprint
+from .shared.domain import Domain
+from .shared.fraudster import Fraudster
+from .shared.job import BatchJob, FailureDetails, JobStatus
+from .shared.paging import Page
+from .shared.s3uri import S3Location
+from .shared.speaker import Speaker
+from .shared.watchlist import Watchlist
 
-if TYPE_CHECKING:
-    from .results import JobResult
-
-
-class AudioFetchError(Exception):
-    """An audio object could not be read; the message says which and why."""
-
-
-class SpeakerQuotaExceededError(Exception):
-    pass
-
-
-class SpeakerChangedError(Exception):
-    """Another writer changed the speaker first; read it again and decide again."""
-
-
-class DomainChangedError(Exception):
-    """The domain changed (or went away) since it was read; read it again and decide again."""
-
-
-class QuotaExceededError(Exception):
-    """A count limit would be passed (watchlists per domain, fraudsters per watchlist)."""
-
-
-class WatchlistNotEmptyError(Exception):
-    """A watchlist still has fraudsters, so it cannot be deleted."""
-
-
-class WatchlistGoneError(Exception):
-    """A watchlist the write needs no longer exists."""
-
-
-class FraudsterChangedError(Exception):
-    """Another writer changed (or deleted) the fraudster first; read it again and decide again."""
+JsonDocument = dict[str, Any]
 
 
 class AudioSource(Protocol):
@@ -84,9 +54,9 @@ class SpeakerDirectory(SpeakerStore, Protocol):
 
 
 class JobStore(Protocol):
-    def get(self, domain_id: str, job_id: str) -> SpeakerEnrollmentJob | None: ...
+    def get(self, domain_id: str, job_id: str) -> BatchJob | None: ...
 
-    def create(self, job: SpeakerEnrollmentJob, client_token: str, request_hash: str) -> bool:
+    def create(self, job: BatchJob, client_token: str, request_hash: str) -> bool:
         """Insert the job unless one with its id exists; True if this call created it."""
         ...
 
@@ -108,7 +78,7 @@ class JobStore(Protocol):
 
 
 class JobCatalog(JobStore, Protocol):
-    def list(self, domain_id: str) -> list[SpeakerEnrollmentJob]:
+    def list(self, domain_id: str) -> list[BatchJob]:
         """Every job of the domain (in no particular order)."""
         ...
 
@@ -194,7 +164,7 @@ class FraudsterStore(FraudsterSource, Protocol):
 
 
 class Workflow(Protocol):
-    def start(self, job: SpeakerEnrollmentJob) -> None:
+    def start(self, job: BatchJob) -> None:
         """Start the job's execution; starting it again is harmless."""
         ...
 
@@ -212,19 +182,45 @@ class DataAccess(AudioSource, Protocol):
 
 
 class WorkStore(Protocol):
-    """The job's scratch space: shards, their results, the validation errors."""
+    """The job's scratch space: shards, their results, the validation errors, as JSON documents (the job type
+    reads and writes their entries)."""
 
-    def put_shards(self, domain_id: str, job_id: str, shards: list[list[ManifestRequest]]) -> str:
+    def put_shards(self, domain_id: str, job_id: str, shards: Sequence[Sequence[JsonDocument]]) -> str:
         """Write every shard and the shard list of Map items ``{"DomainId","JobId","ShardIndex","ShardKey"}``;
         return the list's key (the Map's ItemReader input)."""
         ...
 
-    def shard_requests(self, job_id: str, shard_index: int) -> list[ManifestRequest]: ...
+    def shard_requests(self, job_id: str, shard_index: int) -> list[JsonDocument]: ...
 
-    def put_results(self, job_id: str, shard_index: int, results: Sequence[JobResult]) -> None: ...
+    def put_results(self, job_id: str, shard_index: int, results: Sequence[JsonDocument]) -> None: ...
 
-    def results(self, job_id: str, shard_index: int) -> list[JobResult] | None: ...
+    def results(self, job_id: str, shard_index: int) -> list[JsonDocument] | None:
+        """The shard's recorded results; None when it never recorded them."""
+        ...
 
-    def put_validation_errors(self, job_id: str, errors: list[RequestError]) -> None: ...
+    def put_validation_errors(self, job_id: str, errors: Sequence[JsonDocument]) -> None: ...
 
-    def validation_errors(self, job_id: str) -> list[RequestError]: ...
+    def validation_errors(self, job_id: str) -> list[JsonDocument]: ...
+
+
+class SpeechPool(Protocol):
+    """Speech gathered per key, embedded in batches (``voiceprint.engine.VoiceprintPool``)."""
+
+    def add(self, key: Hashable, speech: Speech) -> None: ...
+
+    def discard(self, key: Hashable) -> None: ...
+
+    def voiceprint(self, key: Hashable) -> Voiceprint: ...
+
+
+class Embedder(Protocol):
+    """Recordings to voiceprints (``voiceprint.engine.VoiceprintEngine``; tests of rules use a fake)."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    def speech(self, data: bytes, source: str, channel: int = 0) -> Speech:
+        """The speech of one recording; raises ``voiceprint.audio.AudioError`` saying why there is none."""
+        ...
+
+    def pool(self) -> SpeechPool: ...

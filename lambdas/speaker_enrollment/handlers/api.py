@@ -7,19 +7,19 @@ proxy response. Everything Voice ID-specific (validation, errors, pagination) li
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..api import CONTENT_TYPE, TARGET_PREFIX, ApiResponse, VoiceIdApi
 from ..api.errors import InternalServerException
 from ..api.model import operation_model
-from ..api.wiring import api_from_env
+from ..composition import api_from_env
 from .runtime import logger, metrics, tracer
 
 TARGET_HEADER = "x-amz-target"
@@ -39,9 +39,10 @@ class ProxyRequest:
     body: bytes
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any], context: LambdaContext) -> ProxyRequest:
+    def from_event(cls, event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyRequest:
         request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
-        return cls(str(request_id), header(event, TARGET_HEADER), _body(event))
+        target = event.headers.get(TARGET_HEADER) or ""  # a case-insensitive mapping
+        return cls(str(request_id), target, _body(event))
 
     @property
     def operation(self) -> str:
@@ -51,17 +52,10 @@ class ProxyRequest:
         return name if known else UNKNOWN_OPERATION
 
 
-def header(event: Mapping[str, Any], name: str) -> str:
-    """A request header, whatever its case (HTTP header names are case-insensitive)."""
-    for key, value in (event.get("headers") or {}).items():
-        if key.lower() == name:
-            return str(value)
-    return ""
-
-
-def _body(event: Mapping[str, Any]) -> bytes:
-    body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else str(body).encode()
+def _body(event: APIGatewayProxyEvent) -> bytes:
+    """The raw body: bytes, so a body that is not UTF-8 is the API's SerializationException, not a crash here."""
+    body = event.body or ""
+    return base64.b64decode(body) if event.is_base64_encoded else body.encode()
 
 
 def proxy_response(response: ApiResponse, request_id: str) -> dict[str, Any]:
@@ -92,7 +86,8 @@ def _count(operation: str, status: int) -> None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+@event_source(data_class=APIGatewayProxyEvent)
+def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:
     request = ProxyRequest.from_event(event, context)
     tracer.put_annotation("Operation", request.operation)
     response = _answer(request)

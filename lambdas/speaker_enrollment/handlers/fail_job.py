@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .runtime import JobRef, bind_job, logger, metrics, steps, tracer
+from .runtime import JobRef, bind_job, composition, logger, metrics, tracer
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bind_job(ref)
     error = WorkflowError.from_event(event.get("Error", {}))
     logger.error("job failed", extra={"error_type": error.error_type, "error_message": error.message})
-    steps().fail(ref.domain_id, ref.job_id, error.error_type, error.message)
+    composition().steps.fail(ref.domain_id, ref.job_id, error.error_type, error.message)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     return {"DomainId": ref.domain_id, "JobId": ref.job_id, "JobStatus": "FAILED"}

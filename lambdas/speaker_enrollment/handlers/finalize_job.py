@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .runtime import JobRef, data_access, logger, metrics, open_job, tracer
+from .runtime import JobRef, composition, logger, metrics, open_job, tracer
 
 
 @logger.inject_lambda_context
@@ -16,6 +16,6 @@ from .runtime import JobRef, data_access, logger, metrics, open_job, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = JobRef.from_event(event)
     job_steps, job = open_job(ref)
-    done = job_steps.finalize(job, int(event["ShardCount"]), data_access(job))
+    done = job_steps.finalize(job, int(event["ShardCount"]), composition().data_access(job))
     metrics.add_metric(name=f"Jobs{done.status.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     return {"DomainId": ref.domain_id, "JobId": ref.job_id, "JobStatus": done.status.value}

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .runtime import JobRef, data_access, logger, metrics, open_job, tracer
+from .runtime import JobRef, composition, logger, metrics, open_job, tracer
 
 
 @logger.inject_lambda_context
@@ -16,7 +16,7 @@ from .runtime import JobRef, data_access, logger, metrics, open_job, tracer
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = JobRef.from_event(event)
     job_steps, job = open_job(ref)
-    prepared = job_steps.prepare(job, data_access(job))
+    prepared = job_steps.prepare(job, composition().data_access(job))
     metrics.add_metric(name="RequestsReceived", unit=MetricUnit.Count, value=prepared.total_requests)
     return {"DomainId": ref.domain_id, "JobId": ref.job_id, "ShardsKey": prepared.shards_key,
             "ShardCount": prepared.shard_count}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ...domain.domain import Domain
-from ...domain.domain_admin import DomainRequest
+from ...domain.admin.domains import DomainRequest
+from ...domain.shared.domain import Domain
 from ..services import ApiServices
 from .paging import listing
 

@@ -1,4 +1,5 @@
-"""Start/Describe/ListSpeakerEnrollmentJob(s) and Start/Describe/ListFraudsterRegistrationJob(s).
+"""Start/Describe/List of every kind of batch job (Start/Describe/ListSpeakerEnrollmentJob(s),
+Start/Describe/ListFraudsterRegistrationJob(s), ...), from the registry of job types.
 
 Start accepts a job only for an existing, ACTIVE domain, a DataAccessRoleArn of this account, an input URI
 naming an object, and watchlists of the domain; the job then runs on the workflow (Submitter). Jobs of one
@@ -9,66 +10,62 @@ jobs of that kind.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ...domain.errors import AccessDeniedError, ResourceKind, ResourceNotFoundError
-from ...domain.job import EnrollmentConfig, JobKind, RegistrationConfig, SpeakerEnrollmentJob
-from ...domain.paging import newest_first
-from ...domain.s3uri import parse_s3_uri
-from ...domain.submission import JobRequest
+from ...domain.admin.errors import AccessDeniedError, ResourceKind, ResourceNotFoundError
+from ...domain.shared.job import BatchJob
+from ...domain.shared.paging import newest_first
+from ...domain.shared.s3uri import parse_s3_uri
+from ...domain.workflow.jobtype import JobType
+from ...domain.workflow.kinds import JOB_TYPES
+from ...domain.workflow.submission import JobRequest
 from ..errors import ValidationException
-from ..services import ApiServices
+from ..services import ApiServices, Operation
 from .paging import listing
 
 ROLE_ACCOUNT_FIELD = 4  # arn:partition:iam::<account>:role/...
 
 
-def start_job(kind: JobKind, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
+def start_job(job_type: JobType, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
     services.domain_admin.active(params["DomainId"])
-    request = _job_request(params, kind)
+    request = _job_request(params, job_type)
     _check_role(services, request.data_access_role_arn)
     _check_watchlists(services, request)
     return {"Job": services.submitter.submit(request).to_api()}
 
 
-def describe_job(kind: JobKind, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
+def describe_job(job_type: JobType, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
     domain = services.domain_admin.describe(params["DomainId"])
     job = services.jobs.get(domain.domain_id, params["JobId"])
-    if job is None or job.kind is not kind:
+    if job is None or job.kind != job_type.name:
         raise ResourceNotFoundError(ResourceKind.BATCH_JOB, f"Job '{params['JobId']}' does not exist in domain "
                                                             f"'{domain.domain_id}'")
     return {"Job": job.to_api()}
 
 
-def list_jobs(kind: JobKind, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
+def list_jobs(job_type: JobType, services: ApiServices, params: dict[str, Any]) -> dict[str, Any]:
     """Newest first; JobStatus filters."""
     domain = services.domain_admin.describe(params["DomainId"])
     status = params.get("JobStatus")
     jobs = [job for job in services.jobs.list(domain.domain_id)
-            if job.kind is kind and status in (None, job.status.value)]
-    items, token = listing(services, _LIST_OPERATIONS[kind], params,
+            if job.kind == job_type.name and status in (None, job.status.value)]
+    items, token = listing(services, job_type.operations.list, params,
                            lambda limit, after: newest_first(jobs, _age, limit, after))
     return {"JobSummaries": [job.to_api() for job in items], "NextToken": token}
 
 
-_LIST_OPERATIONS = {JobKind.SPEAKER_ENROLLMENT: "ListSpeakerEnrollmentJobs",
-                    JobKind.FRAUDSTER_REGISTRATION: "ListFraudsterRegistrationJobs"}
-
-
-def _age(job: SpeakerEnrollmentJob) -> tuple[float, str]:
+def _age(job: BatchJob) -> tuple[float, str]:
     return job.created_at, job.job_id
 
 
-def _job_request(params: dict[str, Any], kind: JobKind) -> JobRequest:
+def _job_request(params: dict[str, Any], job_type: JobType) -> JobRequest:
     output = params["OutputDataConfig"]
     request = JobRequest(
-        domain_id=params["DomainId"], client_token=params.get("ClientToken") or str(uuid.uuid4()),
+        job_type=job_type, domain_id=params["DomainId"], client_token=params.get("ClientToken") or str(uuid.uuid4()),
         data_access_role_arn=params["DataAccessRoleArn"], input_s3_uri=params["InputDataConfig"]["S3Uri"],
         output_s3_uri=output["S3Uri"], output_kms_key_id=output.get("KmsKeyId"), job_name=params.get("JobName"),
-        enrollment_config=EnrollmentConfig.from_api(params.get("EnrollmentConfig")), kind=kind,
-        registration_config=RegistrationConfig.from_api(params.get("RegistrationConfig")),
+        config=job_type.config_from_api(params.get(job_type.config_member)),
     )
     for field, uri, needs_key in (("InputDataConfig.S3Uri", request.input_s3_uri, True),
                                   ("OutputDataConfig.S3Uri", request.output_s3_uri, False)):
@@ -94,11 +91,10 @@ def _check_watchlists(services: ApiServices, request: JobRequest) -> None:
                                                                 f"domain '{request.domain_id}'")
 
 
-OPERATIONS: dict[str, Callable[[ApiServices, dict[str, Any]], dict[str, Any]]] = {
-    "StartSpeakerEnrollmentJob": partial(start_job, JobKind.SPEAKER_ENROLLMENT),
-    "DescribeSpeakerEnrollmentJob": partial(describe_job, JobKind.SPEAKER_ENROLLMENT),
-    "ListSpeakerEnrollmentJobs": partial(list_jobs, JobKind.SPEAKER_ENROLLMENT),
-    "StartFraudsterRegistrationJob": partial(start_job, JobKind.FRAUDSTER_REGISTRATION),
-    "DescribeFraudsterRegistrationJob": partial(describe_job, JobKind.FRAUDSTER_REGISTRATION),
-    "ListFraudsterRegistrationJobs": partial(list_jobs, JobKind.FRAUDSTER_REGISTRATION),
-}
+def _operations(job_type: JobType) -> dict[str, Operation]:
+    names = job_type.operations
+    return {names.start: partial(start_job, job_type), names.describe: partial(describe_job, job_type),
+            names.list: partial(list_jobs, job_type)}
+
+
+OPERATIONS: dict[str, Operation] = {name: op for job_type in JOB_TYPES for name, op in _operations(job_type).items()}

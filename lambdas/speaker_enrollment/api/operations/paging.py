@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ...domain.paging import Page
+from ...domain.shared.paging import Page
 from ..model import operation_model
 from ..services import ApiServices
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...domain.errors import ResourceKind, ResourceNotFoundError
+from ...domain.admin.errors import ResourceKind, ResourceNotFoundError
 from ..services import ApiServices
 
 

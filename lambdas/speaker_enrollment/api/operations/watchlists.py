@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ...domain.watchlist import Watchlist, WatchlistRequest
+from ...domain.shared.watchlist import Watchlist, WatchlistRequest
 from ..services import ApiServices
 from .paging import listing
 

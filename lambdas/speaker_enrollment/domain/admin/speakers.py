@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..ports import SpeakerDirectory
+from ..shared.errors import SpeakerChangedError, SpeakerQuotaExceededError
+from ..shared.ids import GENERATED_SPEAKER_ID_PATTERN, new_generated_speaker_id
+from ..shared.paging import Page
+from ..shared.speaker import Speaker, SpeakerStatus, opted_out_speaker
 from .errors import ConcurrentChangeError, ResourceKind, ResourceNotFoundError
-from .ids import GENERATED_SPEAKER_ID_PATTERN, new_generated_speaker_id
-from .paging import Page
-from .ports import SpeakerChangedError, SpeakerDirectory, SpeakerQuotaExceededError
-from .speaker import Speaker, SpeakerStatus, opted_out_speaker
 
 MAX_ATTEMPTS = 3
 

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..ports import FraudsterStore, WatchlistStore
+from ..shared.errors import FraudsterChangedError, QuotaExceededError, WatchlistGoneError
+from ..shared.fraudster import Fraudster
+from ..shared.paging import Page
 from .errors import ConcurrentChangeError, LastWatchlistError, ResourceKind, ResourceNotFoundError
-from .fraudster import Fraudster
-from .paging import Page
-from .ports import FraudsterChangedError, FraudsterStore, QuotaExceededError, WatchlistGoneError, WatchlistStore
-from .watchlist_admin import watchlist_not_found
+from .watchlists import watchlist_not_found
 
-DEFAULT_FRAUDSTER_QUOTA = 500  # fraudsters per watchlist
 MAX_ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 class FraudsterAdmin:
     fraudsters: FraudsterStore
     watchlists: WatchlistStore
-    quota: int = DEFAULT_FRAUDSTER_QUOTA
+    quota: int  # fraudsters per watchlist
 
     def describe(self, domain_id: str, fraudster_id: str) -> Fraudster:
         fraudster = self.fraudsters.get(domain_id, fraudster_id)

@@ -9,20 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..ports import WatchlistRegistry
+from ..shared.errors import ClientTokenReusedError, QuotaExceededError, WatchlistGoneError, WatchlistNotEmptyError
+from ..shared.paging import Page
+from ..shared.watchlist import Watchlist, WatchlistRequest
 from .errors import InvalidRequestError, ResourceKind, ResourceNotFoundError
-from .paging import Page
-from .ports import QuotaExceededError, WatchlistGoneError, WatchlistNotEmptyError, WatchlistRegistry
-from .submission import ClientTokenReusedError
-from .watchlist import Watchlist, WatchlistRequest
-
-DEFAULT_WATCHLIST_QUOTA = 3
 
 
 @dataclass(frozen=True)
 class WatchlistAdmin:
     watchlists: WatchlistRegistry
     clock: Callable[[], float]
-    quota: int = DEFAULT_WATCHLIST_QUOTA
+    quota: int  # watchlists per domain, the default one included
 
     def create(self, request: WatchlistRequest) -> Watchlist:
         watchlist = request.new_watchlist(self.clock())

@@ -7,7 +7,12 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .domain import Domain, DomainStatus
+from ..ports import DomainRegistry
+from ..shared.domain import Domain, DomainStatus, Tags
+from ..shared.errors import ClientTokenReusedError, DomainChangedError
+from ..shared.ids import stable_id
+from ..shared.paging import Page
+from ..shared.watchlist import default_watchlist, default_watchlist_id
 from .errors import (
     ConcurrentChangeError,
     DomainNotActiveError,
@@ -15,12 +20,7 @@ from .errors import (
     ResourceKind,
     ResourceNotFoundError,
 )
-from .ids import stable_id
-from .paging import Page
-from .ports import DomainChangedError, DomainRegistry
-from .submission import ClientTokenReusedError
-from .tags import Tags, tagged, untagged
-from .watchlist import default_watchlist, default_watchlist_id
+from .tags import tagged, untagged
 
 MAX_ATTEMPTS = 3
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from .tags import Tags
-
+Tags = tuple[tuple[str, str], ...]
 DOMAIN_ARN_PATTERN = re.compile(
     r"^arn:(?P<partition>aws(-[^:]+)?):voiceid:(?P<region>[^:]+):(?P<account>[0-9]{12}):"
     r"domain/(?P<domain_id>[a-zA-Z0-9]{22})\Z"

@@ -1,20 +1,33 @@
 """Job-level failures: each kind carries the FailureDetails.StatusCode it ends the job with.
 
 Raised inside the workflow's functions, they reach the catch-all as ``errorType`` (the class name)
-and ``errorMessage``; ``failure_details`` turns that pair back into the job's FailureDetails.
+and ``errorMessage``; ``failure_details`` turns that pair back into the job's FailureDetails. Every subclass
+registers itself by its class name, so a new failure needs no list kept in step.
 """
 
 from __future__ import annotations
 
-from .job import FailureDetails
+from typing import ClassVar
+
+from ..shared.job import FailureDetails
+
+MAX_MESSAGE = 1024
 
 
 class JobFailure(Exception):
     status_code = 500
+    known: ClassVar[dict[str, type[JobFailure]]] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        JobFailure.known[cls.__name__] = cls
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+JobFailure.known[JobFailure.__name__] = JobFailure
 
 
 class ManifestError(JobFailure):
@@ -41,6 +54,10 @@ class DomainNotFoundError(JobFailure):
     status_code = 404
 
 
+class JobNotFoundError(JobFailure):
+    status_code = 404
+
+
 class WatchlistNotFoundError(JobFailure):
     status_code = 404
 
@@ -49,19 +66,9 @@ class InvalidJobRequestError(JobFailure):
     status_code = 400
 
 
-_KNOWN: dict[str, type[JobFailure]] = {
-    cls.__name__: cls
-    for cls in (
-        JobFailure, ManifestError, RequestLimitExceededError, InputNotReadableError, OutputNotWritableError,
-        DomainNotFoundError, WatchlistNotFoundError, InvalidJobRequestError,
-    )
-}
-MAX_MESSAGE = 1024
-
-
 def failure_details(error_type: str, message: str) -> FailureDetails:
     """FailureDetails for an error that ended the workflow; unknown errors are internal (500)."""
-    known = _KNOWN.get(error_type)
+    known = JobFailure.known.get(error_type)
     if known is not None:
         return FailureDetails(known.status_code, message[:MAX_MESSAGE] or error_type)
     detail = f"{error_type}: {message}" if message else error_type

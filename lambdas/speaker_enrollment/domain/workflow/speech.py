@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..voiceprint.audio import AudioError
-from ..voiceprint.engine import VoiceprintEngine, VoiceprintPool
-from .manifest import AudioSpecification, ManifestRequest, RequestError
-from .ports import AudioFetchError, AudioSource
+from ...voiceprint.audio import AudioError
+from ..ports import AudioSource, Embedder, SpeechPool
+from ..shared.errors import AudioFetchError
+from .manifest import AudioSpecification, ManifestRequest
+from .results import RequestError
 
 MIN_NET_SPEECH_SECONDS = 30.0
 
@@ -19,11 +20,11 @@ MIN_NET_SPEECH_SECONDS = 30.0
 @dataclass(frozen=True)
 class SpeechGathering:
     audio: AudioSource
-    engine: VoiceprintEngine
+    engine: Embedder
     max_file_bytes: int
     min_net_speech_seconds: float = MIN_NET_SPEECH_SECONDS
 
-    def gather(self, index: int, request: ManifestRequest, pool: VoiceprintPool) -> RequestError | None:
+    def gather(self, index: int, request: ManifestRequest, pool: SpeechPool) -> RequestError | None:
         """Put the request's speech into `pool` under `index`; the 400 entry (and nothing pooled) when refused.
 
         Each file goes into the pool as soon as its speech is found, so only one recording is held at a time
@@ -44,7 +45,7 @@ class SpeechGathering:
             )
         return None
 
-    def _add_speech(self, index: int, spec: AudioSpecification, pool: VoiceprintPool) -> tuple[str, float]:
+    def _add_speech(self, index: int, spec: AudioSpecification, pool: SpeechPool) -> tuple[str, float]:
         """Fetch one file, add its speech to the pool; returns (source, net speech seconds)."""
         data = self.audio.fetch(spec.s3_uri, self.max_file_bytes)
         speech = self.engine.speech(data, f"{spec.s3_uri} (channel {spec.channel_id})", spec.channel_id)

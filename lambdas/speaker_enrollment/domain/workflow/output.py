@@ -1,5 +1,5 @@
-"""Sharding a job's requests and merging shard results into Voice ID's output file (SuccessfulEnrollments of
-a speaker enrollment job, SuccessfulRegistrations of a fraudster registration job).
+"""Sharding a job's requests and merging shard results into Voice ID's output file (the job type names its list
+of successes: SuccessfulEnrollments, SuccessfulRegistrations, ...).
 
 The merge is where "every request exactly once" is enforced: each request of each shard yields
 exactly one entry, its result if the shard recorded one, otherwise a 500 entry.
@@ -11,23 +11,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .job import JobKind
-from .manifest import ManifestRequest, RequestError
-from .results import JobResult
-from .s3uri import S3Location, parse_s3_uri
+from ..shared.s3uri import S3Location, parse_s3_uri
+from .jobtype import JobType
+from .manifest import ManifestRequest
+from .results import JobResult, RequestError
 
 OUTPUT_VERSION = "1.0"
-SHARD_LOST_MESSAGE = (
-    "Internal error: the enrollment worker for this request failed after retries; "
-    "the speaker was not enrolled by this request"
-)
-REGISTRATION_LOST_MESSAGE = (
-    "Internal error: the registration worker for this request failed after retries; "
-    "the fraudster was not registered by this request"
-)
-SUCCESSES = {JobKind.SPEAKER_ENROLLMENT: "SuccessfulEnrollments",
-             JobKind.FRAUDSTER_REGISTRATION: "SuccessfulRegistrations"}
-LOST = {JobKind.SPEAKER_ENROLLMENT: SHARD_LOST_MESSAGE, JobKind.FRAUDSTER_REGISTRATION: REGISTRATION_LOST_MESSAGE}
 
 
 def plan_shards(requests: Sequence[ManifestRequest], shard_size: int) -> list[list[ManifestRequest]]:
@@ -38,13 +27,13 @@ def plan_shards(requests: Sequence[ManifestRequest], shard_size: int) -> list[li
 class OutputFile:
     errors: tuple[RequestError, ...]
     successes: tuple[JobResult, ...]
-    kind: JobKind = JobKind.SPEAKER_ENROLLMENT
+    successes_member: str
 
     def to_bytes(self) -> bytes:
         document = {
             "Version": OUTPUT_VERSION,
             "Errors": [e.to_json() for e in self.errors],
-            SUCCESSES[self.kind]: [s.to_json() for s in self.successes],
+            self.successes_member: [s.to_json() for s in self.successes],
         }
         return json.dumps(document, indent=1).encode()
 
@@ -56,16 +45,16 @@ class ShardOutcome:
 
 
 def merge_results(validation_errors: Sequence[RequestError], shards: Sequence[ShardOutcome],
-                  kind: JobKind = JobKind.SPEAKER_ENROLLMENT) -> OutputFile:
+                  job_type: JobType) -> OutputFile:
     errors = list(validation_errors)
     successes: list[JobResult] = []
     for shard in shards:
-        for result in _results_or_lost(shard, LOST[kind]):
+        for result in _results_or_lost(shard, job_type.lost_message):
             if isinstance(result, RequestError):
                 errors.append(result)
             else:
                 successes.append(result)
-    return OutputFile(tuple(errors), tuple(successes), kind)
+    return OutputFile(tuple(errors), tuple(successes), job_type.successes_member)
 
 
 def _results_or_lost(shard: ShardOutcome, lost_message: str) -> Sequence[JobResult]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..shared.domain import Tags
 from .errors import InvalidRequestError
 
-Tags = tuple[tuple[str, str], ...]
 MAX_TAGS = 50
 RESERVED_PREFIX = "aws:"
 

@@ -1,0 +1,158 @@
+"""The composition root: every adapter and domain service a function uses, built once per container from
+validated settings. The workflow's handlers and the Voice ID API both take what they need from here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from functools import cache, cached_property
+from typing import Any
+
+import boto3
+
+from .adapters.dynamodb import (
+    DynamoDomainStore,
+    DynamoFraudsterStore,
+    DynamoJobStore,
+    DynamoSpeakerStore,
+    DynamoWatchlistStore,
+)
+from .adapters.kms import KmsMacSigner
+from .adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, data_access_client
+from .adapters.stepfunctions import StepFunctionsWorkflow
+from .api.dispatcher import VoiceIdApi
+from .api.services import ApiServices
+from .api.tokens import PageTokens
+from .domain.shared.domain import Deployment
+from .domain.shared.job import BatchJob
+from .domain.workflow.jobtype import Limits
+from .domain.workflow.kinds import JOB_TYPES
+from .domain.workflow.steps import JobSteps, VoiceprintServices
+from .domain.workflow.submission import Submitter, UploadDefaults
+from .settings import Settings
+from .voiceprint.engine import VoiceprintEngine
+
+ClientFactory = Callable[[str], Any]
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+@cache
+def _boto3_client(service: str) -> Any:
+    return boto3.client(service)
+
+
+class Composition:
+    """What the functions are made of. Nothing is built before it is first asked for, so each function only
+    builds (and is only granted) what it uses."""
+
+    def __init__(self, settings: Settings, client: ClientFactory = _boto3_client,
+                 clock: Callable[[], float] = now) -> None:
+        self.settings = settings
+        self._client = client
+        self.clock = clock
+        self.job_types = JOB_TYPES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Composition:
+        return cls(Settings.from_env(env))
+
+    # ---------------------------------------------------------------------------------------- stores
+
+    @cached_property
+    def jobs(self) -> DynamoJobStore:
+        return DynamoJobStore(self._client("dynamodb"), self.settings.jobs_table, self.job_types)
+
+    @cached_property
+    def domains(self) -> DynamoDomainStore:
+        s = self.settings
+        return DynamoDomainStore(self._client("dynamodb"), s.domains_table, s.watchlists_table)
+
+    @cached_property
+    def speakers(self) -> DynamoSpeakerStore:
+        s = self.settings
+        return DynamoSpeakerStore(self._client("dynamodb"), s.speakers_table, s.domains_table)
+
+    @cached_property
+    def watchlists(self) -> DynamoWatchlistStore:
+        s = self.settings
+        return DynamoWatchlistStore(self._client("dynamodb"), s.watchlists_table, s.domains_table)
+
+    @cached_property
+    def fraudsters(self) -> DynamoFraudsterStore:
+        s = self.settings
+        return DynamoFraudsterStore(self._client("dynamodb"), s.fraudsters_table, s.watchlists_table)
+
+    @cached_property
+    def work(self) -> S3WorkStore:
+        return S3WorkStore(self._client("s3"), self.settings.work_bucket)
+
+    @cached_property
+    def inbox(self) -> S3Objects:
+        return S3Objects(self._client("s3"))
+
+    def data_access(self, job: BatchJob) -> S3DataAccess:
+        """S3 access as the job's DataAccessRoleArn (fresh credentials per invocation)."""
+        return S3DataAccess(data_access_client(job.data_access_role_arn, f"enrollment-{job.job_id}"))
+
+    # ------------------------------------------------------------------------------------- workflow
+
+    @cached_property
+    def limits(self) -> Limits:
+        t = self.settings.tunables
+        return Limits(t.max_requests_per_job, t.shard_size, t.speaker_quota, t.max_audio_file_bytes,
+                      t.fraudster_quota)
+
+    @cached_property
+    def steps(self) -> JobSteps:
+        return JobSteps(self.jobs, self.work, self.job_types, self.limits, self.clock)
+
+    @cached_property
+    def engine(self) -> VoiceprintEngine:
+        """Loaded once per container: the model stays warm across shards."""
+        t = self.settings.tunables
+        return VoiceprintEngine(max_file_bytes=t.max_audio_file_bytes, threads=t.voiceprint_threads or None)
+
+    @cached_property
+    def voiceprint_services(self) -> VoiceprintServices:
+        return VoiceprintServices(self.speakers, self.fraudsters, self.engine)
+
+    @cached_property
+    def workflow(self) -> StepFunctionsWorkflow:
+        return StepFunctionsWorkflow(self._client("stepfunctions"), self.settings.required("state_machine_arn"))
+
+    @cached_property
+    def submitter(self) -> Submitter:
+        return Submitter(self.jobs, self.domains, self.watchlists, self.workflow, self.clock)
+
+    @cached_property
+    def upload_defaults(self) -> UploadDefaults:
+        s = self.settings
+        return UploadDefaults(s.output_bucket, s.kms_key_id, s.default_data_access_role_arn)
+
+    # ------------------------------------------------------------------------------------------ API
+
+    @cached_property
+    def api(self) -> VoiceIdApi:
+        s = self.settings
+        signer = KmsMacSigner(self._client("kms"), s.required("api_token_key_id"))
+        t = s.tunables
+        return VoiceIdApi(ApiServices(
+            domains=self.domains, jobs=self.jobs, speakers=self.speakers, watchlists=self.watchlists,
+            fraudsters=self.fraudsters, submitter=self.submitter, tokens=PageTokens(signer, self.clock),
+            clock=self.clock, deployment=self._deployment(), speaker_quota=t.speaker_quota,
+            watchlist_quota=t.watchlist_quota, fraudster_quota=t.fraudster_quota,
+        ))
+
+    def _deployment(self) -> Deployment:
+        s = self.settings
+        region = s.region or self._client("dynamodb").meta.region_name
+        account = s.account_id or str(self._client("sts").get_caller_identity()["Account"])
+        return Deployment(region, account)
+
+
+def api_from_env(env: Mapping[str, str] | None = None) -> VoiceIdApi:
+    """The Voice ID API bound to the deployment (build it once per container)."""
+    return Composition.from_env(env).api

@@ -1,0 +1,127 @@
+"""What a kind of batch job is: the one place that says how its manifest, configuration, results, wire names
+and shard rules differ from another kind's. The workflow steps, submission, the output merge and the API's job
+operations are written once against this; ``kinds/`` holds one module per kind and the registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..ports import Embedder, FraudsterStore, SpeakerStore
+from ..shared.job import BatchJob, JobConfig
+from .manifest import ManifestRequest, ManifestSchema
+from .results import JobResult, RequestError
+from .shards import ShardRules
+
+ConfigT = TypeVar("ConfigT")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The deployment's limits (``settings.Tunables``) as the workflow applies them."""
+
+    max_requests_per_job: int
+    shard_size: int
+    speaker_quota: int  # per domain
+    max_audio_file_bytes: int
+    fraudster_quota: int  # per watchlist
+
+
+@dataclass(frozen=True)
+class ShardServices:
+    """What a job type's shard rules may use for one shard of `job`."""
+
+    job: BatchJob
+    speakers: SpeakerStore
+    fraudsters: FraudsterStore
+    embedder: Embedder
+    limits: Limits
+    clock: Callable[[], float]
+
+    def config_of(self, config_type: type[ConfigT]) -> ConfigT:
+        """The job's configuration, which must be of the kind's type."""
+        config = self.job.config
+        if not isinstance(config, config_type):
+            raise TypeError(f"job {self.job.job_id} has a {type(config).__name__}, not a {config_type.__name__}")
+        return config
+
+
+@dataclass(frozen=True)
+class JobOperations:
+    """The kind's Voice ID API operations."""
+
+    start: str
+    describe: str
+    list: str
+
+
+class JobType(ABC):
+    """One kind of batch job. Subclasses set the class attributes and implement the hooks."""
+
+    name: str  # stored on the job record, e.g. SPEAKER_ENROLLMENT
+    operations: JobOperations
+    id_namespace: str  # JobIds are stable ids of (namespace, DomainId, ClientToken)
+    upload_prefix: str  # an upload to <prefix>/<DomainId>/<name>.json in the inbox starts a job of this kind
+    manifest: ManifestSchema
+    successes_member: str  # the output file's list of successful requests, e.g. SuccessfulEnrollments
+    lost_message: str  # the 500 entry of a request whose shard recorded no result
+
+    @abstractmethod
+    def config_from_api(self, shape: Mapping[str, Any] | None) -> JobConfig:
+        """The configuration from its wire shape (absent = the defaults)."""
+
+    @abstractmethod
+    def upload_problem(self, metadata: Mapping[str, str]) -> str | None:
+        """What is wrong with an upload's object metadata (``x-amz-meta-*``) for this kind, if anything."""
+
+    @abstractmethod
+    def config_from_upload(self, metadata: Mapping[str, str]) -> JobConfig:
+        """The configuration an upload's object metadata asks for (invalid values fall back to defaults: check
+        `upload_problem` first)."""
+
+    @abstractmethod
+    def request_from_json(self, document: dict[str, Any]) -> ManifestRequest:
+        """A shard file's entry (``ManifestRequest.to_json``) back as a request."""
+
+    @abstractmethod
+    def success_from_json(self, document: dict[str, Any]) -> JobResult:
+        """A result file's success entry back as a result."""
+
+    @abstractmethod
+    def shard_rules(self, services: ShardServices) -> ShardRules[Any]:
+        """The kind's rules for one shard (``shards.ShardProcessor`` runs them)."""
+
+    @property
+    def config_member(self) -> str:
+        """The job record's member holding the configuration, e.g. EnrollmentConfig."""
+        return self.config_from_api(None).API_MEMBER
+
+    def result_from_json(self, document: dict[str, Any]) -> JobResult:
+        return RequestError.from_json(document) if RequestError.describes(document) else self.success_from_json(
+            document)
+
+
+class JobTypes:
+    """The registry: every kind of batch job, by name, by API operation and by upload prefix."""
+
+    def __init__(self, *job_types: JobType) -> None:
+        self._by_name = {t.name: t for t in job_types}
+        if len(self._by_name) != len(job_types):
+            raise ValueError("two job types share a name")
+
+    def __iter__(self) -> Iterator[JobType]:
+        return iter(self._by_name.values())
+
+    def __getitem__(self, name: str) -> JobType:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no job type {name!r} (known: {', '.join(self._by_name)})") from None
+
+    def of(self, job: BatchJob) -> JobType:
+        return self[job.kind]
+
+    def for_upload_prefix(self, prefix: str) -> JobType | None:
+        return next((t for t in self if t.upload_prefix == prefix), None)

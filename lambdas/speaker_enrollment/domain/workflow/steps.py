@@ -1,0 +1,109 @@
+"""The workflow's steps (Prepare, process a shard, Finalize, Fail) as plain Python over ports, the same for every
+kind of job: the job's type (``kinds.JOB_TYPES``) supplies the manifest schema, the shard rules and the output
+file's success list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..ports import AudioSource, DataAccess, Embedder, FraudsterStore, JobStore, SpeakerStore, WorkStore
+from ..shared.job import BatchJob, final_status
+from .errors import InvalidJobRequestError, JobNotFoundError, failure_details
+from .jobtype import JobType, JobTypes, Limits, ShardServices
+from .manifest import ManifestRequest, parse_manifest
+from .output import ShardOutcome, merge_results, output_location, plan_shards
+from .results import JobResult, RequestError
+from .shards import ShardProcessor
+from .speech import SpeechGathering
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    shards_key: str
+    shard_count: int
+    total_requests: int
+
+
+@dataclass(frozen=True)
+class VoiceprintServices:
+    """What processing a shard needs beyond the job store: the voiceprint stores and the embedder."""
+
+    speakers: SpeakerStore
+    fraudsters: FraudsterStore
+    embedder: Embedder
+
+
+def run_shard(job_type: JobType, services: ShardServices, audio: AudioSource,
+              requests: Sequence[ManifestRequest]) -> list[JobResult]:
+    """The results of one shard's requests under the job type's rules, in request order."""
+    speech = SpeechGathering(audio, services.embedder, services.limits.max_audio_file_bytes)
+    return ShardProcessor(services.embedder, speech).run(job_type.shard_rules(services), requests)
+
+
+@dataclass(frozen=True)
+class JobSteps:
+    """The steps of one job's workflow; `data` is S3 access through the job's data access role."""
+
+    jobs: JobStore
+    work: WorkStore
+    job_types: JobTypes
+    limits: Limits
+    clock: Callable[[], float]
+
+    def load(self, domain_id: str, job_id: str) -> BatchJob:
+        job = self.jobs.get(domain_id, job_id)
+        if job is None:
+            raise JobNotFoundError(f"Job '{job_id}' does not exist in domain '{domain_id}'")
+        return job
+
+    def prepare(self, job: BatchJob, data: DataAccess) -> PreparedJob:
+        """Read and validate the manifest, shard the valid requests, mark the job IN_PROGRESS."""
+        schema = self.job_types.of(job).manifest
+        manifest = parse_manifest(data.read_manifest(job.input_s3_uri), self.limits.max_requests_per_job, schema)
+        try:
+            output_location(job.output_s3_uri, job.job_id, job.input_s3_uri)
+        except ValueError as exc:
+            raise InvalidJobRequestError(f"OutputDataConfig: {exc}") from None
+        shards = plan_shards(manifest.requests, self.limits.shard_size)
+        self.work.put_validation_errors(job.job_id, [e.to_json() for e in manifest.errors])
+        shards_key = self.work.put_shards(job.domain_id, job.job_id,
+                                          [[r.to_json() for r in shard] for shard in shards])
+        self.jobs.start(job.domain_id, job.job_id, manifest.total)
+        if manifest.errors:  # invalid requests are processed already: count them in the progress
+            self.jobs.record_shard(job.domain_id, job.job_id, -1, len(manifest.errors))
+        return PreparedJob(shards_key, len(shards), manifest.total)
+
+    def process_shard(self, job: BatchJob, shard_index: int, data: DataAccess, services: VoiceprintServices) -> int:
+        """Run one shard's requests under the job type's rules, record its results, count its progress once;
+        return the count."""
+        requests = self._shard_requests(job, shard_index)
+        shard = ShardServices(job, services.speakers, services.fraudsters, services.embedder, self.limits,
+                              self.clock)
+        results = run_shard(self.job_types.of(job), shard, data, requests)
+        self.work.put_results(job.job_id, shard_index, [r.to_json() for r in results])
+        self.jobs.record_shard(job.domain_id, job.job_id, shard_index, len(requests))
+        return len(requests)
+
+    def finalize(self, job: BatchJob, shard_count: int, data: DataAccess) -> BatchJob:
+        """Merge every shard's results into the output file, write it, set the final status."""
+        job_type = self.job_types.of(job)
+        outcomes = [ShardOutcome(self._shard_requests(job, index), self._results(job_type, job, index))
+                    for index in range(shard_count)]
+        validation_errors = [RequestError.from_json(d) for d in self.work.validation_errors(job.job_id)]
+        output = merge_results(validation_errors, outcomes, job_type)
+        location = output_location(job.output_s3_uri, job.job_id, job.input_s3_uri)
+        data.write_output(location, output.to_bytes(), job.output_kms_key_id)
+        self.jobs.finish(job.domain_id, job.job_id, final_status(len(output.errors)), self.clock())
+        return self.load(job.domain_id, job.job_id)
+
+    def fail(self, domain_id: str, job_id: str, error_type: str, message: str) -> None:
+        self.jobs.fail(domain_id, job_id, failure_details(error_type, message), self.clock())
+
+    def _shard_requests(self, job: BatchJob, shard_index: int) -> list[ManifestRequest]:
+        job_type = self.job_types.of(job)
+        return [job_type.request_from_json(d) for d in self.work.shard_requests(job.job_id, shard_index)]
+
+    def _results(self, job_type: JobType, job: BatchJob, shard_index: int) -> list[JobResult] | None:
+        documents = self.work.results(job.job_id, shard_index)
+        return None if documents is None else [job_type.result_from_json(d) for d in documents]
