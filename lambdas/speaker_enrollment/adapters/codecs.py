@@ -20,6 +20,7 @@ from ..domain.shared.job import BatchJob, FailureDetails, JobStatus
 from ..domain.shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..domain.shared.watchlist import Watchlist
 from ..domain.workflow.jobtype import JobTypes
+from ..domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT
 
 SCHEMA_VERSION = "SchemaVersion"
 LEGACY_VERSION = 1  # items written before the codecs: no SchemaVersion attribute
@@ -102,7 +103,7 @@ class JobCodec:
     release can be finished by the next."""
 
     VERSION = 2
-    LEGACY_KIND = "SPEAKER_ENROLLMENT"  # version 1 items of speaker enrollment jobs had no JobKind
+    LEGACY_KIND = SPEAKER_ENROLLMENT.name  # version 1 items of speaker enrollment jobs had no JobKind
 
     def __init__(self, job_types: JobTypes) -> None:
         self._job_types = job_types
