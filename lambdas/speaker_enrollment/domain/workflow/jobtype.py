@@ -40,6 +40,15 @@ class ShardServices:
     limits: Limits
     clock: Callable[[], float]
 
+    @property
+    def domain_id(self) -> str:
+        return self.job.domain_id
+
+    def written_by(self, request: ManifestRequest) -> str:
+        """What a record written for `request` is marked with (``<JobId>/<RequestId>``), so a retry of the request
+        recognises its own write."""
+        return f"{self.job.job_id}/{request.request_id}"
+
     def config_of(self, config_type: type[ConfigT]) -> ConfigT:
         """The job's configuration, which must be of the kind's type."""
         config = self.job.config
@@ -58,7 +67,7 @@ class JobOperations:
 
 
 class JobType(ABC):
-    """One kind of batch job. Subclasses set the class attributes and implement the hooks."""
+    """One kind of batch job. Subclasses set the class attributes and implement the upload hooks."""
 
     name: str  # stored on the job record, e.g. SPEAKER_ENROLLMENT
     operations: JobOperations
@@ -67,10 +76,11 @@ class JobType(ABC):
     manifest: ManifestSchema
     successes_member: str  # the output file's list of successful requests, e.g. SuccessfulEnrollments
     lost_message: str  # the 500 entry of a request whose shard recorded no result
-
-    @abstractmethod
-    def config_from_api(self, shape: Mapping[str, Any] | None) -> JobConfig:
-        """The configuration from its wire shape (absent = the defaults)."""
+    # The kind's types, by what reads them:
+    config_from_api: Callable[[Mapping[str, Any] | None], JobConfig]  # its wire shape (None = the defaults)
+    request_from_json: Callable[[dict[str, Any]], ManifestRequest]  # a shard file's entry
+    success_from_json: Callable[[dict[str, Any]], JobResult]  # a result file's success entry
+    shard_rules: Callable[[ShardServices], ShardRules[Any]]  # its rules for one shard (ShardProcessor runs them)
 
     @abstractmethod
     def upload_problem(self, metadata: Mapping[str, str]) -> str | None:
@@ -80,18 +90,6 @@ class JobType(ABC):
     def config_from_upload(self, metadata: Mapping[str, str]) -> JobConfig:
         """The configuration an upload's object metadata asks for (invalid values fall back to defaults: check
         `upload_problem` first)."""
-
-    @abstractmethod
-    def request_from_json(self, document: dict[str, Any]) -> ManifestRequest:
-        """A shard file's entry (``ManifestRequest.to_json``) back as a request."""
-
-    @abstractmethod
-    def success_from_json(self, document: dict[str, Any]) -> JobResult:
-        """A result file's success entry back as a result."""
-
-    @abstractmethod
-    def shard_rules(self, services: ShardServices) -> ShardRules[Any]:
-        """The kind's rules for one shard (``shards.ShardProcessor`` runs them)."""
 
     @property
     def config_member(self) -> str:

@@ -132,20 +132,13 @@ class EnrollmentRules:
     def config(self) -> EnrollmentConfig:
         return self.services.config_of(EnrollmentConfig)
 
-    @property
-    def _domain_id(self) -> str:
-        return self.services.job.domain_id
-
-    def _key(self, request: EnrollmentRequest) -> str:
-        return f"{self.services.job.job_id}/{request.request_id}"
-
     def decided(self, request: EnrollmentRequest) -> JobResult | None:
-        return self._decided_by(self.services.speakers.get(self._domain_id, request.speaker_id), request)
+        return self._decided_by(self.services.speakers.get(self.services.domain_id, request.speaker_id), request)
 
     def _decided_by(self, existing: Speaker | None, request: EnrollmentRequest) -> JobResult | None:
         if existing is None:
             return None
-        if existing.enrolled_by == self._key(request) and existing.enrollment_status is not None:
+        if existing.enrolled_by == self.services.written_by(request) and existing.enrollment_status is not None:
             return SuccessfulEnrollment.of(request, existing, existing.enrollment_status)
         if existing.status is SpeakerStatus.OPTED_OUT:
             return RequestError(
@@ -159,14 +152,14 @@ class EnrollmentRules:
         return None
 
     def screen(self) -> FraudScreen | None:
-        return FraudScreen.load(self.config.fraud_detection, self._domain_id, self.services.fraudsters,
+        return FraudScreen.load(self.config.fraud_detection, self.services.domain_id, self.services.fraudsters,
                                 self.services.embedder.model_id)
 
     def write(self, request: EnrollmentRequest, voiceprint: Voiceprint, screen: FraudScreen | None) -> JobResult:
         flagged = _refusal(request, voiceprint, screen)
         quota = self.services.limits.speaker_quota
         for _ in range(MAX_WRITE_ATTEMPTS):
-            existing = self.services.speakers.get(self._domain_id, request.speaker_id)
+            existing = self.services.speakers.get(self.services.domain_id, request.speaker_id)
             decided = self._decided_by(existing, request) or flagged  # a retry reports what was written
             if decided is not None:
                 return decided
@@ -187,10 +180,10 @@ class EnrollmentRules:
     def _store(self, request: EnrollmentRequest, voiceprint: Voiceprint, existing: Speaker | None) -> JobResult:
         now = self.services.clock()
         status = EnrollmentStatus.NEW_ENROLLMENT if existing is None else EnrollmentStatus.ENROLLMENT_OVERWRITE
-        base = existing or Speaker(self._domain_id, request.speaker_id, new_generated_speaker_id(),
+        base = existing or Speaker(self.services.domain_id, request.speaker_id, new_generated_speaker_id(),
                                    SpeakerStatus.PENDING, created_at=now, updated_at=now)
         speaker = base.enrolled(voiceprint=tuple(voiceprint.as_list()), model_id=voiceprint.model_id,
-                                net_speech_seconds=voiceprint.net_speech_seconds, by=self._key(request),
+                                net_speech_seconds=voiceprint.net_speech_seconds, by=self.services.written_by(request),
                                 status=status, now=now)
         if existing is None:
             self.services.speakers.create(speaker, self.services.limits.speaker_quota)
@@ -219,11 +212,12 @@ class SpeakerEnrollment(JobType):
     upload_prefix = "manifests"
     manifest = ManifestSchema("SpeakerEnrollmentRequests", EnrollmentRequest.from_manifest)
     successes_member = "SuccessfulEnrollments"
+    config_from_api = EnrollmentConfig.from_api
+    request_from_json = EnrollmentRequest.from_json
+    success_from_json = SuccessfulEnrollment.from_json
+    shard_rules = EnrollmentRules
     lost_message = ("Internal error: the enrollment worker for this request failed after retries; "
                     "the speaker was not enrolled by this request")
-
-    def config_from_api(self, shape: Mapping[str, Any] | None) -> EnrollmentConfig:
-        return EnrollmentConfig.from_api(shape)
 
     def upload_problem(self, metadata: Mapping[str, str]) -> str | None:
         return (choice_problem(metadata, "existing-enrollment-action", ExistingEnrollmentAction)
@@ -233,15 +227,6 @@ class SpeakerEnrollment(JobType):
         action = choice(ExistingEnrollmentAction, metadata.get("existing-enrollment-action"),
                         ExistingEnrollmentAction.SKIP)
         return EnrollmentConfig(action, FraudDetectionConfig.from_upload(metadata))
-
-    def request_from_json(self, document: dict[str, Any]) -> EnrollmentRequest:
-        return EnrollmentRequest.from_json(document)
-
-    def success_from_json(self, document: dict[str, Any]) -> SuccessfulEnrollment:
-        return SuccessfulEnrollment.from_json(document)
-
-    def shard_rules(self, services: ShardServices) -> EnrollmentRules:
-        return EnrollmentRules(services)
 
 
 SPEAKER_ENROLLMENT = SpeakerEnrollment()

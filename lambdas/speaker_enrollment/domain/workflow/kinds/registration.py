@@ -147,27 +147,20 @@ class RegistrationRules:
         return self.services.config_of(RegistrationConfig)
 
     @property
-    def _domain_id(self) -> str:
-        return self.services.job.domain_id
-
-    @property
     def _watchlist_id(self) -> str:
-        return self.config.watchlist_of(self._domain_id)
-
-    def _key(self, request: RegistrationRequest) -> str:
-        return f"{self.services.job.job_id}/{request.request_id}"
+        return self.config.watchlist_of(self.services.domain_id)
 
     def decided(self, request: RegistrationRequest) -> JobResult | None:
         """What an earlier attempt of this request registered, if it did."""
         fraudster_id = registered_fraudster_id(self.services.job.job_id, request.request_id)
-        existing = self.services.fraudsters.get(self._domain_id, fraudster_id)
-        if existing is None or existing.registered_by != self._key(request):
+        existing = self.services.fraudsters.get(self.services.domain_id, fraudster_id)
+        if existing is None or existing.registered_by != self.services.written_by(request):
             return None
         return SuccessfulRegistration(request.request_id, fraudster_id, RegistrationStatus.NEW_REGISTRATION,
                                       existing.registration_score or 0)
 
     def screen(self) -> FraudScreen:
-        return FraudScreen.of_watchlist(self._domain_id, self._watchlist_id, self.config.threshold,
+        return FraudScreen.of_watchlist(self.services.domain_id, self._watchlist_id, self.config.threshold,
                                         self.services.fraudsters, self.services.embedder.model_id)
 
     def write(self, request: RegistrationRequest, voiceprint: Voiceprint, screen: FraudScreen | None) -> JobResult:
@@ -188,9 +181,9 @@ class RegistrationRules:
 
     def _fraudster(self, request: RegistrationRequest, voiceprint: Voiceprint, score: int) -> Fraudster:
         return Fraudster(
-            self._domain_id, registered_fraudster_id(self.services.job.job_id, request.request_id),
+            self.services.domain_id, registered_fraudster_id(self.services.job.job_id, request.request_id),
             frozenset({self._watchlist_id}), self.services.clock(), tuple(voiceprint.as_list()),
-            voiceprint.model_id, registered_by=self._key(request), registration_score=score,
+            voiceprint.model_id, registered_by=self.services.written_by(request), registration_score=score,
         )
 
     def _create(self, request: RegistrationRequest, fraudster: Fraudster) -> JobResult | None:
@@ -207,7 +200,7 @@ class RegistrationRules:
                                 f"of {quota:,} fraudsters; the fraudster was not registered")
         except WatchlistGoneError:
             return RequestError(request.request_id, 404, f"Watchlist '{self._watchlist_id}' no longer exists in "
-                                f"domain '{self._domain_id}'; the fraudster was not registered")
+                                f"domain '{self.services.domain_id}'; the fraudster was not registered")
         return None
 
 
@@ -220,11 +213,12 @@ class FraudsterRegistration(JobType):
     manifest = ManifestSchema("FraudsterRegistrationRequests", RegistrationRequest.from_manifest,
                               MAX_REGISTRATION_REQUESTS)
     successes_member = "SuccessfulRegistrations"
+    config_from_api = RegistrationConfig.from_api
+    request_from_json = RegistrationRequest.from_json
+    success_from_json = SuccessfulRegistration.from_json
+    shard_rules = RegistrationRules
     lost_message = ("Internal error: the registration worker for this request failed after retries; "
                     "the fraudster was not registered by this request")
-
-    def config_from_api(self, shape: Mapping[str, Any] | None) -> RegistrationConfig:
-        return RegistrationConfig.from_api(shape)
 
     def upload_problem(self, metadata: Mapping[str, str]) -> str | None:
         return (choice_problem(metadata, "duplicate-registration-action", DuplicateRegistrationAction)
@@ -239,14 +233,6 @@ class FraudsterRegistration(JobType):
             watchlist_ids=watchlist_ids_of(metadata),
         )
 
-    def request_from_json(self, document: dict[str, Any]) -> RegistrationRequest:
-        return RegistrationRequest.from_json(document)
-
-    def success_from_json(self, document: dict[str, Any]) -> SuccessfulRegistration:
-        return SuccessfulRegistration.from_json(document)
-
-    def shard_rules(self, services: ShardServices) -> RegistrationRules:
-        return RegistrationRules(services)
 
 
 FRAUDSTER_REGISTRATION = FraudsterRegistration()
