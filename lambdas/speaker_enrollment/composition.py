@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import boto3
 
@@ -32,7 +32,27 @@ from .domain.workflow.submission import Submitter, UploadDefaults
 from .settings import Settings
 from .voiceprint.engine import VoiceprintEngine
 
-ClientFactory = Callable[[str], Any]
+if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_kms.client import KMSClient
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_stepfunctions.client import SFNClient
+    from mypy_boto3_sts.client import STSClient
+
+
+class ClientFactory(Protocol):
+    """``boto3.client(service)`` for the services the functions use, typed per service."""
+
+    @overload
+    def __call__(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
+    def __call__(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def __call__(self, service: Literal["stepfunctions"]) -> SFNClient: ...
+    @overload
+    def __call__(self, service: Literal["kms"]) -> KMSClient: ...
+    @overload
+    def __call__(self, service: Literal["sts"]) -> STSClient: ...
 
 
 def now() -> float:
@@ -41,6 +61,8 @@ def now() -> float:
 
 @cache
 def _boto3_client(service: str) -> Any:
+    # boto3 itself is untyped here (only the service stubs are installed): ClientFactory says what each
+    # service's client is, and a client made by boto3.client(service) is exactly that.
     return boto3.client(service)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -21,6 +21,9 @@ from ..domain.shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..domain.shared.watchlist import Watchlist
 from ..domain.workflow.jobtype import JobTypes
 from ..domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT
+
+if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 SCHEMA_VERSION = "SchemaVersion"
 LEGACY_VERSION = 1  # items written before the codecs: no SchemaVersion attribute
@@ -56,7 +59,7 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
-def to_item(document: Mapping[str, Any]) -> dict[str, Any]:
+def to_item(document: Mapping[str, Any]) -> dict[str, AttributeValueTypeDef]:
     """A document of plain values as a DynamoDB item (attributes whose value is None are left out)."""
     return {k: _serializer.serialize(v) for k, v in _to_dynamo(dict(document)).items()}
 
@@ -65,9 +68,10 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def to_value(value: Any) -> dict[str, Any]:
+def to_value(value: Any) -> AttributeValueTypeDef:
     """One plain value as a DynamoDB attribute value (for expressions)."""
-    return dict(_serializer.serialize(_to_dynamo(value)))
+    # boto3's TypeSerializer is untyped; what it returns is an attribute value ({"S": ...}, {"N": ...}, ...).
+    return cast("AttributeValueTypeDef", dict(_serializer.serialize(_to_dynamo(value))))
 
 
 def pack_voiceprint(vector: tuple[float, ...]) -> bytes | None:

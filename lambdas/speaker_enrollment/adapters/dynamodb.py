@@ -3,7 +3,7 @@ idempotency and quotas rest on."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -27,6 +27,20 @@ from ..domain.workflow.jobtype import JobTypes
 from ..domain.workflow.kinds import JOB_TYPES
 from .codecs import DomainCodec, FraudsterCodec, JobCodec, SpeakerCodec, WatchlistCodec, from_item, to_item, to_value
 
+if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
+    from collections.abc import Callable
+
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        QueryOutputTypeDef,
+        ScanOutputTypeDef,
+        TransactWriteItemTypeDef,
+    )
+
+    # An item, a key or ExpressionAttributeValues, as the low-level client takes and returns them.
+    Attributes = dict[str, AttributeValueTypeDef]
+
 GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
 SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
 FRAUDSTER_SUMMARY = "DomainId, GeneratedFraudsterId, WatchlistIds, CreatedAt, Version"  # no voiceprint
@@ -36,7 +50,7 @@ _watchlists = WatchlistCodec()
 _fraudsters = FraudsterCodec()
 
 
-def _values(**values: Any) -> dict[str, Any]:
+def _values(**values: Any) -> Attributes:
     return {f":{k}": to_value(v) for k, v in values.items()}
 
 
@@ -45,12 +59,12 @@ def _condition_failed(error: ClientError) -> bool:
 
 
 class DynamoJobStore:
-    def __init__(self, client: Any, table: str, job_types: JobTypes = JOB_TYPES) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, job_types: JobTypes = JOB_TYPES) -> None:
         self._db = client
         self._table = table
         self._codec = JobCodec(job_types)
 
-    def _key(self, domain_id: str, sort_key: str) -> dict[str, Any]:
+    def _key(self, domain_id: str, sort_key: str) -> Attributes:
         return {"DomainId": {"S": domain_id}, "JobId": {"S": sort_key}}
 
     def get(self, domain_id: str, job_id: str) -> BatchJob | None:
@@ -162,12 +176,12 @@ class DynamoDomainStore:
     description), so its DomainId, which is derived from the ClientToken, is never handed out again.
     """
 
-    def __init__(self, client: Any, table: str, watchlists_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, watchlists_table: str) -> None:
         self._db = client
         self._table = table
         self._watchlists = watchlists_table
 
-    def _key(self, domain_id: str) -> dict[str, Any]:
+    def _key(self, domain_id: str) -> Attributes:
         return {"DomainId": {"S": domain_id}}
 
     def _item(self, domain_id: str) -> dict[str, Any] | None:
@@ -222,7 +236,7 @@ class DynamoDomainStore:
     def delete(self, domain_id: str, now: float) -> bool:
         tombstone = {"DeletedAt": now, "Name": None, "Description": None, "Tags": None}
         expression, names, values = _set_or_remove(tombstone)
-        items: list[dict[str, Any]] = [{"Update": {
+        items: list[TransactWriteItemTypeDef] = [{"Update": {
             "TableName": self._table, "Key": self._key(domain_id), "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(DomainId) AND attribute_not_exists(DeletedAt)",
             "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}]
@@ -243,7 +257,7 @@ class DynamoDomainStore:
         )
         return Page([_domains.decode(from_item(i)) for i in items], last["DomainId"]["S"] if last else None)
 
-    def _watchlist_keys(self, domain_id: str) -> list[dict[str, Any]]:
+    def _watchlist_keys(self, domain_id: str) -> list[Attributes]:
         pages = self._db.get_paginator("query").paginate(
             TableName=self._watchlists, KeyConditionExpression="DomainId = :d",
             ProjectionExpression="DomainId, WatchlistId", ExpressionAttributeValues=_values(d=domain_id),
@@ -255,12 +269,12 @@ class DynamoWatchlistStore:
     """Watchlists (pk DomainId, sk WatchlistId). Each keeps a ``FraudsterCount`` (DynamoFraudsterStore keeps it);
     the domain item counts its watchlists other than the default one in ``WatchlistCount``."""
 
-    def __init__(self, client: Any, table: str, domains_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, domains_table: str) -> None:
         self._db = client
         self._table = table
         self._domains = domains_table
 
-    def _key(self, domain_id: str, watchlist_id: str) -> dict[str, Any]:
+    def _key(self, domain_id: str, watchlist_id: str) -> Attributes:
         return {"DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist_id}}
 
     def _item(self, domain_id: str, watchlist_id: str) -> dict[str, Any] | None:
@@ -343,7 +357,7 @@ class DynamoWatchlistStore:
 
 
 
-def _set_or_remove(attributes: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+def _set_or_remove(attributes: dict[str, Any]) -> tuple[str, dict[str, str], Attributes]:
     """An UpdateExpression setting every attribute with a value and removing every one that is None."""
     names = {f"#a{i}": name for i, name in enumerate(attributes)}
     values = {f":a{i}": value for i, value in enumerate(attributes.values()) if value is not None}
@@ -361,10 +375,10 @@ def _cancelled_by_condition(error: ClientError, index: int) -> bool:
 
 
 def _collect(
-    call: Any, limit: int, start: dict[str, Any] | None, **request: Any
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    call: Callable[..., QueryOutputTypeDef | ScanOutputTypeDef], limit: int, start: Attributes | None, **request: Any
+) -> tuple[list[Attributes], Attributes | None]:
     """Up to `limit` items of a Query or Scan from `start` on, and the key to go on from (None at the end)."""
-    items: list[dict[str, Any]] = []
+    items: list[Attributes] = []
     while True:
         page = call(**request, Limit=limit - len(items), **({"ExclusiveStartKey": start} if start else {}))
         items += page["Items"]
@@ -382,12 +396,12 @@ def _collect(
 
 
 class DynamoSpeakerStore:
-    def __init__(self, client: Any, speakers_table: str, domains_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, speakers_table: str, domains_table: str) -> None:
         self._db = client
         self._table = speakers_table
         self._domains = domains_table
 
-    def _key(self, domain_id: str, customer_speaker_id: str) -> dict[str, Any]:
+    def _key(self, domain_id: str, customer_speaker_id: str) -> Attributes:
         return {"DomainId": {"S": domain_id}, "CustomerSpeakerId": {"S": customer_speaker_id}}
 
     def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None:
@@ -473,12 +487,12 @@ class DynamoFraudsterStore:
     fraudster and the ``FraudsterCount`` of each watchlist it joins or leaves in one transaction, so a watchlist's
     quota and "only an empty watchlist is deleted" hold under concurrent writers."""
 
-    def __init__(self, client: Any, table: str, watchlists_table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, watchlists_table: str) -> None:
         self._db = client
         self._table = table
         self._watchlists = watchlists_table
 
-    def _key(self, domain_id: str, fraudster_id: str) -> dict[str, Any]:
+    def _key(self, domain_id: str, fraudster_id: str) -> Attributes:
         return {"DomainId": {"S": domain_id}, "GeneratedFraudsterId": {"S": fraudster_id}}
 
     def get(self, domain_id: str, fraudster_id: str) -> Fraudster | None:
@@ -508,26 +522,27 @@ class DynamoFraudsterStore:
         return Page([_fraudsters.decode(from_item(i)) for i in items], position)
 
     def create(self, fraudster: Fraudster, quota: int) -> None:
-        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
-                       "ConditionExpression": "attribute_not_exists(GeneratedFraudsterId)"}}
+        put: TransactWriteItemTypeDef = {"Put": {
+            "TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
+            "ConditionExpression": "attribute_not_exists(GeneratedFraudsterId)"}}
         self._transact(fraudster, put, fraudster.watchlist_ids, frozenset(), quota)
 
     def replace(self, fraudster: Fraudster, expected: Fraudster, quota: int) -> None:
-        put = {"Put": {"TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
-                       "ConditionExpression": "Version = :v", "ExpressionAttributeValues": _values(
-                           v=expected.version)}}
+        put: TransactWriteItemTypeDef = {"Put": {
+            "TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
+            "ConditionExpression": "Version = :v", "ExpressionAttributeValues": _values(v=expected.version)}}
         self._transact(fraudster, put, fraudster.watchlist_ids - expected.watchlist_ids,
                        expected.watchlist_ids - fraudster.watchlist_ids, quota)
 
     def delete(self, fraudster: Fraudster) -> None:
-        delete = {"Delete": {"TableName": self._table,
+        delete: TransactWriteItemTypeDef = {"Delete": {"TableName": self._table,
                              "Key": self._key(fraudster.domain_id, fraudster.generated_fraudster_id),
                              "ConditionExpression": "Version = :v",
                              "ExpressionAttributeValues": _values(v=fraudster.version)}}
         self._transact(fraudster, delete, frozenset(), fraudster.watchlist_ids, 0)
 
-    def _transact(self, fraudster: Fraudster, write: dict[str, Any], joined: frozenset[str], left: frozenset[str],
-                  quota: int) -> None:
+    def _transact(self, fraudster: Fraudster, write: TransactWriteItemTypeDef, joined: frozenset[str],
+                  left: frozenset[str], quota: int) -> None:
         joins = sorted(joined)
         items = [write, *(self._count(fraudster.domain_id, w, +1, quota) for w in joins),
                  *(self._count(fraudster.domain_id, w, -1, quota) for w in sorted(left))]
@@ -543,7 +558,7 @@ class DynamoFraudsterStore:
                 raise QuotaExceededError(failed[0]) from None
             raise WatchlistGoneError(failed[0]) from None
 
-    def _count(self, domain_id: str, watchlist_id: str, change: int, quota: int) -> dict[str, Any]:
+    def _count(self, domain_id: str, watchlist_id: str, change: int, quota: int) -> TransactWriteItemTypeDef:
         """Update of a watchlist's FraudsterCount by `change`; joining it requires room under `quota`."""
         condition = "attribute_exists(WatchlistId)"
         values = {"change": change}

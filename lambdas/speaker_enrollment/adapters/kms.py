@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Final
 
 from botocore.exceptions import ClientError
 
-MAC_ALGORITHM = "HMAC_SHA_256"  # the algorithm of an HMAC_256 key
+if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
+    from mypy_boto3_kms.client import KMSClient
+
+MAC_ALGORITHM: Final = "HMAC_SHA_256"  # the algorithm of an HMAC_256 key
 
 
 class KmsMacSigner:
-    def __init__(self, client: Any, key_id: str) -> None:
+    def __init__(self, client: KMSClient, key_id: str) -> None:
         self._kms = client
         self._key_id = key_id
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..domain.shared.job import BatchJob
 
+if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
+    from mypy_boto3_stepfunctions.client import SFNClient
+
 
 class StepFunctionsWorkflow:
-    def __init__(self, client: Any, state_machine_arn: str) -> None:
+    def __init__(self, client: SFNClient, state_machine_arn: str) -> None:
         self._sfn = client
         self._arn = state_machine_arn
 
