@@ -1,25 +1,33 @@
-"""In-memory implementations of the domain's ports, for domain tests without AWS."""
+"""In-memory implementations of the domain's ports, for domain tests without AWS; the stores follow the DynamoDB
+adapters' rules (tests/test_store_contracts.py runs one contract suite on both)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import numpy as np
-from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, SpeakerStore
+from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerStore
+from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.errors import (
     AudioFetchError,
+    DomainChangedError,
     FraudsterChangedError,
     QuotaExceededError,
     SpeakerChangedError,
     SpeakerQuotaExceededError,
+    WatchlistGoneError,
+    WatchlistNotEmptyError,
 )
 from speaker_enrollment.domain.shared.fraudster import Fraudster
-from speaker_enrollment.domain.shared.job import BatchJob, JobConfig
+from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
+from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, percent
+from speaker_enrollment.domain.shared.paging import Page
 from speaker_enrollment.domain.shared.speaker import Speaker
+from speaker_enrollment.domain.shared.watchlist import Watchlist
 from speaker_enrollment.domain.workflow.jobtype import JobType, Limits, ShardServices
 from speaker_enrollment.domain.workflow.manifest import ManifestRequest
 from speaker_enrollment.domain.workflow.results import JobResult
@@ -43,38 +51,240 @@ class MemoryAudio:
         return data
 
 
+# --------------------------------------------------------------------------------------------- stores
+#
+# The in-memory stores follow the DynamoDB adapters' rules (tests/test_store_contracts.py holds both to them):
+# a write conditioned on a record succeeds only while the stored record has the expected `version`
+# (``ConditionExpression Version = :v``), a create only while the id is free, and counts are kept where the
+# tables keep them (the domain's SpeakerCount and WatchlistCount, each watchlist's FraudsterCount) by the same
+# writes, so quotas and "only an empty watchlist is deleted" hold as they do on DynamoDB. Listings come in
+# pages ordered by the table's sort key, the position being the last key handed out.
+
+Item = TypeVar("Item")
+
+
+def _page(items: Iterable[Item], key: Callable[[Item], str], limit: int, after: str | None) -> Page[Item]:
+    ordered = sorted((item for item in items if after is None or key(item) > after), key=key)
+    page = ordered[:limit]
+    return Page(page, key(page[-1]) if len(ordered) > limit else None)
+
+
+def _at_version(stored: Speaker | Fraudster | Domain | None, version: int) -> bool:
+    """``Version = :v``: false for a record that does not exist."""
+    return stored is not None and stored.version == version
+
+
+def speaker_summary(speaker: Speaker) -> Speaker:
+    """What a listing reads of a speaker (the adapter's projection): no voiceprint, no version."""
+    return Speaker(speaker.domain_id, speaker.customer_speaker_id, speaker.generated_speaker_id, speaker.status,
+                   speaker.created_at, speaker.updated_at, speaker.last_accessed_at)
+
+
+def fraudster_summary(fraudster: Fraudster) -> Fraudster:
+    """What a listing reads of a fraudster (the adapter's projection): no voiceprint."""
+    return Fraudster(fraudster.domain_id, fraudster.generated_fraudster_id, fraudster.watchlist_ids,
+                     fraudster.created_at, version=fraudster.version)
+
+
+@dataclass
+class MemoryWatchlists:
+    """The WatchlistRegistry port, with the counts DynamoDB keeps beside the watchlists: each watchlist's
+    ``FraudsterCount`` (kept by MemoryFraudsters) and each domain's ``WatchlistCount`` (its watchlists but the
+    default one, which MemoryDomains writes uncounted)."""
+
+    watchlists: dict[tuple[str, str], Watchlist] = field(default_factory=dict)
+    request_hashes: dict[tuple[str, str], str] = field(default_factory=dict)
+    fraudster_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    watchlist_counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *watchlists: Watchlist) -> MemoryWatchlists:
+        store = cls()
+        for watchlist in watchlists:
+            store.add(watchlist)
+        return store
+
+    def add(self, watchlist: Watchlist) -> None:
+        """Write a watchlist as a domain's creation writes its default one: uncounted, without request hash."""
+        self.watchlists[(watchlist.domain_id, watchlist.watchlist_id)] = watchlist
+
+    def get(self, domain_id: str, watchlist_id: str) -> Watchlist | None:
+        return self.watchlists.get((domain_id, watchlist_id))
+
+    def request_hash(self, domain_id: str, watchlist_id: str) -> str | None:
+        return self.request_hashes.get((domain_id, watchlist_id))
+
+    def create(self, watchlist: Watchlist, request_hash: str, quota: int) -> bool:
+        key = (watchlist.domain_id, watchlist.watchlist_id)
+        if key in self.watchlists:
+            return False
+        if self.watchlist_counts.get(watchlist.domain_id, 0) >= quota - 1:  # the default one is not counted
+            raise QuotaExceededError(watchlist.domain_id)
+        self.add(watchlist)
+        self.request_hashes[key] = request_hash
+        self.fraudster_counts[key] = 0
+        self._count_watchlist(watchlist.domain_id, +1)
+        return True
+
+    def update(self, watchlist: Watchlist) -> None:
+        stored = self.get(watchlist.domain_id, watchlist.watchlist_id)
+        if stored is None:
+            raise WatchlistGoneError(watchlist.watchlist_id)
+        self.add(replace(stored, name=watchlist.name, description=watchlist.description,
+                         updated_at=watchlist.updated_at))
+
+    def delete(self, watchlist: Watchlist) -> None:
+        key = (watchlist.domain_id, watchlist.watchlist_id)
+        if key not in self.watchlists:
+            raise WatchlistGoneError(watchlist.watchlist_id)
+        if self.fraudster_counts.get(key, 0):
+            raise WatchlistNotEmptyError(watchlist.watchlist_id)
+        self._drop(key)
+        self._count_watchlist(watchlist.domain_id, -1)
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[Watchlist]:
+        mine = (w for (d, _), w in self.watchlists.items() if d == domain_id)
+        return _page(mine, lambda w: w.watchlist_id, limit, after)
+
+    def drop_domain(self, domain_id: str) -> None:
+        """A deleted domain's watchlists go (its WatchlistCount stays on the tombstone, as on DynamoDB)."""
+        for key in [k for k in self.watchlists if k[0] == domain_id]:
+            self._drop(key)
+
+    def fraudster_count(self, domain_id: str, watchlist_id: str) -> int:
+        return self.fraudster_counts.get((domain_id, watchlist_id), 0)
+
+    def count_fraudsters(self, domain_id: str, watchlist_ids: Iterable[str], change: int) -> None:
+        for watchlist_id in watchlist_ids:
+            key = (domain_id, watchlist_id)
+            self.fraudster_counts[key] = self.fraudster_counts.get(key, 0) + change
+
+    def _count_watchlist(self, domain_id: str, change: int) -> None:
+        self.watchlist_counts[domain_id] = self.watchlist_counts.get(domain_id, 0) + change
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        del self.watchlists[key]
+        self.request_hashes.pop(key, None)
+        self.fraudster_counts.pop(key, None)
+
+
+@dataclass
+class _DomainRecord:
+    domain: Domain
+    client_token: str
+    request_hash: str
+    deleted_at: float | None = None
+
+
+@dataclass
+class MemoryDomains:
+    """The DomainRegistry port. A deleted domain leaves a tombstone, so its id is never handed out again; the
+    ``SpeakerCount`` is kept apart from the records, by MemorySpeakers' writes."""
+
+    watchlists: MemoryWatchlists = field(default_factory=MemoryWatchlists)
+    records: dict[str, _DomainRecord] = field(default_factory=dict)
+    speaker_counts: dict[str, int] = field(default_factory=dict)
+
+    def get(self, domain_id: str) -> Domain | None:
+        record = self.records.get(domain_id)
+        if record is None or record.deleted_at is not None:
+            return None
+        return replace(record.domain, speaker_count=self.speaker_count(domain_id))
+
+    def create(self, domain: Domain, watchlist: Watchlist, client_token: str, request_hash: str) -> bool:
+        if domain.domain_id in self.records:
+            return False
+        self.records[domain.domain_id] = _DomainRecord(domain, client_token, request_hash)
+        self.speaker_counts[domain.domain_id] = domain.speaker_count
+        self.watchlists.add(watchlist)
+        return True
+
+    def request_hash(self, domain_id: str) -> str | None:
+        record = self.records.get(domain_id)
+        return record.request_hash if record else None
+
+    def update(self, domain: Domain, expected: Domain) -> None:
+        record = self.records.get(domain.domain_id)
+        if record is None or record.deleted_at is not None or not _at_version(record.domain, expected.version):
+            raise DomainChangedError(domain.domain_id)
+        record.domain = replace(domain, created_at=record.domain.created_at, version=expected.version + 1)
+
+    def delete(self, domain_id: str, now: float) -> bool:
+        record = self.records.get(domain_id)
+        if record is None or record.deleted_at is not None:
+            return False
+        record.deleted_at = now
+        record.domain = replace(record.domain, name="", description=None, tags=())
+        self.watchlists.drop_domain(domain_id)
+        return True
+
+    def page(self, limit: int, after: str | None) -> Page[Domain]:
+        live = (domain for domain in map(self.get, self.records) if domain is not None)
+        return _page(live, lambda d: d.domain_id, limit, after)
+
+    def speaker_count(self, domain_id: str) -> int:
+        return self.speaker_counts.get(domain_id, 0)
+
+    def count_speakers(self, domain_id: str, change: int) -> None:
+        self.speaker_counts[domain_id] = self.speaker_count(domain_id) + change
+
+
 @dataclass
 class MemorySpeakers:
+    """The SpeakerDirectory port; each create and delete counts in `domains` (the domain's SpeakerCount)."""
+
     speakers: dict[tuple[str, str], Speaker] = field(default_factory=dict)
+    domains: MemoryDomains = field(default_factory=MemoryDomains)
 
     def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None:
         return self.speakers.get((domain_id, customer_speaker_id))
 
     def count(self, domain_id: str) -> int:
+        """How many speaker records the domain holds."""
         return sum(1 for d, _ in self.speakers if d == domain_id)
+
+    def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
+        if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):
+            return self.get(domain_id, speaker_id)
+        return next((s for (d, _), s in self.speakers.items()
+                     if d == domain_id and s.generated_speaker_id == speaker_id), None)
 
     def create(self, speaker: Speaker, quota: int) -> None:
         key = (speaker.domain_id, speaker.customer_speaker_id)
         if key in self.speakers:
             raise SpeakerChangedError(speaker.customer_speaker_id)
-        if self.count(speaker.domain_id) >= quota:
+        if self.domains.speaker_count(speaker.domain_id) >= quota:
             raise SpeakerQuotaExceededError(speaker.domain_id)
         self.speakers[key] = speaker
+        self.domains.count_speakers(speaker.domain_id, +1)
 
     def replace(self, speaker: Speaker, expected: Speaker) -> None:
         key = (speaker.domain_id, speaker.customer_speaker_id)
-        if self.speakers.get(key) != expected:
+        if not _at_version(self.speakers.get(key), expected.version):
             raise SpeakerChangedError(speaker.customer_speaker_id)
         self.speakers[key] = speaker
+
+    def delete(self, speaker: Speaker) -> None:
+        key = (speaker.domain_id, speaker.customer_speaker_id)
+        if not _at_version(self.speakers.get(key), speaker.version):
+            raise SpeakerChangedError(speaker.customer_speaker_id)
+        del self.speakers[key]
+        self.domains.count_speakers(speaker.domain_id, -1)
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[Speaker]:
+        mine = (speaker_summary(s) for (d, _), s in self.speakers.items() if d == domain_id)
+        return _page(mine, lambda s: s.customer_speaker_id, limit, after)
 
 
 @dataclass
 class MemoryFraudsters:
-    """The FraudsterSource port (and what registration writes with): the fraudsters of every watchlist, and how
-    often a watchlist was read."""
+    """The FraudsterStore port: the fraudsters of every watchlist, and how often a watchlist was read. Writes
+    need their watchlists in `watchlists` and keep their FraudsterCount (fraudsters given to the constructor are
+    taken as they are, uncounted, as a raw write would be)."""
 
     fraudsters: list[Fraudster] = field(default_factory=list)
     reads: list[str] = field(default_factory=list)
+    watchlists: MemoryWatchlists = field(default_factory=MemoryWatchlists)
 
     def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
         self.reads.append(watchlist_id)
@@ -87,10 +297,156 @@ class MemoryFraudsters:
     def create(self, fraudster: Fraudster, quota: int) -> None:
         if self.get(fraudster.domain_id, fraudster.generated_fraudster_id) is not None:
             raise FraudsterChangedError(fraudster.generated_fraudster_id)
-        for watchlist_id in fraudster.watchlist_ids:
-            if sum(watchlist_id in f.watchlist_ids for f in self.fraudsters) >= quota:
-                raise QuotaExceededError(watchlist_id)
+        self._join(fraudster, fraudster.watchlist_ids, frozenset(), quota)
         self.fraudsters.append(fraudster)
+
+    def replace(self, fraudster: Fraudster, expected: Fraudster, quota: int) -> None:
+        stored = self._current(fraudster, expected.version)
+        self._join(fraudster, fraudster.watchlist_ids - expected.watchlist_ids,
+                   expected.watchlist_ids - fraudster.watchlist_ids, quota)
+        self.fraudsters[self.fraudsters.index(stored)] = fraudster
+
+    def delete(self, fraudster: Fraudster) -> None:
+        self.fraudsters.remove(self._current(fraudster, fraudster.version))
+        self.watchlists.count_fraudsters(fraudster.domain_id, fraudster.watchlist_ids, -1)
+
+    def page(self, domain_id: str, limit: int, after: str | None, watchlist_id: str | None = None
+             ) -> Page[Fraudster]:
+        mine = (fraudster_summary(f) for f in self.fraudsters if f.domain_id == domain_id and (
+            watchlist_id is None or watchlist_id in f.watchlist_ids))
+        return _page(mine, lambda f: f.generated_fraudster_id, limit, after)
+
+    def _current(self, fraudster: Fraudster, version: int) -> Fraudster:
+        stored = self.get(fraudster.domain_id, fraudster.generated_fraudster_id)
+        if stored is None or not _at_version(stored, version):
+            raise FraudsterChangedError(fraudster.generated_fraudster_id)
+        return stored
+
+    def _join(self, fraudster: Fraudster, joined: frozenset[str], left: frozenset[str], quota: int) -> None:
+        """Count the fraudster in the watchlists it joins (each must exist and have room) and out of those it
+        leaves; nothing changes when one cannot take it."""
+        for watchlist_id in sorted(joined):
+            if self.watchlists.get(fraudster.domain_id, watchlist_id) is None:
+                raise WatchlistGoneError(watchlist_id)
+            if self.watchlists.fraudster_count(fraudster.domain_id, watchlist_id) >= quota:
+                raise QuotaExceededError(watchlist_id)
+        self.watchlists.count_fraudsters(fraudster.domain_id, joined, +1)
+        self.watchlists.count_fraudsters(fraudster.domain_id, left, -1)
+
+
+@dataclass
+class _JobRecord:
+    job: BatchJob
+    client_token: str
+    request_hash: str
+    total_requests: int = 0
+    processed_requests: int = 0
+    recorded_shards: set[int] = field(default_factory=set)
+
+
+class JobNotRunningError(Exception):
+    """finish() of a job that is neither running nor already in that final status (DynamoDB's condition fails)."""
+
+
+@dataclass
+class MemoryJobs:
+    """The JobCatalog port: a job's life cycle SUBMITTED → IN_PROGRESS → final, its progress counted once per
+    shard."""
+
+    records: dict[tuple[str, str], _JobRecord] = field(default_factory=dict)
+
+    def get(self, domain_id: str, job_id: str) -> BatchJob | None:
+        record = self.records.get((domain_id, job_id))
+        return record.job if record else None
+
+    def list(self, domain_id: str) -> list[BatchJob]:
+        return [record.job for (d, _), record in self.records.items() if d == domain_id]
+
+    def create(self, job: BatchJob, client_token: str, request_hash: str) -> bool:
+        key = (job.domain_id, job.job_id)
+        if key in self.records:
+            return False
+        self.records[key] = _JobRecord(job, client_token, request_hash)
+        return True
+
+    def request_hash(self, domain_id: str, job_id: str) -> str | None:
+        record = self.records.get((domain_id, job_id))
+        return record.request_hash if record else None
+
+    def start(self, domain_id: str, job_id: str, total_requests: int) -> None:
+        record = self.records.get((domain_id, job_id))
+        if record is not None and record.job.status is JobStatus.SUBMITTED:
+            record.job = replace(record.job, status=JobStatus.IN_PROGRESS)
+            record.total_requests = total_requests
+
+    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int) -> int:
+        record = self.records[(domain_id, job_id)]
+        if shard_index not in record.recorded_shards:
+            record.recorded_shards.add(shard_index)
+            record.processed_requests += requests
+        # 100 % is reserved for the finished job, as in the adapter.
+        done = min(99, percent(record.processed_requests, record.total_requests))
+        if record.job.status is JobStatus.IN_PROGRESS and record.job.percent_complete < done:
+            record.job = replace(record.job, percent_complete=done)
+        return done
+
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None:
+        record = self.records[(domain_id, job_id)]
+        if record.job.status not in (JobStatus.IN_PROGRESS, status):
+            raise JobNotRunningError(f"{job_id} is {record.job.status}")
+        record.job = replace(record.job, status=status, ended_at=ended_at, percent_complete=100)
+
+    def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
+        record = self.records.get((domain_id, job_id))
+        if record is not None and record.job.status not in (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS):
+            record.job = record.job.failed(details, ended_at)
+
+
+@dataclass
+class MemoryWorkStore:
+    """The WorkStore port: the work bucket's JSON objects under the keys of docs/architecture.md."""
+
+    objects: dict[str, bytes] = field(default_factory=dict)
+
+    def put_shards(self, domain_id: str, job_id: str, shards: Sequence[Sequence[JsonDocument]]) -> str:
+        items = []
+        for index, shard in enumerate(shards):
+            key = self._shard_key(job_id, index)
+            self._write(key, list(shard))
+            items.append({"DomainId": domain_id, "JobId": job_id, "ShardIndex": index, "ShardKey": key})
+        listing = f"jobs/{job_id}/shards.json"
+        self._write(listing, items)
+        return listing
+
+    def shard_requests(self, job_id: str, shard_index: int) -> list[JsonDocument]:
+        return list(self.read(self._shard_key(job_id, shard_index)))
+
+    def put_results(self, job_id: str, shard_index: int, results: Sequence[JsonDocument]) -> None:
+        self._write(self._results_key(job_id, shard_index), list(results))
+
+    def results(self, job_id: str, shard_index: int) -> list[JsonDocument] | None:
+        key = self._results_key(job_id, shard_index)
+        return list(self.read(key)) if key in self.objects else None
+
+    def put_validation_errors(self, job_id: str, errors: Sequence[JsonDocument]) -> None:
+        self._write(f"jobs/{job_id}/validation-errors.json", list(errors))
+
+    def validation_errors(self, job_id: str) -> list[JsonDocument]:
+        return list(self.read(f"jobs/{job_id}/validation-errors.json"))
+
+    def read(self, key: str) -> Any:
+        return json.loads(self.objects[key])
+
+    def _write(self, key: str, document: Any) -> None:
+        self.objects[key] = json.dumps(document, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _shard_key(job_id: str, index: int) -> str:
+        return f"jobs/{job_id}/shards/{index:05d}.json"
+
+    @staticmethod
+    def _results_key(job_id: str, index: int) -> str:
+        return f"jobs/{job_id}/results/{index:05d}.json"
 
 
 # ------------------------------------------------------------------------------------------- embedder

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 from enrollctl import samples
-from fakes import MemoryAudio, MemoryFraudsters, run_shard_of
-from speaker_enrollment.domain.shared.watchlist import default_watchlist_id
+from fakes import MemoryAudio, MemoryFraudsters, MemoryWatchlists, run_shard_of
+from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
 from speaker_enrollment.domain.workflow.errors import RequestLimitExceededError
 from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT
@@ -114,7 +114,8 @@ def audio_objects() -> dict[str, bytes]:
 
 @pytest.fixture
 def fraudsters() -> MemoryFraudsters:
-    return MemoryFraudsters()
+    """The fraudsters of a domain that has its default watchlist (a registration needs its watchlist)."""
+    return MemoryFraudsters(watchlists=MemoryWatchlists.of(default_watchlist(DOMAIN, 1_700_000_000.0)))
 
 
 @pytest.fixture

@@ -292,14 +292,16 @@ class DynamoWatchlistStore:
 
     def create(self, watchlist: Watchlist, request_hash: str, quota: int) -> bool:
         document = _watchlists.encode(watchlist) | {"RequestHash": request_hash, "FraudsterCount": 0}
+        most = quota - 1  # the default watchlist is not counted
+        # A domain without WatchlistCount has counted none: room unless the default one fills the quota.
+        room = "WatchlistCount < :most" + (" OR attribute_not_exists(WatchlistCount)" if most > 0 else "")
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self._table, "Item": to_item(document),
                          "ConditionExpression": "attribute_not_exists(WatchlistId)"}},
                 {"Update": {"TableName": self._domains, "Key": {"DomainId": {"S": watchlist.domain_id}},
                             "UpdateExpression": "ADD WatchlistCount :one",
-                            "ConditionExpression": "attribute_not_exists(WatchlistCount) OR WatchlistCount < :most",
-                            "ExpressionAttributeValues": _values(one=1, most=quota - 1)}},  # the default is extra
+                            "ConditionExpression": room, "ExpressionAttributeValues": _values(one=1, most=most)}},
             ])
         except ClientError as error:
             if _cancelled_by_condition(error, 0):
