@@ -232,7 +232,8 @@ def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> d
     job = BatchJob("bench", "bench", SPEAKER_ENROLLMENT.name, EnrollmentConfig(), "arn:aws:iam::1:role/r",
                    "s3://bench/m.json", "s3://bench/out/", created_at=time.time())
     limits = Limits(max_requests_per_job=10_000, shard_size=len(names), speaker_quota=100_000,
-                    max_audio_file_bytes=BIG_FILE_BYTES, fraudster_quota=500)
+                    max_audio_file_bytes=BIG_FILE_BYTES, fraudster_quota=500,
+                    max_speech_seconds=10**9)  # the worst case: every file is read
     services = ShardServices(job, MemorySpeakers(), NoFraudsters(), engine, limits, time.time)  # type: ignore[arg-type]
     requests = [
         EnrollmentRequest(f"req-{i}", f"cust-{i}", tuple(AudioSpecification(f"s3://bench/{n}", 0) for n in files))

@@ -10,6 +10,7 @@ from constructs import Construct
 from speaker_enrollment.settings import Tunables
 
 from stacks.api import VoiceIdRestApi
+from stacks.failure_watch import ExecutionFailureWatch
 from stacks.ingest import ManifestIngest
 from stacks.storage import EnrollmentStorage
 from stacks.workflow import EnrollmentWorkflow
@@ -35,6 +36,10 @@ class SpeakerEnrollmentStack(Stack):
         )
         self.ingest = ManifestIngest(
             self, "ManifestIngest", storage=self.storage, submit_job_function=self.workflow.submit_job_function
+        )
+        self.failure_watch = ExecutionFailureWatch(
+            self, "ExecutionFailureWatch", state_machine=self.workflow.state_machine,
+            fail_job_function=self.workflow.fail_job_function, dead_letter_queue=self.ingest.dead_letter_queue,
         )
         self.api = VoiceIdRestApi(self, "VoiceIdApi", storage=self.storage, workflow=self.workflow)
         self._outputs()

@@ -59,12 +59,7 @@ class ManifestIngest(Construct):
                 max_event_age=EVENT_MAX_AGE,
             )
         )
-        # EventBridge invokes asynchronously: events the function itself fails on land in the same queue.
-        submit_job_function.configure_async_invoke(
-            on_failure=destinations.SqsDestination(self.dead_letter_queue),
-            retry_attempts=FUNCTION_ASYNC_RETRY_ATTEMPTS,
-        )
-        self._acknowledge_queue_grant(submit_job_function)
+        send_async_failures(submit_job_function, self.dead_letter_queue)
 
     def _dead_letter_queue(self, storage: EnrollmentStorage) -> sqs.Queue:
         queue = sqs.Queue(
@@ -78,8 +73,8 @@ class ManifestIngest(Construct):
         acknowledge(
             queue,
             "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue: of the manifest rule's target and of the submit "
-            "function's failed asynchronous invocations.",
+            "This queue is itself the dead-letter queue: of the manifest rule's and the execution failure rule's "
+            "targets and of the submit and fail-job functions' failed asynchronous invocations.",
         )
         storage.key.add_to_resource_policy(
             iam.PolicyStatement(
@@ -106,14 +101,20 @@ class ManifestIngest(Construct):
             ),
         )
 
-    @staticmethod
-    def _acknowledge_queue_grant(function: lambda_.Function) -> None:
-        role = function.role
-        assert role is not None
-        for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
-            acknowledge_wildcard(
-                role,
-                f"Action::{action}",
-                "CDK's SqsDestination grant (grantSendMessages) for the SSE-KMS dead-letter queue: the "
-                "encrypt/re-encrypt/data-key family, on the stack's one KMS key only.",
-            )
+
+
+def send_async_failures(function: lambda_.Function, dead_letter_queue: sqs.IQueue) -> None:
+    """EventBridge invokes asynchronously: events the function itself fails on land in the dead-letter queue."""
+    function.configure_async_invoke(
+        on_failure=destinations.SqsDestination(dead_letter_queue),
+        retry_attempts=FUNCTION_ASYNC_RETRY_ATTEMPTS,
+    )
+    role = function.role
+    assert role is not None
+    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*"):
+        acknowledge_wildcard(
+            role,
+            f"Action::{action}",
+            "CDK's SqsDestination grant (grantSendMessages) for the SSE-KMS dead-letter queue: the "
+            "encrypt/re-encrypt/data-key family, on the stack's one KMS key only.",
+        )

@@ -35,7 +35,6 @@ CODE_EXCLUDES = [
     "**/.ruff_cache",
     "*.egg-info",
 ]
-SHARD_MAX_CONCURRENCY = 10
 UPLOAD_PREFIXES = tuple(f"{job_type.upload_prefix}/*" for job_type in JOB_TYPES)  # one per kind of job
 SHARD_OBJECTS = "jobs/*/shards/*"
 RESULT_OBJECTS = "jobs/*/results/*"
@@ -45,6 +44,29 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+# Every step is idempotent (conditional writes, results keyed by shard), so a function stopped at its timeout
+# (Sandbox.Timedout) or by the task's own timeout is simply run again.
+RETRIED_ERRORS = [*LAMBDA_SERVICE_ERRORS, "Sandbox.Timedout", sfn.Errors.TIMEOUT]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """CDK's LambdaInvoke default (6 attempts from 2 s, backoff 2) with full jitter and a ceiling, so throttled
+    shards of many jobs do not retry in step: about 2 minutes of retries before a shard is given up."""
+
+    interval_seconds: int = 2
+    max_attempts: int = 6
+    backoff_rate: float = 2.0
+    max_delay_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class WorkflowCapacity:
+    """How many shards run at once, and the shard function's reserved concurrency (None: the account's pool).
+    New accounts often have a concurrency limit of 10 for all functions: keep max_concurrency below it."""
+
+    shard_max_concurrency: int = 10
+    shard_reserved_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,9 +194,13 @@ class EnrollmentWorkflow(Construct):
         code_dir: Path,
         layer_dir: Path,
         settings: Tunables | None = None,
+        capacity: WorkflowCapacity | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._storage = storage
+        self._capacity = capacity or WorkflowCapacity()
+        self._retry = retry or RetryPolicy()
         self.layer = self._layer(layer_dir)
         code = lambda_.Code.from_asset(str(code_dir), exclude=CODE_EXCLUDES)
         self.function_factory = FunctionFactory(storage, code, self.layer)
@@ -187,6 +213,10 @@ class EnrollmentWorkflow(Construct):
             spec.construct_id: factory.function(self, spec, self.roles[spec.construct_id], self.environment)
             for spec in ALL_FUNCTIONS
         }
+        if self._capacity.shard_reserved_concurrency is not None:
+            shard = self.functions[ENROLL_SHARD.construct_id].node.default_child
+            assert isinstance(shard, lambda_.CfnFunction)
+            shard.reserved_concurrent_executions = self._capacity.shard_reserved_concurrency
         self._grant_function_permissions()
         self.state_machine = self._state_machine()
         self._connect_submit_function()
@@ -194,6 +224,10 @@ class EnrollmentWorkflow(Construct):
     @property
     def submit_job_function(self) -> lambda_.Function:
         return self.functions[SUBMIT.construct_id]
+
+    @property
+    def fail_job_function(self) -> lambda_.Function:
+        return self.functions[FAIL.construct_id]
 
     @property
     def data_access_role_arns(self) -> list[str]:
@@ -376,14 +410,16 @@ class EnrollmentWorkflow(Construct):
         return sfn.Chain.start(prepare).next(enroll_shards).next(finalize)
 
     def _enroll_shards(self, scope: Construct) -> sfn.DistributedMap:
-        enroll_shard = self._invoke(scope, "EnrollShard", ENROLL_SHARD, retry=False)
-        enroll_shard.add_retry(
-            errors=[*LAMBDA_SERVICE_ERRORS, sfn.Errors.TIMEOUT],
-            interval=Duration.seconds(1),
-            max_attempts=2,
-            backoff_rate=2,
-        )
-        enroll_shard.add_catch(sfn.Pass(scope, "ShardFailed"), errors=[sfn.Errors.ALL], result_path="$.Error")
+        """Each child runs EnrollShard until the shard is done (a shard short of time returns Done false and
+        is continued from where it stopped) and ends with an empty output, whatever happened: the Map collects
+        its children's outputs, which must stay far under the 256 KiB state limit for 10,000 shards."""
+        enroll_shard = self._invoke(scope, "EnrollShard", ENROLL_SHARD)
+        shard_ended = sfn.Pass(scope, "ShardEnded", result=sfn.Result.from_object({}))
+        # The caught error is in the execution history; the shard's unrecorded requests become 500 entries.
+        enroll_shard.add_catch(sfn.Pass(scope, "ShardFailed", result=sfn.Result.from_object({})),
+                               errors=[sfn.Errors.ALL], result_path=sfn.JsonPath.DISCARD)
+        shard_done = sfn.Choice(scope, "ShardDone").when(
+            sfn.Condition.boolean_equals("$.Done", False), enroll_shard).otherwise(shard_ended)
         enroll_shards = sfn.DistributedMap(
             scope,
             "EnrollShards",
@@ -391,10 +427,10 @@ class EnrollmentWorkflow(Construct):
                 bucket=self._storage.work_bucket,
                 key=sfn.JsonPath.string_at("$.ShardsKey"),
             ),
-            max_concurrency=SHARD_MAX_CONCURRENCY,
+            max_concurrency=self._capacity.shard_max_concurrency,
             result_path=sfn.JsonPath.DISCARD,
         )
-        enroll_shards.item_processor(enroll_shard)
+        enroll_shards.item_processor(enroll_shard.next(shard_done))
         return enroll_shards
 
     def _invoke(
@@ -404,7 +440,6 @@ class EnrollmentWorkflow(Construct):
         spec: FunctionSpec,
         *,
         payload: sfn.TaskInput | None = None,
-        retry: bool = True,
     ) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
             scope,
@@ -415,8 +450,10 @@ class EnrollmentWorkflow(Construct):
             retry_on_service_exceptions=False,
             task_timeout=sfn.Timeout.duration(spec.timeout.plus(Duration.minutes(1))),
         )
-        if retry:
-            task.add_retry(errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), max_attempts=2, backoff_rate=2)
+        policy = self._retry
+        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(policy.interval_seconds),
+                       max_attempts=policy.max_attempts, backoff_rate=policy.backoff_rate,
+                       max_delay=Duration.seconds(policy.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL)
         return task
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:

@@ -341,7 +341,7 @@ class _JobRecord:
     request_hash: str
     total_requests: int = 0
     processed_requests: int = 0
-    recorded_shards: set[int] = field(default_factory=set)
+    recorded_shards: set[tuple[int, int]] = field(default_factory=set)
 
 
 class JobNotRunningError(Exception):
@@ -379,10 +379,10 @@ class MemoryJobs:
             record.job = replace(record.job, status=JobStatus.IN_PROGRESS)
             record.total_requests = total_requests
 
-    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int) -> int:
+    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
         record = self.records[(domain_id, job_id)]
-        if shard_index not in record.recorded_shards:
-            record.recorded_shards.add(shard_index)
+        if (shard_index, start) not in record.recorded_shards:
+            record.recorded_shards.add((shard_index, start))
             record.processed_requests += requests
         # 100 % is reserved for the finished job, as in the adapter.
         done = min(99, percent(record.processed_requests, record.total_requests))
@@ -398,7 +398,7 @@ class MemoryJobs:
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
         record = self.records.get((domain_id, job_id))
-        if record is not None and record.job.status not in (JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS):
+        if record is not None and not record.job.status.is_final:  # the first ending recorded wins
             record.job = record.job.failed(details, ended_at)
 
 
@@ -514,7 +514,8 @@ def run_shard_of(job_type: JobType, config: JobConfig, requests: Sequence[Manife
     job = BatchJob(job_id, domain_id, job_type.name, config, "arn:aws:iam::123456789012:role/data", "s3://in/m.json",
                    "s3://out/", created_at=1_700_000_000.0)
     limits = Limits(max_requests_per_job=10_000, shard_size=20, speaker_quota=speaker_quota,
-                    max_audio_file_bytes=20 * 1024 * 1024, fraudster_quota=fraudster_quota)
+                    max_audio_file_bytes=20 * 1024 * 1024, fraudster_quota=fraudster_quota,
+                    max_speech_seconds=120)
     services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder, limits,
                              clock=lambda: 1_700_000_000.0)
     return run_shard(job_type, services, audio, requests)

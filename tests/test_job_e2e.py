@@ -201,10 +201,10 @@ def test_a_crashing_shard_gives_500_for_exactly_its_requests(
 ) -> None:
     real_run = ShardProcessor.run
 
-    def crash_on_marker(self: ShardProcessor, rules: Any, requests: Any) -> Any:
+    def crash_on_marker(self: ShardProcessor, rules: Any, requests: Any, *args: Any) -> Any:
         if any(r.speaker_id == "crash-me" for r in requests):
             raise RuntimeError("simulated worker crash")
-        return real_run(self, rules, requests)
+        return real_run(self, rules, requests, *args)
 
     monkeypatch.setattr(ShardProcessor, "run", crash_on_marker)
     body = manifest(  # SHARD_SIZE 3: shard 0 = first three requests, shard 1 = the other two

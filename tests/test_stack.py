@@ -72,6 +72,7 @@ SETTINGS_VARIABLES = {
     "VOICEPRINT_THREADS",
     "WATCHLIST_QUOTA",
     "FRAUDSTER_QUOTA",
+    "MAX_SPEECH_SECONDS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -82,6 +83,9 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+# Every Lambda task: CDK's default attempts with full jitter and a ceiling; a function stopped at its timeout too.
+RETRY = {"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, "Sandbox.Timedout", "States.Timeout"], "IntervalSeconds": 2,
+         "MaxAttempts": 6, "BackoffRate": 2, "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 INBOX_NAME = "inbox-bucket"
 INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
@@ -133,6 +137,7 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         "StateMachineRole": workflow.state_machine.role,
         "DeadLetterQueue": stack.ingest.dead_letter_queue,
         "ManifestUploadedRule": stack.ingest.rule,
+        "ExecutionFailedRule": stack.failure_watch.rule,
         API_FUNCTION_ID: api.function,
         f"{API_FUNCTION_ID}Role": api.role,
         "RestApi": api.rest_api,
@@ -488,6 +493,7 @@ SETTINGS_VALUES = {
     "VOICEPRINT_THREADS": "0",
     "WATCHLIST_QUOTA": "3",
     "FRAUDSTER_QUOTA": "500",
+    "MAX_SPEECH_SECONDS": "120",
     "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
     "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
     "LOG_LEVEL": "INFO",
@@ -595,8 +601,12 @@ def test_the_key_lets_cloudwatch_logs_encrypt_this_accounts_log_groups(synth: Sy
 # ------------------------------------------------------------------------------------------- IAM
 
 
-def test_fail_job_can_only_update_jobs(synth: Synthesized) -> None:
-    assert function_permissions(synth, "FailJobFunction") == {("dynamodb:UpdateItem", "JobsTable.Arn")} | kms(KMS_WRITE)
+def test_fail_job_can_only_update_jobs_and_report_its_own_failures(synth: Synthesized) -> None:
+    dead_letters = {(f"sqs:{action}", "DeadLetterQueue.Arn")
+                    for action in ("SendMessage", "GetQueueAttributes", "GetQueueUrl")}
+    queue_key = {("kms:GenerateDataKey*", "Key.Arn"), ("kms:ReEncrypt*", "Key.Arn")}
+    assert function_permissions(synth, "FailJobFunction") == (
+        {("dynamodb:UpdateItem", "JobsTable.Arn")} | kms(KMS_WRITE) | dead_letters | queue_key)
 
 
 def test_submit_job_permissions(synth: Synthesized) -> None:
@@ -879,9 +889,7 @@ def test_lambda_tasks_call_the_function_arn_directly(synth: Synthesized, state: 
     task = definition(synth)["States"][state]
     assert task["Type"] == "Task"
     assert task["Resource"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function_id}"
-    assert task["Retry"] == [
-        {"ErrorEquals": LAMBDA_SERVICE_ERRORS, "IntervalSeconds": 1, "MaxAttempts": 2, "BackoffRate": 2}
-    ]
+    assert task["Retry"] == [RETRY]
 
 
 def test_finalize_gets_domain_job_and_shard_count(synth: Synthesized) -> None:
@@ -906,7 +914,7 @@ def test_enroll_shards_is_a_distributed_map_over_the_shard_list(synth: Synthesiz
     processor = enroll["ItemProcessor"]
     assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert processor["StartAt"] == "EnrollShard"
-    assert set(processor["States"]) == {"EnrollShard", "ShardFailed"}
+    assert set(processor["States"]) == {"EnrollShard", "ShardDone", "ShardEnded", "ShardFailed"}
 
 
 def test_enroll_shard_retries_service_errors_and_catches_everything(synth: Synthesized) -> None:
@@ -914,17 +922,16 @@ def test_enroll_shard_retries_service_errors_and_catches_everything(synth: Synth
     shard = states["EnrollShard"]
     assert shard["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:EnrollShardFunction"
     assert "Parameters" not in shard  # the item {"DomainId","JobId","ShardIndex","ShardKey"} is the input
-    assert shard["Retry"] == [
-        {
-            "ErrorEquals": [*LAMBDA_SERVICE_ERRORS, "States.Timeout"],
-            "IntervalSeconds": 1,
-            "MaxAttempts": 2,
-            "BackoffRate": 2,
-        }
-    ]
-    assert shard["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error", "Next": "ShardFailed"}]
+    assert shard["Retry"] == [RETRY]
+    assert shard["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ShardFailed"}]
     assert shard["TimeoutSeconds"] == 960  # the function's 15 minutes plus one
-    assert states["ShardFailed"] == {"Type": "Pass", "End": True}
+    assert shard["Next"] == "ShardDone"
+    # A shard short of time returns Done false and is continued where it stopped.
+    assert states["ShardDone"] == {"Type": "Choice", "Choices": [
+        {"Variable": "$.Done", "BooleanEquals": False, "Next": "EnrollShard"}], "Default": "ShardEnded"}
+    # Whatever happens, a child's output is empty: the Map collects them (256 KiB state limit).
+    assert states["ShardFailed"] == {"Type": "Pass", "Result": {}, "End": True}
+    assert states["ShardEnded"] == {"Type": "Pass", "Result": {}, "End": True}
 
 
 def test_definition_avoids_what_the_local_engine_cannot_run(synth: Synthesized) -> None:
@@ -1071,11 +1078,22 @@ def test_rule_targets_submit_with_a_dead_letter_queue_and_retries(synth: Synthes
     assert render(target["Arn"], synth.names) == "SubmitJobFunction.Arn"
     assert render(target["DeadLetterConfig"], synth.names) == {"Arn": "DeadLetterQueue.Arn"}
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
-    invoke_configs = list(synth.of_type("AWS::Lambda::EventInvokeConfig").values())
-    assert len(invoke_configs) == 1
-    config = render(invoke_configs[0]["Properties"], synth.names)
-    assert config["FunctionName"] == "SubmitJobFunction"
-    assert config["DestinationConfig"] == {"OnFailure": {"Destination": "DeadLetterQueue.Arn"}}
+    configs = {render(c["Properties"]["FunctionName"], synth.names): render(c["Properties"], synth.names)
+               for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()}
+    assert set(configs) == {"SubmitJobFunction", "FailJobFunction"}
+    for config in configs.values():
+        assert config["DestinationConfig"] == {"OnFailure": {"Destination": "DeadLetterQueue.Arn"}}
+
+
+def test_an_execution_that_fails_times_out_or_is_aborted_fails_its_job(synth: Synthesized) -> None:
+    rule = synth.resource("ExecutionFailedRule")["Properties"]
+    pattern = render(rule["EventPattern"], synth.names)
+    assert pattern == {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                       "detail": {"stateMachineArn": ["StateMachine"], "status": ["FAILED", "TIMED_OUT", "ABORTED"]}}
+    (target,) = rule["Targets"]
+    assert render(target["Arn"], synth.names) == "FailJobFunction.Arn"
+    assert render(target["DeadLetterConfig"], synth.names) == {"Arn": "DeadLetterQueue.Arn"}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 8}
 
 
 def test_dead_letter_queue_is_kms_encrypted_and_tls_only(synth: Synthesized) -> None:

@@ -684,6 +684,15 @@ def test_each_shard_is_counted_once_and_progress_stays_under_100_until_finished(
     assert status_of(jobs, job) == (JobStatus.IN_PROGRESS, 99)
 
 
+def test_each_segment_of_a_continued_shard_is_counted_once(jobs: JobCatalog) -> None:
+    job = started(jobs, 10)
+    assert jobs.record_shard(job.domain_id, job.job_id, 0, 3) == 30  # requests 0-2, then out of time
+    assert jobs.record_shard(job.domain_id, job.job_id, 0, 7, start=3) == 99  # the continuation: 3-9
+    assert jobs.record_shard(job.domain_id, job.job_id, 0, 7, start=3) == 99  # a retried continuation
+    jobs.finish(job.domain_id, job.job_id, JobStatus.COMPLETED, NOW + 60)
+    assert status_of(jobs, job) == (JobStatus.COMPLETED, 100)
+
+
 def test_progress_of_a_job_not_running_is_not_recorded(jobs: JobCatalog) -> None:
     job = new_job(new_id())
     jobs.create(job, "token", "job-hash")
@@ -702,19 +711,29 @@ def test_a_finished_job_is_complete_and_fail_does_not_overwrite_it(jobs: JobCata
     assert jobs.get(job.domain_id, job.job_id) == finished
 
 
-@pytest.mark.parametrize("stage", ["submitted", "running", "failed"])
+@pytest.mark.parametrize("stage", ["submitted", "running"])
 def test_fail_marks_an_unfinished_job_failed(jobs: JobCatalog, stage: str) -> None:
     job = new_job(new_id())
     jobs.create(job, "token", "job-hash")
     if stage != "submitted":
         jobs.start(job.domain_id, job.job_id, 10)
-    if stage == "failed":
-        jobs.fail(job.domain_id, job.job_id, FailureDetails(400, "first"), NOW + 30)
     jobs.fail(job.domain_id, job.job_id, FailureDetails(403, "no access"), NOW + 60)
     stored = jobs.get(job.domain_id, job.job_id)
     assert stored is not None
     assert (stored.status, stored.failure_details, stored.ended_at) == (
         JobStatus.FAILED, FailureDetails(403, "no access"), NOW + 60)
+
+
+def test_the_first_failure_recorded_wins(jobs: JobCatalog) -> None:
+    """The catch-all marks the job, then the execution's FAILED status change reports it again: the job keeps the
+    reason the catch-all gave."""
+    job = started(jobs)
+    jobs.fail(job.domain_id, job.job_id, FailureDetails(400, "the manifest is not JSON"), NOW + 30)
+    jobs.fail(job.domain_id, job.job_id, FailureDetails(500, "SpeakerEnrollmentJobFailed"), NOW + 60)
+    stored = jobs.get(job.domain_id, job.job_id)
+    assert stored is not None
+    assert (stored.status, stored.failure_details, stored.ended_at) == (
+        JobStatus.FAILED, FailureDetails(400, "the manifest is not JSON"), NOW + 30)
 
 
 def test_failing_a_job_that_does_not_exist_writes_nothing(jobs: JobCatalog) -> None:

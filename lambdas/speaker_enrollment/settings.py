@@ -27,6 +27,7 @@ class Tunables:
     voiceprint_threads: int = 0  # BLAS threads per worker; 0 = every core the function has
     watchlist_quota: int = 3  # watchlists per domain, the default one included
     fraudster_quota: int = 500  # fraudsters per watchlist
+    max_speech_seconds: int = 120  # a request's files are read until it has this much net speech
 
     MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0}  # every other value is at least 1
 

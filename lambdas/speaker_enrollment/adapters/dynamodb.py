@@ -113,8 +113,9 @@ class DynamoJobStore:
             if not _condition_failed(error):
                 raise
 
-    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int) -> int:
-        marker = {"DomainId": domain_id, "JobId": f"{job_id}#shard#{shard_index:05d}", "Requests": requests}
+    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
+        segment = f"{shard_index:05d}" if start == 0 else f"{shard_index:05d}@{start:05d}"
+        marker = {"DomainId": domain_id, "JobId": f"{job_id}#shard#{segment}", "Requests": requests}
         try:
             self._db.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self._table, "Item": to_item(marker),
@@ -158,10 +159,10 @@ class DynamoJobStore:
             self._db.update_item(
                 TableName=self._table, Key=self._key(domain_id, job_id),
                 UpdateExpression="SET JobStatus = :failed, EndedAt = :e, FailureDetails = :d",
-                ConditionExpression="attribute_exists(JobId) AND NOT JobStatus IN (:c, :cwe)",
+                ConditionExpression="JobStatus IN (:submitted, :running)",  # the first ending recorded wins
                 ExpressionAttributeValues=_values(
                     failed=JobStatus.FAILED.value, e=ended_at, d=details.to_api(),
-                    c=JobStatus.COMPLETED.value, cwe=JobStatus.COMPLETED_WITH_ERRORS.value,
+                    submitted=JobStatus.SUBMITTED.value, running=JobStatus.IN_PROGRESS.value,
                 ),
             )
         except ClientError as error:

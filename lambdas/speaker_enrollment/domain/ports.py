@@ -66,14 +66,15 @@ class JobStore(Protocol):
         """SUBMITTED → IN_PROGRESS with the request count (a no-op once past SUBMITTED)."""
         ...
 
-    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int) -> int:
-        """Count a finished shard once (retries are not counted again); returns PercentComplete."""
+    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
+        """Count the `requests` a shard processed from request `start` on, once (a retry of the same segment is not
+        counted again; shard index -1 counts the manifest's invalid requests); returns PercentComplete."""
         ...
 
     def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None: ...
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
-        """Mark FAILED unless the job already completed."""
+        """Mark FAILED unless the job already ended (completed, or failed: the first failure recorded wins)."""
         ...
 
 

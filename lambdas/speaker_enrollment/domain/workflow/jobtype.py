@@ -27,6 +27,7 @@ class Limits:
     speaker_quota: int  # per domain
     max_audio_file_bytes: int
     fraudster_quota: int  # per watchlist
+    max_speech_seconds: float  # a request's files are read until it has this much speech
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,9 @@ def merge_results(validation_errors: Sequence[RequestError], shards: Sequence[Sh
 
 
 def _results_or_lost(shard: ShardOutcome, lost_message: str) -> Sequence[JobResult]:
-    recorded = shard.results
-    matches = recorded is not None and [r.request_id for r in recorded] == [q.request_id for q in shard.requests]
-    if recorded is not None and matches:
-        return recorded
-    return [RequestError(q.request_id, 500, lost_message) for q in shard.requests]
+    """Each request's recorded result (a shard that stopped part way recorded those before it), else a 500."""
+    recorded = {r.request_id: r for r in shard.results or ()}
+    return [recorded.get(q.request_id) or RequestError(q.request_id, 500, lost_message) for q in shard.requests]
 
 
 def output_location(output_s3_uri: str, job_id: str, manifest_s3_uri: str) -> S3Location:

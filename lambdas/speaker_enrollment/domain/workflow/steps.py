@@ -14,7 +14,7 @@ from .jobtype import JobType, JobTypes, Limits, ShardServices
 from .manifest import ManifestRequest, parse_manifest
 from .output import ShardOutcome, merge_results, output_location, plan_shards
 from .results import JobResult, RequestError
-from .shards import ShardProcessor
+from .shards import Deadline, Segment, ShardProcessor
 from .speech import SpeechGathering
 
 
@@ -26,6 +26,13 @@ class PreparedJob:
 
 
 @dataclass(frozen=True)
+class ShardProgress:
+    processed: int  # requests this invocation processed
+    next_start: int  # where a continuation starts
+    done: bool
+
+
+@dataclass(frozen=True)
 class VoiceprintServices:
     """What processing a shard needs beyond the job store: the voiceprint stores and the embedder."""
 
@@ -34,11 +41,19 @@ class VoiceprintServices:
     embedder: Embedder
 
 
+def run_segment(job_type: JobType, services: ShardServices, audio: AudioSource, requests: Sequence[ManifestRequest],
+                *, start: int = 0, deadline: Deadline | None = None) -> Segment:
+    """``requests[start:]`` of one shard under the job type's rules, until done or out of time."""
+    limits = services.limits
+    speech = SpeechGathering(audio, services.embedder, limits.max_audio_file_bytes, limits.max_speech_seconds)
+    processor = ShardProcessor(services.embedder, speech)
+    return processor.run(job_type.shard_rules(services), requests, start, deadline)
+
+
 def run_shard(job_type: JobType, services: ShardServices, audio: AudioSource,
               requests: Sequence[ManifestRequest]) -> list[JobResult]:
-    """The results of one shard's requests under the job type's rules, in request order."""
-    speech = SpeechGathering(audio, services.embedder, services.limits.max_audio_file_bytes)
-    return ShardProcessor(services.embedder, speech).run(job_type.shard_rules(services), requests)
+    """The results of all of one shard's requests, in request order (no time limit)."""
+    return run_segment(job_type, services, audio, requests).results
 
 
 @dataclass(frozen=True)
@@ -74,16 +89,19 @@ class JobSteps:
             self.jobs.record_shard(job.domain_id, job.job_id, -1, len(manifest.errors))
         return PreparedJob(shards_key, len(shards), manifest.total)
 
-    def process_shard(self, job: BatchJob, shard_index: int, data: DataAccess, services: VoiceprintServices) -> int:
-        """Run one shard's requests under the job type's rules, record its results, count its progress once;
-        return the count."""
+    def process_shard(self, job: BatchJob, shard_index: int, data: DataAccess, services: VoiceprintServices,
+                      *, start: int = 0, deadline: Deadline | None = None) -> ShardProgress:
+        """Run a shard's requests from `start` under the job type's rules until done or out of time; record the
+        results so far (a continuation adds to them) and count this segment's progress once."""
+        job_type = self.job_types.of(job)
         requests = self._shard_requests(job, shard_index)
         shard = ShardServices(job, services.speakers, services.fraudsters, services.embedder, self.limits,
                               self.clock)
-        results = run_shard(self.job_types.of(job), shard, data, requests)
-        self.work.put_results(job.job_id, shard_index, [r.to_json() for r in results])
-        self.jobs.record_shard(job.domain_id, job.job_id, shard_index, len(requests))
-        return len(requests)
+        segment = run_segment(job_type, shard, data, requests, start=start, deadline=deadline)
+        earlier = (self._results(job_type, job, shard_index) or [])[:start] if start else []
+        self.work.put_results(job.job_id, shard_index, [r.to_json() for r in [*earlier, *segment.results]])
+        self.jobs.record_shard(job.domain_id, job.job_id, shard_index, segment.stop - start, start)
+        return ShardProgress(segment.stop - start, segment.stop, segment.done(len(requests)))
 
     def finalize(self, job: BatchJob, shard_count: int, data: DataAccess) -> BatchJob:
         """Merge every shard's results into the output file, write it, set the final status."""
