@@ -3,6 +3,7 @@ state machine, the S3 upload trigger."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -20,8 +21,8 @@ from botocore.exceptions import EndpointConnectionError
 from enrollctl.local import LocalRuntime
 from enrollctl.local.lambda_runner import InProcessLambda, LambdaContext
 from enrollctl.local.resources import Clients, _placeholder_zip
-from enrollctl.local.stack import FUNCTIONS, build_resolver, ingest_pattern
-from enrollctl.local.template import Resolver, find_template, load_template
+from enrollctl.local.stack import LocalNames, build_resolver, local_settings, mirror, placeholder_keys
+from enrollctl.local.template import Resolver, TemplateError, find_template, has_path_metadata, load_template
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.events.models import EventPattern
@@ -29,13 +30,13 @@ from moto.s3.models import s3_backends
 from speaker_enrollment.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-HANDLERS = {
-    "SubmitJobFunction": "speaker_enrollment.handlers.submit_job.handler",
-    "PrepareJobFunction": "speaker_enrollment.handlers.prepare_job.handler",
-    "EnrollShardFunction": "speaker_enrollment.handlers.enroll_shard.handler",
-    "FinalizeJobFunction": "speaker_enrollment.handlers.finalize_job.handler",
-    "FailJobFunction": "speaker_enrollment.handlers.fail_job.handler",
-}
+if str(REPO) not in sys.path:  # the CDK app is not an installed package (as in test_stack.py)
+    sys.path.insert(0, str(REPO))
+
+from stacks.api import API_FUNCTION  # noqa: E402
+from stacks.workflow import ALL_FUNCTIONS, SUBMIT  # noqa: E402
+
+STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION)  # what the CDK stack declares, read-only
 INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn"]
 
 
@@ -119,8 +120,10 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
 def test_the_stack_resources_exist_locally(runtime: LocalRuntime, template: dict[str, Any]) -> None:
     kms, s3, ddb = runtime.client("kms"), runtime.client("s3"), runtime.client("dynamodb")
     assert kms.describe_key(KeyId=runtime.key.key_id)["KeyMetadata"]["Enabled"]
+    assert kms.describe_key(KeyId=runtime.mac_key.key_id)["KeyMetadata"]["KeySpec"] == "HMAC_256"
     for bucket in (runtime.inbox_bucket, runtime.output_bucket, runtime.work_bucket):
         s3.head_bucket(Bucket=bucket)
+    assert runtime.inbox_bucket == "speaker-enrollment-inbox-123456789012-us-east-1"  # the local naming scheme
     # moto's GetBucketNotificationConfiguration never returns EventBridgeConfiguration: ask its backend.
     inbox = s3_backends["123456789012"]["aws"].get_bucket(runtime.inbox_bucket)
     assert inbox.notification_configuration.event_bridge == {}
@@ -130,10 +133,13 @@ def test_the_stack_resources_exist_locally(runtime: LocalRuntime, template: dict
                    for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
     speakers = ddb.describe_table(TableName=runtime.speakers_table)["Table"]
     assert speakers["KeySchema"] == synthesized["CustomerSpeakerId"]["KeySchema"]
-    assert [(g["IndexName"], g["KeySchema"]) for g in speakers["GlobalSecondaryIndexes"]] == [
-        (g["IndexName"], g["KeySchema"]) for g in synthesized["CustomerSpeakerId"]["GlobalSecondaryIndexes"]]
+    assert [(g["IndexName"], g["KeySchema"], g["Projection"]) for g in speakers["GlobalSecondaryIndexes"]] == [
+        (g["IndexName"], g["KeySchema"], g["Projection"])
+        for g in synthesized["CustomerSpeakerId"]["GlobalSecondaryIndexes"]]
     jobs = ddb.describe_table(TableName=runtime.jobs_table)["Table"]
     assert jobs["KeySchema"] == synthesized["JobId"]["KeySchema"]
+    assert runtime.jobs_table == "speaker-enrollment-jobs"
+    assert len(ddb.list_tables()["TableNames"]) == len(synthesized)
 
     domain = ddb.get_item(TableName=runtime.domains_table, Key={"DomainId": {"S": runtime.domain_id}})["Item"]
     assert re.fullmatch(r"[a-zA-Z0-9]{22}", runtime.domain_id)
@@ -157,10 +163,29 @@ def test_functions_have_the_documented_handlers_and_local_settings(runtime: Loca
         assert settings.output_bucket == runtime.output_bucket
         assert runtime.key.key_id in settings.kms_key_id
         assert settings.default_data_access_role_arn == runtime.data_access_role_arn
-        assert settings.state_machine_arn in ("", runtime.state_machine_arn)
-    assert by_handler == HANDLERS
+        assert settings.state_machine_arn in (None, runtime.state_machine_arn)
+        assert settings.tunables.voiceprint_threads == 1  # a local override (see runtime.LOCAL_ENV)
+    assert by_handler == {spec.construct_id: spec.handler for spec in STACK_FUNCTIONS}
     shared = Settings.from_env()  # the handlers read the process environment
     assert (shared.jobs_table, shared.state_machine_arn) == (runtime.jobs_table, runtime.state_machine_arn)
+    assert runtime.mac_key.key_id in (shared.api_token_key_id or "")
+
+
+def test_the_runtime_runs_exactly_the_functions_the_stack_declares(runtime: LocalRuntime) -> None:
+    declared = {spec.construct_id: (spec.handler, spec.memory_mb, int(spec.timeout.to_seconds()))
+                for spec in STACK_FUNCTIONS}
+    found = {spec.construct_id: (spec.handler, spec.memory_mb, spec.timeout_seconds) for spec in runtime.functions}
+    assert found == declared
+    created = {f["FunctionName"]: f for f in runtime.client("lambda").list_functions()["Functions"]}
+    assert set(created) == {spec.name for spec in runtime.functions}
+    for spec in runtime.functions:
+        assert (created[spec.name]["Handler"], created[spec.name]["MemorySize"], created[spec.name]["Timeout"]) == (
+            spec.handler, spec.memory_mb, spec.timeout_seconds)
+    submit = next(spec for spec in runtime.functions if spec.construct_id == SUBMIT.construct_id)
+    assert submit.name == "speaker-enrollment-submit-job"  # the local naming scheme
+    assert [route.function_name for route in runtime.local_stack.ingest_routes] == [submit.name]
+    api = runtime.local_stack.api_function
+    assert api is not None and api.construct_id == API_FUNCTION.construct_id
 
 
 def test_state_machine_is_the_synthesized_definition_resolved_to_local_resources(runtime: LocalRuntime) -> None:
@@ -181,10 +206,10 @@ def test_state_machine_is_the_synthesized_definition_resolved_to_local_resources
 
 
 def _submissions(runtime: LocalRuntime) -> list[dict[str, Any]]:
-    """Replace the submit handler with a recorder (the trigger, not the handler, is under test)."""
+    """Replace the ingest rule's target (submit-job) with a recorder (the trigger, not the handler, is under test)."""
     received: list[dict[str, Any]] = []
-    submit = next(spec for spec in runtime.functions if spec.construct_id == "SubmitJobFunction")
-    InProcessLambda.register(submit.name, lambda event, context: received.append(event) or {})
+    for route in runtime.local_stack.ingest_routes:
+        InProcessLambda.register(route.function_name, lambda event, context: received.append(event) or {})
     return received
 
 
@@ -226,8 +251,10 @@ def test_a_manifest_upload_delivers_the_eventbridge_event_to_submit_job(runtime:
 
 
 def test_the_local_trigger_uses_the_stack_rule_pattern(template: dict[str, Any]) -> None:
-    resolver = build_resolver(template, LocalRuntime(port=0).names, "key-id", "key-arn")
-    pattern = EventPattern(None, ingest_pattern(template, resolver, "ignored"))
+    mirrored = mirror(template, "us-east-1", placeholder_keys(template, "us-east-1"))
+    (route,) = mirrored.ingest_routes
+    pattern = EventPattern(None, route.pattern)
+    resolver = mirrored.resolver
     inbox = resolver.resolve({"Ref": next(lid for lid in template["Resources"] if "InboxBucket" in lid
                                           and template["Resources"][lid]["Type"] == "AWS::S3::Bucket")})
 
@@ -325,12 +352,121 @@ def test_resolver_handles_the_intrinsics_cdk_emits() -> None:
     assert resolver.resolve({"Fn::Select": [1, {"Fn::Split": [":", "a:b:c"]}]}) == "b"
 
 
-def test_every_documented_function_is_found_in_the_template(template: dict[str, Any]) -> None:
-    resolver = build_resolver(template, LocalRuntime(port=0).names, "key-id", "key-arn")
-    for spec in FUNCTIONS:
-        assert any(value == spec.name for value in resolver.refs.values()), spec.construct_id
+def test_every_function_the_stack_declares_is_found_in_the_template(template: dict[str, Any]) -> None:
+    names = LocalNames.of(template, "us-east-1")
+    resolver = build_resolver(template, names, placeholder_keys(template, "us-east-1"))
+    handlers = [template["Resources"][logical_id]["Properties"]["Handler"] for logical_id in names.functions]
+    assert sorted(handlers) == sorted(spec.handler for spec in STACK_FUNCTIONS)
+    for logical_id in (*names.functions, *names.tables, *names.buckets, *names.roles):
+        assert resolver.resolve({"Ref": logical_id}) and resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]})
+
+
+def test_the_template_is_synthesized_with_construct_paths(template_path: Path) -> None:
+    assert has_path_metadata(template_path)  # the local names come from the construct ids
 
 
 def test_handlers_reach_the_endpoint_through_the_environment(runtime: LocalRuntime) -> None:
     s3 = boto3.client("s3")  # created "normally", as the handlers do
     assert runtime.inbox_bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+# ------------------------------------------------------------------------- no list besides the template
+
+
+def _logical_id(template: dict[str, Any], construct: str) -> str:
+    return next(logical_id for logical_id, resource in template["Resources"].items()
+                if resource.get("Metadata", {}).get("aws:cdk:path", "").endswith(f"/{construct}/Resource"))
+
+
+def _renamed(template: dict[str, Any], construct: str, new_construct: str) -> dict[str, Any]:
+    """The template with construct ``construct`` renamed: its logical id, its path and every reference to it."""
+    old_id = _logical_id(template, construct)
+    text = json.dumps(template).replace(old_id, old_id.replace(construct, new_construct))
+    return json.loads(text.replace(f"/{construct}/", f"/{new_construct}/"))
+
+
+def _add(template: dict[str, Any], path: str, resource_type: str, properties: dict[str, Any]) -> str:
+    """Add a resource at construct path ``path`` (below the stack); returns its logical id."""
+    logical_id = path.replace("/", "") + "0123ABCD"
+    template["Resources"][logical_id] = {"Type": resource_type, "Properties": properties,
+                                         "Metadata": {"aws:cdk:path": f"SpeakerEnrollmentStack/{path}/Resource"}}
+    return logical_id
+
+
+def _strings(*names: str) -> list[dict[str, str]]:
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]
+
+
+def _changed(template: dict[str, Any]) -> dict[str, Any]:
+    """The stack with a renamed and re-keyed table, a renamed bucket and function, an extra table and function
+    of the stack, and a CDK helper function."""
+    changed = _renamed(_renamed(_renamed(template, "JobsTable", "JobRecordsTable"), "InboxBucket", "UploadsBucket"),
+                       "FailJobFunction", "GiveUpFunction")
+    changed["Resources"][_logical_id(changed, "JobRecordsTable")]["Properties"].update(
+        KeySchema=[{"AttributeName": "JobId", "KeyType": "HASH"}], AttributeDefinitions=_strings("JobId"),
+        TimeToLiveSpecification={"AttributeName": "ExpiresAt", "Enabled": True})
+    audit = _add(changed, "Storage/AuditTable", "AWS::DynamoDB::Table", {
+        "KeySchema": [{"AttributeName": "EventId", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": _strings("EventId", "DomainId"),
+        "GlobalSecondaryIndexes": [{"IndexName": "ByDomain", "KeySchema": [{"AttributeName": "DomainId",
+                                                                            "KeyType": "HASH"}],
+                                    "Projection": {"ProjectionType": "KEYS_ONLY"}}]})
+    role = {"Fn::GetAtt": [_logical_id(changed, "FailJobFunctionRole"), "Arn"]}
+    _add(changed, "Workflow/AuditFunction", "AWS::Lambda::Function", {
+        "Handler": "speaker_enrollment.handlers.fail_job.handler", "Role": role, "MemorySize": 640, "Timeout": 42,
+        "Environment": {"Variables": {"AUDIT_TABLE": {"Ref": audit}}}})
+    _add(changed, "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a", "AWS::Lambda::Function",
+         {"Handler": "index.handler", "Role": role})
+    return changed
+
+
+def test_the_runtime_mirrors_whatever_the_template_says(template: dict[str, Any]) -> None:
+    changed = _changed(template)
+    with LocalRuntime.start(port=0, template=changed) as rt:
+        ddb, lam = rt.client("dynamodb"), rt.client("lambda")
+        assert set(ddb.list_tables()["TableNames"]) == {f"speaker-enrollment-{name}" for name in (
+            "domains", "job-records", "speakers", "watchlists", "fraudsters", "audit")}
+        assert rt.jobs_table == "speaker-enrollment-job-records"  # JOBS_TABLE names the renamed table
+        records = ddb.describe_table(TableName=rt.jobs_table)["Table"]
+        assert records["KeySchema"] == [{"AttributeName": "JobId", "KeyType": "HASH"}]
+        assert ddb.describe_time_to_live(TableName=rt.jobs_table)["TimeToLiveDescription"] == {
+            "TimeToLiveStatus": "ENABLED", "AttributeName": "ExpiresAt"}
+        (index,) = ddb.describe_table(TableName="speaker-enrollment-audit")["Table"]["GlobalSecondaryIndexes"]
+        assert (index["IndexName"], index["Projection"]) == ("ByDomain", {"ProjectionType": "KEYS_ONLY"})
+
+        assert rt.inbox_bucket == "speaker-enrollment-uploads-123456789012-us-east-1"
+        rt.client("s3").head_bucket(Bucket=rt.inbox_bucket)
+        assert [route.pattern["detail"]["bucket"]["name"] for route in rt.local_stack.ingest_routes] == [
+            [rt.inbox_bucket]]
+
+        created = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+        assert created == {spec.name for spec in rt.functions}
+        assert {"speaker-enrollment-give-up", "speaker-enrollment-audit"} <= created
+        assert not {"speaker-enrollment-fail-job"} & created
+        assert not any("log-retention" in name for name in created)  # CDK's helper functions are not ours
+        audit = lam.get_function_configuration(FunctionName="speaker-enrollment-audit")
+        assert (audit["MemorySize"], audit["Timeout"]) == (640, 42)
+        assert audit["Environment"]["Variables"]["AUDIT_TABLE"] == "speaker-enrollment-audit"
+        assert os.environ["AUDIT_TABLE"] == "speaker-enrollment-audit"  # the handlers' (shared) environment
+        assert "function:speaker-enrollment-give-up" in json.dumps(rt.definition)
+    assert local_settings(changed, "us-east-1").jobs_table == "speaker-enrollment-job-records"  # `enrollctl jobs`
+
+
+def test_construct_ids_shared_by_two_scopes_get_distinct_local_names(template: dict[str, Any]) -> None:
+    changed = copy.deepcopy(template)
+    domains = changed["Resources"][_logical_id(changed, "DomainsTable")]["Properties"]
+    _add(changed, "Archive/DomainsTable", "AWS::DynamoDB::Table", copy.deepcopy(domains))
+    tables = LocalNames.of(changed, "us-east-1").tables.values()
+    assert {"speaker-enrollment-storage-domains", "speaker-enrollment-archive-domains"} <= set(tables)
+    assert len(set(tables)) == len(list(tables))
+
+
+def test_a_template_without_tables_or_functions_of_the_stack_is_an_error(template: dict[str, Any]) -> None:
+    def without(resource_type: str) -> dict[str, Any]:
+        return {**template, "Resources": {logical_id: resource for logical_id, resource in template["Resources"].items()
+                                          if resource["Type"] != resource_type}}
+
+    with pytest.raises(TemplateError, match=r"no AWS::DynamoDB::Table"):
+        LocalRuntime.start(port=0, template=without("AWS::DynamoDB::Table"))
+    with pytest.raises(TemplateError, match=r"no AWS::Lambda::Function with a handler in the speaker_enrollment"):
+        LocalNames.of(without("AWS::Lambda::Function"), "us-east-1")

@@ -13,11 +13,13 @@ import json
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any, TypeVar
 
 import boto3
 import pytest
-from enrollctl.local.stack import default_tables
+from enrollctl.local.stack import PREFIX, TableSpec, mirror, placeholder_keys
+from enrollctl.local.template import load_template
 from fakes import MemoryDomains, MemoryFraudsters, MemoryJobs, MemorySpeakers, MemoryWatchlists, MemoryWorkStore
 from moto import mock_aws
 from speaker_enrollment.adapters.codecs import UnknownSchemaVersionError, to_item
@@ -68,7 +70,6 @@ from speaker_enrollment.domain.workflow.kinds.registration import (
 T = TypeVar("T")
 REGION = "us-east-1"
 WORK_BUCKET = "work"
-TABLES = {spec.role: spec for spec in default_tables()}  # the stack's key schemas (test_local_runtime checks them)
 NOW = 1_700_000_000.0
 ROLE = "arn:aws:iam::123456789012:role/data"
 ROOM = 1_000  # a quota that does not bind
@@ -76,6 +77,14 @@ LIMIT = 2  # page size of the paging tests
 
 
 # ------------------------------------------------------------------------------------------ the two stacks
+
+
+@cache
+def tables() -> dict[str, TableSpec]:
+    """The stack's tables as the synthesized template defines them (key schemas, indexes), by role."""
+    template = load_template()
+    mirrored = mirror(template, REGION, placeholder_keys(template, REGION))
+    return {spec.name.removeprefix(f"{PREFIX}-"): spec for spec in mirrored.tables}
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,7 @@ def memory_stores() -> Stores:
 
 
 def dynamodb_stores(client: Any) -> Stores:
-    table = {role: spec.name for role, spec in TABLES.items()}
+    table = {role: spec.name for role, spec in tables().items()}
     return Stores(
         DynamoDomainStore(client, table["domains"], table["watchlists"]),
         DynamoWatchlistStore(client, table["watchlists"], table["domains"]),
@@ -112,7 +121,7 @@ def dynamodb() -> Iterator[Any]:
     """A DynamoDB client on moto, with the stack's tables."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        for spec in TABLES.values():
+        for spec in tables().values():
             indexes = {"GlobalSecondaryIndexes": spec.global_secondary_indexes} if spec.global_secondary_indexes else {}
             client.create_table(TableName=spec.name, KeySchema=spec.key_schema, BillingMode="PAY_PER_REQUEST",
                                 AttributeDefinitions=spec.attribute_definitions, **indexes)
@@ -833,7 +842,7 @@ LEGACY_CONFIGS: dict[str, JobConfig] = {
 
 
 def put_raw(client: Any, role: str, document: dict[str, Any]) -> None:
-    client.put_item(TableName=TABLES[role].name, Item=to_item(document))
+    client.put_item(TableName=tables()[role].name, Item=to_item(document))
 
 
 @pytest.mark.parametrize("kind", list(LEGACY_JOBS))
@@ -913,7 +922,7 @@ def test_an_item_of_a_newer_release_is_refused(
     domain = new_domain(stores.domains)
     key, read = write(stores, domain)
     assert read() is not None
-    dynamodb.update_item(TableName=TABLES[role].name, Key=to_item({"DomainId": domain.domain_id, **key}),
+    dynamodb.update_item(TableName=tables()[role].name, Key=to_item({"DomainId": domain.domain_id, **key}),
                          UpdateExpression="SET SchemaVersion = :v", ExpressionAttributeValues={":v": {"N": "99"}})
     with pytest.raises(UnknownSchemaVersionError, match="SchemaVersion 99"):
         read()

@@ -1,4 +1,5 @@
-"""``enrollctl jobs``: the jobs of a running local runtime (a scan of its Jobs table)."""
+"""``enrollctl jobs``: the jobs of a running local runtime (a scan of its Jobs table, found as the runtime
+finds it: the table the functions' variables name in the synthesized template)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from speaker_enrollment.adapters.dynamodb import DynamoJobStore
 from speaker_enrollment.domain.shared.job import BatchJob
 
 from enrollctl.local.resources import Clients
-from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, PREFIX
+from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, local_settings
+from enrollctl.local.template import load_template
 
 ENDPOINT_ENV = "ENROLLCTL_ENDPOINT"
-JOBS_TABLE = f"{PREFIX}-jobs"
 COLUMNS = ("JobId", "JobName", "JobStatus", "Percent", "CreatedAt")
 
 
@@ -65,9 +66,14 @@ def _row(item: dict[str, Any]) -> JobRow:
                   created_at=_timestamp(_plain(item.get("CreatedAt"))))
 
 
+def jobs_table(region: str) -> str:
+    """The running runtime's Jobs table (``enrollctl serve`` has synthesized the template: no synth here)."""
+    return local_settings(load_template(synth=False), region).jobs_table
+
+
 def _scan(endpoint: str, region: str) -> Iterator[dict[str, Any]]:
     paginator = Clients(endpoint, region)("dynamodb").get_paginator("scan")
-    for page in paginator.paginate(TableName=JOBS_TABLE):
+    for page in paginator.paginate(TableName=jobs_table(region)):
         yield from page["Items"]
 
 

@@ -1,4 +1,5 @@
-"""Create, with boto3 against the local endpoint, the resources the CDK stack would create."""
+"""Create, with boto3 against the local endpoint, the resources the CDK stack would create (as ``stack`` reads
+them from the template)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import secrets
 import string
 import time
 import zipfile
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -18,7 +18,7 @@ from speaker_enrollment.adapters.dynamodb import DynamoDomainStore
 from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
 
-from enrollctl.local.stack import BUCKET_ROLES, FunctionSpec, LocalNames, TableSpec
+from enrollctl.local.stack import BucketSpec, FunctionSpec, KeySpec, KmsKey, StateMachineSpec, TableSpec
 
 TRUST_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -42,45 +42,31 @@ class Clients:
         return self._cache[service]
 
 
-@dataclass(frozen=True)
-class KmsKey:
-    key_id: str
-    arn: str
-
-
-def create_key(clients: Clients) -> KmsKey:
-    meta = clients("kms").create_key(Description="speaker-enrollment (local)")["KeyMetadata"]
-    clients("kms").create_alias(AliasName="alias/speaker-enrollment", TargetKeyId=meta["KeyId"])
+def create_key(clients: Clients, spec: KeySpec) -> KmsKey:
+    args = {"Description": spec.description, "KeySpec": spec.key_spec, "KeyUsage": spec.key_usage}
+    meta = clients("kms").create_key(**{name: value for name, value in args.items() if value})["KeyMetadata"]
     return KmsKey(meta["KeyId"], meta["Arn"])
 
 
-def create_mac_key(clients: Clients) -> KmsKey:
-    """The HMAC_256 key that signs the Voice ID API's NextTokens (API_TOKEN_KEY_ID)."""
-    meta = clients("kms").create_key(Description="speaker-enrollment API tokens (local)", KeySpec="HMAC_256",
-                                     KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
-    return KmsKey(meta["KeyId"], meta["Arn"])
+def create_role(clients: Clients, name: str) -> None:
+    """Every local role trusts Lambda, Step Functions and any principal: moto does not enforce IAM."""
+    clients("iam").create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_POLICY)
 
 
-def create_roles(clients: Clients, names: LocalNames) -> None:
-    for role in (names.execution_role, names.data_access_role):
-        clients("iam").create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_POLICY)
-
-
-def create_buckets(clients: Clients, names: LocalNames, key: KmsKey, versioned: frozenset[str]) -> None:
+def create_bucket(clients: Clients, region: str, spec: BucketSpec) -> None:
     s3 = clients("s3")
-    for role in BUCKET_ROLES:
-        bucket = names.bucket(role)
-        if names.region == "us-east-1":
-            s3.create_bucket(Bucket=bucket)
-        else:
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": names.region})
-        if role in versioned:
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key.arn},
-             "BucketKeyEnabled": True}]})
-    s3.put_bucket_notification_configuration(Bucket=names.bucket("inbox"), NotificationConfiguration={
-        "EventBridgeConfiguration": {}})
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=spec.name)
+    else:
+        s3.create_bucket(Bucket=spec.name, CreateBucketConfiguration={"LocationConstraint": region})
+    if spec.versioned:
+        s3.put_bucket_versioning(Bucket=spec.name, VersioningConfiguration={"Status": "Enabled"})
+    if spec.encryption_rules:
+        s3.put_bucket_encryption(Bucket=spec.name,
+                                 ServerSideEncryptionConfiguration={"Rules": spec.encryption_rules})
+    if spec.eventbridge_notifications:
+        s3.put_bucket_notification_configuration(Bucket=spec.name, NotificationConfiguration={
+            "EventBridgeConfiguration": {}})
 
 
 def create_table(clients: Clients, spec: TableSpec) -> None:
@@ -89,6 +75,8 @@ def create_table(clients: Clients, spec: TableSpec) -> None:
                             "BillingMode": "PAY_PER_REQUEST"}
     if spec.global_secondary_indexes:
         args["GlobalSecondaryIndexes"] = spec.global_secondary_indexes
+    if spec.local_secondary_indexes:
+        args["LocalSecondaryIndexes"] = spec.local_secondary_indexes
     clients("dynamodb").create_table(**args)
     if spec.ttl_attribute:
         clients("dynamodb").update_time_to_live(TableName=spec.name, TimeToLiveSpecification={
@@ -102,18 +90,17 @@ def _placeholder_zip() -> bytes:
     return buffer.getvalue()
 
 
-def create_function(clients: Clients, names: LocalNames, spec: FunctionSpec, env: dict[str, str]) -> str:
+def create_function(clients: Clients, spec: FunctionSpec, env: dict[str, str]) -> str:
     response = clients("lambda").create_function(
-        FunctionName=spec.name, Runtime="python3.12", Architectures=["arm64"],
-        Role=names.role_arn(names.execution_role), Handler=spec.handler, Code={"ZipFile": _placeholder_zip()},
-        MemorySize=spec.memory_mb, Timeout=spec.timeout_seconds, Environment={"Variables": env})
+        FunctionName=spec.name, Runtime="python3.12", Architectures=["arm64"], Role=spec.role_arn,
+        Handler=spec.handler, Code={"ZipFile": _placeholder_zip()}, MemorySize=spec.memory_mb,
+        Timeout=spec.timeout_seconds, Environment={"Variables": env})
     return str(response["FunctionArn"])
 
 
-def create_state_machine(clients: Clients, names: LocalNames, name: str, definition: dict[str, Any]) -> str:
+def create_state_machine(clients: Clients, spec: StateMachineSpec) -> str:
     response = clients("stepfunctions").create_state_machine(
-        name=name, definition=json.dumps(definition), roleArn=names.role_arn(names.execution_role),
-        type="STANDARD")
+        name=spec.name, definition=json.dumps(spec.definition), roleArn=spec.role_arn, type="STANDARD")
     return str(response["stateMachineArn"])
 
 

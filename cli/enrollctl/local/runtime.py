@@ -1,6 +1,7 @@
 """``LocalRuntime``: the whole stack, emulated in-process on 127.0.0.1 (moto server + in-process Lambda
-handlers + the synthesized state machine + the S3 upload trigger + the Voice ID API on the same port). One per
-process: moto's backends, its config and ``MOTO_PORT`` are process-wide."""
+handlers + the synthesized state machine + the S3 upload trigger + the Voice ID API on the same port), every
+resource and variable as the synthesized template says (``stack``). One per process: moto's backends, its
+config and ``MOTO_PORT`` are process-wide."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,27 +21,28 @@ from moto.core.config import default_user_config
 from moto.core.model_instances import reset_model_data
 from speaker_enrollment.api import VoiceIdApi
 from speaker_enrollment.composition import api_from_env
+from speaker_enrollment.settings import Settings
 
 from enrollctl.local import resources, stack
 from enrollctl.local.lambda_runner import InProcessLambda, cold_start
-from enrollctl.local.resources import Clients, KmsKey
+from enrollctl.local.resources import Clients
 from enrollctl.local.s3_trigger import S3Trigger
-from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST
-from enrollctl.local.template import load_template
+from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, NO_KEY, FunctionSpec, LocalStack
+from enrollctl.local.template import TemplateError, load_template
 from enrollctl.local.voiceid import EmulatorServer
 
 LOG = logging.getLogger(__name__)
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-# Defaults for what the template does not say, and local-only switches (no X-Ray daemon here).
-DEFAULT_ENV = {"POWERTOOLS_SERVICE_NAME": "speaker-enrollment", "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
-               "LOG_LEVEL": "INFO"}
-# VOICEPRINT_THREADS 1: every shard runs as a thread of this one process, and the Distributed Map's
-# concurrent shards already keep every core busy; BLAS threads on top oversubscribe the cores (a 200-request
-# job took 75 s with 2 BLAS threads, 50 s with 1, on 2 cores: bench/job.py).
+# Local-only overrides of the template's variables, each for a reason:
+# - tracing off: the functions have X-Ray active tracing, and there is no X-Ray daemon here to send segments to;
+# - VOICEPRINT_THREADS 1: every shard runs as a thread of this one process, and the Distributed Map's
+#   concurrent shards already keep every core busy; BLAS threads on top oversubscribe the cores (a 200-request
+#   job took 75 s with 2 BLAS threads, 50 s with 1, on 2 cores: bench/job.py).
+# The endpoint variables (AWS_ENDPOINT_URL, MOTO_PORT, region, dummy credentials) are the process's own.
 LOCAL_ENV = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_XRAY_SDK_ENABLED": "false", "VOICEPRINT_THREADS": "1"}
 # moto logs every failed state with the repr of its whole parse tree; the execution history has it all.
 NOISY_LOGGERS = ("werkzeug", "moto.stepfunctions.parser.asl.component.eval_component")
-HANDLER_PACKAGES = ("speaker_enrollment",)
+HANDLER_PACKAGES = (stack.HANDLER_PACKAGE,)
 WARM_SERVICES = ("s3", "dynamodb", "stepfunctions", "sts", "kms", "lambda")
 DROPPED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS")
@@ -108,7 +111,6 @@ class LocalRuntime:
         self.port = port
         self.environment_overrides = dict(environment or {})
         self.region = region
-        self.names = stack.LocalNames(region=region)
         self.domain_id = domain_id or resources.new_domain_id()
         self._template_source = template
         self._server: EmulatorServer | None = None
@@ -117,12 +119,14 @@ class LocalRuntime:
         self._trigger: S3Trigger | None = None
         self._log_levels: dict[str, int] = {}
         self._saved_session: boto3.Session | bool | None = False  # False: nothing saved
-        self.key = KmsKey("", "")
-        self.mac_key = KmsKey("", "")  # signs the Voice ID API's NextTokens
+        self.key = NO_KEY  # the key KMS_KEY_ID names
+        self.mac_key = NO_KEY  # signs the Voice ID API's NextTokens (API_TOKEN_KEY_ID)
         self.api: VoiceIdApi | None = None  # the Voice ID API the endpoint answers X-Amz-Target: VoiceID.* with
-        self.functions: tuple[stack.FunctionSpec, ...] = ()
+        self.functions: tuple[FunctionSpec, ...] = ()
         self.state_machine_arn = ""
         self.definition: dict[str, Any] = {}
+        self._local_stack: LocalStack | None = None
+        self._settings: Settings | None = None
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -242,62 +246,60 @@ class LocalRuntime:
 
     def _provision(self, template: dict[str, Any]) -> None:
         clients = self._clients()
-        self.key = resources.create_key(clients)
-        self.mac_key = resources.create_mac_key(clients)
-        resources.create_roles(clients, self.names)
-        resources.create_buckets(clients, self.names, self.key, stack.versioned_buckets(template))
-        for table in stack.tables(template):
+        keys = {spec.logical_id: resources.create_key(clients, spec) for spec in stack.key_specs(template)}
+        mirrored = stack.mirror(template, self.region, keys)
+        self._local_stack = mirrored
+        self.functions = mirrored.functions
+        environment = {**stack.merged_environment(self.functions), **self.local_environment()}
+        self._env.set(environment)
+        self._settings = stack.settings_of(environment)
+        self.key = stack.key_for(keys.values(), self.settings.kms_key_id)
+        self.mac_key = stack.key_for(keys.values(), self.settings.api_token_key_id)
+        self._create_storage(clients, mirrored)
+        self._create_workflow(clients, mirrored)
+        self._serve(mirrored)
+
+    def _create_storage(self, clients: Clients, mirrored: LocalStack) -> None:
+        for role in mirrored.roles:
+            resources.create_role(clients, role)
+        for bucket in mirrored.buckets:
+            resources.create_bucket(clients, self.region, bucket)
+        for table in mirrored.tables:
             resources.create_table(clients, table)
         resources.put_default_domain(clients, self.domains_table, self.watchlists_table, self.domain_id,
                                      self.key.key_id)
-        resolver = stack.build_resolver(template, self.names, self.key.key_id, self.key.arn,
-                                        (self.mac_key.key_id, self.mac_key.arn))
-        self.functions = stack.functions(template, resolver)
-        self._env.set(self.shared_environment())
+
+    def _create_workflow(self, clients: Clients, mirrored: LocalStack) -> None:
         for spec in self.functions:
-            resources.create_function(clients, self.names, spec, self.function_environment(spec))
-        self.definition = stack.state_machine_definition(template, resolver)
-        self.state_machine_arn = resources.create_state_machine(
-            clients, self.names, stack.STATE_MACHINE_NAME, self.definition)
-        pattern = stack.ingest_pattern(template, resolver, self.inbox_bucket)
-        self._trigger = S3Trigger(pattern, self._submit)
+            resources.create_function(clients, spec, self.function_environment(spec))
+        self.definition = mirrored.state_machine.definition
+        self.state_machine_arn = resources.create_state_machine(clients, mirrored.state_machine)
+
+    def _serve(self, mirrored: LocalStack) -> None:
+        """The stack's S3 rules deliver to their functions; the Voice ID API is served in-process (on the
+        emulator's port, not through a Lambda proxy event) with the environment of the function behind the
+        API Gateway method."""
+        if mirrored.api_function is None:
+            raise TemplateError("no API Gateway method integrates a function of the stack: no Voice ID API to serve")
+        self._trigger = S3Trigger([(route.pattern, partial(self._invoke, route.function_name))
+                                   for route in mirrored.ingest_routes])
         self._trigger.install()
-        self.api = api_from_env()
+        self.api = api_from_env(self.function_environment(mirrored.api_function))
 
-    def settings_environment(self) -> dict[str, str]:
-        """``speaker_enrollment.settings.Settings`` variables pointing at the local resources."""
-        return {
-            "JOBS_TABLE": self.jobs_table, "SPEAKERS_TABLE": self.speakers_table,
-            "DOMAINS_TABLE": self.domains_table, "WORK_BUCKET": self.work_bucket,
-            "INBOX_BUCKET": self.inbox_bucket, "OUTPUT_BUCKET": self.output_bucket,
-            "KMS_KEY_ID": self.key.key_id, "DEFAULT_DATA_ACCESS_ROLE_ARN": self.data_access_role_arn,
-            "STATE_MACHINE_ARN": self.names.state_machine_arn,
-            "WATCHLISTS_TABLE": self.watchlists_table, "FRAUDSTERS_TABLE": self.fraudsters_table,
-            "API_TOKEN_KEY_ID": self.mac_key.key_id,
-            "ACCOUNT_ID": self.names.account,
-        }
+    def local_environment(self) -> dict[str, str]:
+        """The local-only variables (``LOCAL_ENV``) and the caller's overrides."""
+        return {**LOCAL_ENV, **self.environment_overrides}
 
-    def function_environment(self, spec: stack.FunctionSpec) -> dict[str, str]:
-        """The template's variables (references resolved to local resources) over the local defaults."""
-        return {**DEFAULT_ENV, **self.settings_environment(), **spec.environment, **LOCAL_ENV,
-                **self.environment_overrides}
+    def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The template's variables of ``spec`` (references resolved to local resources), locally overridden."""
+        return {**spec.environment, **self.local_environment()}
 
-    def shared_environment(self) -> dict[str, str]:
-        """One environment for all functions (they share names and values; handlers run in threads)."""
-        shared: dict[str, str] = {}
-        for spec in self.functions:
-            for key, value in self.function_environment(spec).items():
-                if shared.setdefault(key, value) != value:
-                    LOG.warning("%s differs between functions locally; using %r", key, shared[key])
-        return shared
-
-    def _submit(self, event: dict[str, Any]) -> None:
-        submit = next(spec for spec in self.functions if spec.construct_id == stack.SUBMIT_FUNCTION)
+    def _invoke(self, function_name: str, event: dict[str, Any]) -> None:
         lam = self._clients(read_timeout=900)("lambda")
-        response = lam.invoke(FunctionName=submit.name, Payload=json.dumps(event).encode())
+        response = lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
         payload = response["Payload"].read().decode()
         if response.get("FunctionError"):
-            LOG.warning("submit-job failed for %s: %s", event["detail"]["object"]["key"], payload)
+            LOG.warning("%s failed for %s: %s", function_name, event["detail"]["object"]["key"], payload)
 
     # ---------------------------------------------------------------------------------------- access
 
@@ -313,40 +315,54 @@ class LocalRuntime:
         return f"http://{HOST}:{self.port}"
 
     @property
+    def local_stack(self) -> LocalStack:
+        """What the runtime created, as the template says."""
+        if self._local_stack is None:
+            raise RuntimeError("the local runtime has not started")
+        return self._local_stack
+
+    @property
+    def settings(self) -> Settings:
+        """The local resources the functions' variables name (the template's variables, resolved)."""
+        if self._settings is None:
+            raise RuntimeError("the local runtime has not started")
+        return self._settings
+
+    @property
     def inbox_bucket(self) -> str:
-        return self.names.bucket("inbox")
+        return self.settings.inbox_bucket
 
     @property
     def output_bucket(self) -> str:
-        return self.names.bucket("output")
+        return self.settings.output_bucket
 
     @property
     def work_bucket(self) -> str:
-        return self.names.bucket("work")
+        return self.settings.work_bucket
 
     @property
     def jobs_table(self) -> str:
-        return f"{stack.PREFIX}-jobs"
+        return self.settings.jobs_table
 
     @property
     def speakers_table(self) -> str:
-        return f"{stack.PREFIX}-speakers"
+        return self.settings.speakers_table
 
     @property
     def domains_table(self) -> str:
-        return f"{stack.PREFIX}-domains"
+        return self.settings.domains_table
 
     @property
     def watchlists_table(self) -> str:
-        return f"{stack.PREFIX}-watchlists"
+        return self.settings.watchlists_table
 
     @property
     def fraudsters_table(self) -> str:
-        return f"{stack.PREFIX}-fraudsters"
+        return self.settings.fraudsters_table
 
     @property
     def data_access_role_arn(self) -> str:
-        return self.names.role_arn(self.names.data_access_role)
+        return self.settings.default_data_access_role_arn
 
     @property
     def trigger(self) -> S3Trigger | None:

@@ -1,8 +1,8 @@
 """The S3 upload trigger, locally. moto's EventBridge rules never invoke Lambda or Step Functions, so
 the runtime wraps ``moto.s3.notifications.send_event`` (called by moto's S3 backend for every object
 event): for a bucket with EventBridge notifications on, an ObjectCreated event is turned into the
-EventBridge event S3 would publish, matched against the stack's ingest rule pattern, and delivered to the
-submit-job function in a background thread (the S3 PUT is never blocked)."""
+EventBridge event S3 would publish, matched against the pattern of each of the stack's ingest rules, and
+delivered to that rule's target in a background thread (the S3 PUT is never blocked)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,13 +52,12 @@ def eventbridge_event(account_id: str, event_name: str, bucket: Any, key: Any) -
 
 
 class S3Trigger:
-    """While installed, ObjectCreated events matching ``pattern`` are handed to ``deliver``."""
+    """While installed, ObjectCreated events matching the pattern of a route are handed to its ``deliver``."""
 
     _active: S3Trigger | None = None
 
-    def __init__(self, pattern: dict[str, Any], deliver: Deliver) -> None:
-        self.pattern = EventPattern(None, pattern)
-        self.deliver = deliver
+    def __init__(self, routes: Sequence[tuple[dict[str, Any], Deliver]]) -> None:
+        self.routes = [(EventPattern(None, pattern), deliver) for pattern, deliver in routes]
         self.delivered: list[dict[str, Any]] = []
         self._threads: list[threading.Thread] = []
 
@@ -84,18 +83,21 @@ class S3Trigger:
         if config is None or config.event_bridge is None or "ObjectCreated" not in str(event_name):
             return
         event = eventbridge_event(account_id, event_name, bucket, key)
-        if not self.pattern.matches_event(event):  # type: ignore[arg-type]
-            return
-        thread = threading.Thread(target=self._deliver, args=(event,), name="s3-trigger", daemon=True)
+        for pattern, deliver in self.routes:
+            if pattern.matches_event(event):  # type: ignore[arg-type]
+                self._start_delivery(event, deliver)
+
+    def _start_delivery(self, event: dict[str, Any], deliver: Deliver) -> None:
+        thread = threading.Thread(target=self._deliver, args=(event, deliver), name="s3-trigger", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
-    def _deliver(self, event: dict[str, Any]) -> None:
+    def _deliver(self, event: dict[str, Any], deliver: Deliver) -> None:
         self.delivered.append(event)
         try:
-            self.deliver(event)
+            deliver(event)
         except Exception:
-            LOG.exception("delivering %s to the submit function failed", event["detail"]["object"]["key"])
+            LOG.exception("delivering %s to its rule's target failed", event["detail"]["object"]["key"])
 
 
 def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:

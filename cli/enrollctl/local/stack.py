@@ -1,23 +1,29 @@
-"""What the local runtime mirrors of the CDK stack (docs/architecture.md), read from the synthesized
-template where it says more (key schemas, memory, timeouts, environment, the state machine, the rule)."""
+"""The CDK stack as the local runtime mirrors it, all of it read from the synthesized template (there is no
+list here to keep in step with ``stacks/``): the stack's own functions, its tables, buckets, roles and KMS
+keys, each under a local name derived from its construct id; the functions' environment resolved to those
+local resources; the state machine; the S3 ingest rules and the function each one targets; the function
+behind the API Gateway method."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-from dataclasses import dataclass, field, replace
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from speaker_enrollment.settings import Settings
 
 from enrollctl.local.template import (
     Resolver,
     TemplateError,
     UnresolvedReferenceError,
     construct_id,
-    find_by_construct,
-    find_function,
-    keyword_matcher,
     resources_of_type,
+    without_hash,
 )
 
 LOG = logging.getLogger(__name__)
@@ -26,88 +32,139 @@ DEFAULT_PORT = 4599
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 PREFIX = "speaker-enrollment"
-STATE_MACHINE_NAME = "EnrollmentWorkflow"
-SUBMIT_FUNCTION = "SubmitJobFunction"
-MANIFEST_PREFIX = "manifests/"
-FRAUDSTER_MANIFEST_PREFIX = "fraudsters/"
+STATE_MACHINE_NAME = "EnrollmentWorkflow"  # docs/architecture.md; the template leaves the name to CloudFormation
+# The stack's own functions are those whose Handler is in this package; CDK adds helper functions (log
+# retention, bucket notifications, custom resources) with handlers of their own, which have no local meaning.
+HANDLER_PACKAGE = "speaker_enrollment"
 LOCAL_RETRY_INTERVAL_SECONDS = 1
 # Locally every Map iteration is a thread of this one process: iterations beyond the cores only interleave
 # on them. On 2 cores a 200-request job took 43.5 s with MaxConcurrency 2 against 45.6 s with the
 # template's 10 (mean of 4 runs each, 5 % less CPU; bench/job.py); 0 (unlimited) is capped too.
 LOCAL_MAX_CONCURRENCY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+LAMBDA_DEFAULT_MEMORY_MB = 128  # what Lambda gives a function whose template omits MemorySize / Timeout
+LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+FUNCTION_TYPE = "AWS::Lambda::Function"
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
+BUCKET_TYPE = "AWS::S3::Bucket"
+ROLE_TYPE = "AWS::IAM::Role"
+KEY_TYPE = "AWS::KMS::Key"
+STATE_MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
+RULE_TYPE = "AWS::Events::Rule"
+API_METHOD_TYPE = "AWS::ApiGateway::Method"
+INDEX_PROPERTIES = ("IndexName", "KeySchema", "Projection")  # what an on-demand table's index is created with
+
+Resource = tuple[str, dict[str, Any]]  # (logical id, resource)
+
+
+@dataclass(frozen=True)
+class KmsKey:
+    key_id: str
+    arn: str
+
+
+NO_KEY = KmsKey("", "")
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    logical_id: str
+    description: str
+    key_spec: str | None
+    key_usage: str | None
 
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    logical_id: str
     construct_id: str
+    name: str
+    arn: str
     handler: str
     memory_mb: int
-    timeout_seconds: int = 900
-    environment: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:  # SubmitJobFunction -> speaker-enrollment-submit-job
-        words = "".join(f"-{c.lower()}" if c.isupper() else c for c in self.construct_id).strip("-")
-        return f"{PREFIX}-{words.removesuffix('-function')}"
-
-
-FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec(SUBMIT_FUNCTION, "speaker_enrollment.handlers.submit_job.handler", 256),
-    FunctionSpec("PrepareJobFunction", "speaker_enrollment.handlers.prepare_job.handler", 1024),
-    FunctionSpec("EnrollShardFunction", "speaker_enrollment.handlers.enroll_shard.handler", 3008),
-    FunctionSpec("FinalizeJobFunction", "speaker_enrollment.handlers.finalize_job.handler", 1024),
-    FunctionSpec("FailJobFunction", "speaker_enrollment.handlers.fail_job.handler", 256),
-)
+    timeout_seconds: int
+    role_arn: str
+    environment: dict[str, str]  # the template's variables, resolved to local resources
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    role: str  # "jobs" | "speakers" | "domains" | "watchlists" | "fraudsters" (matched against the construct id)
+    name: str
     key_schema: list[dict[str, str]]
     attribute_definitions: list[dict[str, str]]
-    global_secondary_indexes: list[dict[str, Any]] = field(default_factory=list)
-    ttl_attribute: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{PREFIX}-{self.role}"
+    global_secondary_indexes: list[dict[str, Any]]
+    local_secondary_indexes: list[dict[str, Any]]
+    ttl_attribute: str | None
 
 
-def _keys(*names: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    schema = [{"AttributeName": n, "KeyType": t} for n, t in zip(names, ("HASH", "RANGE"), strict=False)]
-    return schema, [{"AttributeName": n, "AttributeType": "S"} for n in names]
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    versioned: bool
+    eventbridge_notifications: bool
+    encryption_rules: list[dict[str, Any]]  # S3 PutBucketEncryption ``Rules``, keys resolved to local keys
 
 
-def default_tables() -> tuple[TableSpec, ...]:
-    speakers_schema, speakers_attrs = _keys("DomainId", "CustomerSpeakerId")
-    gsi = {"IndexName": "GeneratedSpeakerId", "KeySchema": [{"AttributeName": "DomainId", "KeyType": "HASH"},
-                                                               {"AttributeName": "GeneratedSpeakerId",
-                                                                "KeyType": "RANGE"}],
-           "Projection": {"ProjectionType": "ALL"}}
-    return (
-        TableSpec("domains", *_keys("DomainId")),
-        TableSpec("jobs", *_keys("DomainId", "JobId")),
-        TableSpec("speakers", speakers_schema,
-                  [*speakers_attrs, {"AttributeName": "GeneratedSpeakerId", "AttributeType": "S"}], [gsi]),
-        TableSpec("watchlists", *_keys("DomainId", "WatchlistId")),
-        TableSpec("fraudsters", *_keys("DomainId", "GeneratedFraudsterId")),
-    )
+@dataclass(frozen=True)
+class StateMachineSpec:
+    name: str
+    role_arn: str
+    definition: dict[str, Any]  # resolved, adapted for moto (localize_definition)
 
 
-BUCKET_ROLES = ("inbox", "output", "work")
+@dataclass(frozen=True)
+class IngestRoute:
+    """An EventBridge rule of the stack on S3 events: its pattern (resolved) and the function it targets."""
+
+    pattern: dict[str, Any]
+    function_name: str
+
+
+# ---------------------------------------------------------------------------------------------- names
+
+
+def local_words(identifier: str, kind: str = "") -> str:
+    """``SubmitJobFunction`` → ``submit-job`` (with ``kind`` ``Function``); ``JobsTable`` → ``jobs``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", identifier.removesuffix(kind))
+    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
+
+
+def _unique_words(resources: Iterable[Resource], kind: str) -> dict[str, str]:
+    """Logical id → local words, from the construct id; from the logical id where construct ids of this kind
+    collide (they are unique among siblings only: two constructs may each have a ``Role``) or name the kind
+    alone."""
+    words = {logical_id: local_words(construct_id(logical_id, resource), kind) for logical_id, resource in resources}
+    counts = Counter(words.values())
+    return {logical_id: word if word and counts[word] == 1 else local_words(without_hash(logical_id), kind)
+            for logical_id, word in words.items()}
+
+
+def _prefixed(resources: Iterable[Resource], kind: str, suffix: str = "") -> dict[str, str]:
+    return {logical_id: f"{PREFIX}-{words}{suffix}" for logical_id, words in _unique_words(resources, kind).items()}
 
 
 @dataclass(frozen=True)
 class LocalNames:
+    """The local name of every resource the runtime creates, by logical id: ``speaker-enrollment-`` and the
+    construct id in kebab case without its kind (``JobsTable`` → ``speaker-enrollment-jobs``); bucket names,
+    global in S3, end in ``-<account>-<region>``."""
+
     region: str
+    functions: dict[str, str]
+    tables: dict[str, str]
+    buckets: dict[str, str]
+    roles: dict[str, str]
     account: str = ACCOUNT_ID
 
-    def bucket(self, role: str) -> str:
-        return f"{PREFIX}-{role}-{self.account}-{self.region}"
+    @classmethod
+    def of(cls, template: dict[str, Any], region: str, account: str = ACCOUNT_ID) -> LocalNames:
+        return cls(region=region, account=account,
+                   functions=_prefixed(handler_functions(template), "Function"),
+                   tables=_prefixed(_tables(template), "Table"),
+                   buckets=_prefixed(resources_of_type(template, BUCKET_TYPE), "Bucket", f"-{account}-{region}"),
+                   roles=_prefixed(resources_of_type(template, ROLE_TYPE), "Role"))
 
-    def function_arn(self, spec: FunctionSpec) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account}:function:{spec.name}"
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
     def table_arn(self, name: str) -> str:
         return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
@@ -119,51 +176,70 @@ class LocalNames:
     def state_machine_arn(self) -> str:
         return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{STATE_MACHINE_NAME}"
 
-    data_access_role = f"{PREFIX}-default-data-access"
-    execution_role = f"{PREFIX}-local-execution"
+
+# -------------------------------------------------------------------------------------------- resources
 
 
-# ------------------------------------------------------------------------------- template → local specs
+def handler_functions(template: dict[str, Any]) -> list[Resource]:
+    """The stack's own functions (see ``HANDLER_PACKAGE``)."""
+    found = [(logical_id, resource) for logical_id, resource in resources_of_type(template, FUNCTION_TYPE)
+             if str(resource.get("Properties", {}).get("Handler", "")).startswith(f"{HANDLER_PACKAGE}.")]
+    if not found:
+        raise TemplateError(f"no {FUNCTION_TYPE} with a handler in the {HANDLER_PACKAGE} package in the template")
+    return found
 
 
-def _table_from_template(spec: TableSpec, resource: dict[str, Any]) -> TableSpec:
-    props = resource.get("Properties", {})
-    gsis = [{"IndexName": g["IndexName"], "KeySchema": g["KeySchema"],
-             "Projection": g.get("Projection", {"ProjectionType": "ALL"})}
-            for g in props.get("GlobalSecondaryIndexes", [])]
-    ttl = props.get("TimeToLiveSpecification", {})
-    return replace(spec, key_schema=props.get("KeySchema", spec.key_schema),
-                   attribute_definitions=props.get("AttributeDefinitions", spec.attribute_definitions),
-                   global_secondary_indexes=gsis,
-                   ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None)
+def _tables(template: dict[str, Any]) -> list[Resource]:
+    found = list(resources_of_type(template, *TABLE_TYPES))
+    if not found:
+        raise TemplateError("no AWS::DynamoDB::Table in the template")
+    return found
 
 
-def tables(template: dict[str, Any]) -> tuple[TableSpec, ...]:
-    result = []
-    for spec in default_tables():
-        found = find_by_construct(template, TABLE_TYPES, keyword_matcher(spec.role.rstrip("s")))
-        if not found:
-            LOG.warning("no %s table in the template; using the documented key schema", spec.role)
-        result.append(_table_from_template(spec, found[0][1]) if found else spec)
-    return tuple(result)
+def key_specs(template: dict[str, Any]) -> tuple[KeySpec, ...]:
+    """The KMS keys to create locally (before the rest: their ids are moto's, not ours to choose)."""
+    specs = []
+    for logical_id, resource in resources_of_type(template, KEY_TYPE):
+        props = resource.get("Properties", {})
+        specs.append(KeySpec(logical_id, str(props.get("Description", logical_id)), props.get("KeySpec"),
+                             props.get("KeyUsage")))
+    return tuple(specs)
 
 
-def versioned_buckets(template: dict[str, Any]) -> frozenset[str]:
-    """The bucket roles whose template bucket has versioning enabled (versioned buckets put a
-    ``version-id`` in their events)."""
-    result = set()
-    for role in BUCKET_ROLES:
-        for _, resource in find_by_construct(template, ("AWS::S3::Bucket",), keyword_matcher(role)):
-            status = resource.get("Properties", {}).get("VersioningConfiguration", {}).get("Status")
-            if status == "Enabled":
-                result.add(role)
-    return frozenset(result)
+def placeholder_keys(template: dict[str, Any], region: str) -> dict[str, KmsKey]:
+    """Stand-ins for the KMS keys, where only names matter (nothing is created)."""
+    return {logical_id: KmsKey(logical_id, f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{logical_id}")
+            for logical_id, _ in resources_of_type(template, KEY_TYPE)}
 
 
-def _function_environment(resource: dict[str, Any], resolver: Resolver) -> dict[str, str]:
+def build_resolver(template: dict[str, Any], names: LocalNames, keys: Mapping[str, KmsKey]) -> Resolver:
+    """Every template resource the runtime mirrors → its local name (Ref), ARN (Fn::GetAtt .Arn) and the
+    other attributes the stack refers to; ``keys``: the local KMS key of each template key, by logical id."""
+    resolver = Resolver(refs={"AWS::Region": names.region, "AWS::AccountId": names.account,
+                              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+                              "AWS::StackName": "SpeakerEnrollmentStack"})
+    for name, parameter in template.get("Parameters", {}).items():
+        if "Default" in parameter:
+            resolver.refs[name] = str(parameter["Default"])
+    for logical_id, name in names.functions.items():
+        resolver.add(logical_id, name, names.function_arn(name))
+    for logical_id, name in names.tables.items():
+        resolver.add(logical_id, name, names.table_arn(name))
+    for logical_id, name in names.buckets.items():
+        resolver.add(logical_id, name, f"arn:aws:s3:::{name}", DomainName=f"{name}.s3.amazonaws.com",
+                     RegionalDomainName=f"{name}.s3.{names.region}.amazonaws.com")
+    for logical_id, name in names.roles.items():
+        resolver.add(logical_id, name, names.role_arn(name))
+    for logical_id, key in keys.items():
+        resolver.add(logical_id, key.key_id, key.arn, KeyId=key.key_id)
+    for logical_id, _ in resources_of_type(template, STATE_MACHINE_TYPE):
+        resolver.add(logical_id, names.state_machine_arn, names.state_machine_arn, Name=STATE_MACHINE_NAME)
+    return resolver
+
+
+def _function_environment(props: dict[str, Any], resolver: Resolver) -> dict[str, str]:
     env: dict[str, str] = {}
-    variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-    for key, value in variables.items():
+    for key, value in props.get("Environment", {}).get("Variables", {}).items():
         try:
             env[key] = str(resolver.resolve(value))
         except UnresolvedReferenceError as exc:
@@ -171,74 +247,74 @@ def _function_environment(resource: dict[str, Any], resolver: Resolver) -> dict[
     return env
 
 
-def functions(template: dict[str, Any], resolver: Resolver) -> tuple[FunctionSpec, ...]:
-    result = []
-    for spec in FUNCTIONS:
-        found = find_function(template, spec.construct_id)
-        if found is None:
-            raise TemplateError(f"no Lambda function {spec.construct_id} in the template")
-        props = found[1].get("Properties", {})
-        result.append(replace(spec, memory_mb=int(props.get("MemorySize", spec.memory_mb)),
-                              timeout_seconds=int(props.get("Timeout", spec.timeout_seconds)),
-                              environment=_function_environment(found[1], resolver)))
-    return tuple(result)
+def _function(logical_id: str, resource: dict[str, Any], names: LocalNames, resolver: Resolver) -> FunctionSpec:
+    props = resource.get("Properties", {})
+    name = names.functions[logical_id]
+    return FunctionSpec(logical_id=logical_id, construct_id=construct_id(logical_id, resource), name=name,
+                        arn=names.function_arn(name), handler=str(props["Handler"]),
+                        memory_mb=int(props.get("MemorySize", LAMBDA_DEFAULT_MEMORY_MB)),
+                        timeout_seconds=int(props.get("Timeout", LAMBDA_DEFAULT_TIMEOUT_SECONDS)),
+                        role_arn=str(resolver.resolve(_required(props, "Role", logical_id))),
+                        environment=_function_environment(props, resolver))
 
 
-def build_resolver(template: dict[str, Any], names: LocalNames, key_id: str, key_arn: str,
-                   mac_key: tuple[str, str] | None = None) -> Resolver:
-    """Every template resource the runtime mirrors → its local name (Ref) and ARN (Fn::GetAtt .Arn).
+def _required(props: dict[str, Any], name: str, logical_id: str) -> Any:
+    if name not in props:
+        raise TemplateError(f"{logical_id} has no {name} in the template")
+    return props[name]
 
-    KMS keys map to the local key, HMAC keys (KeySpec HMAC_*) to the local `mac_key` (id, arn) if given."""
-    resolver = Resolver(refs={"AWS::Region": names.region, "AWS::AccountId": names.account,
-                              "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
-                              "AWS::StackName": "SpeakerEnrollmentStack"})
-    for name, parameter in template.get("Parameters", {}).items():
-        if "Default" in parameter:
-            resolver.refs[name] = str(parameter["Default"])
 
-    def add(logical_id: str, ref: str, arn: str, **extra: str) -> None:
-        resolver.refs[logical_id] = ref
-        resolver.attrs[(logical_id, "Arn")] = arn
-        resolver.attrs.update({(logical_id, attr): value for attr, value in extra.items()})
+def _index(index: dict[str, Any]) -> dict[str, Any]:
+    return {key: index[key] for key in INDEX_PROPERTIES if key in index}
 
-    for spec in FUNCTIONS:
-        found = find_function(template, spec.construct_id)
-        if found:
-            add(found[0], spec.name, names.function_arn(spec))
-    for role in BUCKET_ROLES:
-        for logical_id, _ in find_by_construct(template, ("AWS::S3::Bucket",), keyword_matcher(role)):
-            bucket = names.bucket(role)
-            add(logical_id, bucket, f"arn:aws:s3:::{bucket}", DomainName=f"{bucket}.s3.amazonaws.com")
-    for table in default_tables():
-        for logical_id, _ in find_by_construct(template, TABLE_TYPES, keyword_matcher(table.role.rstrip("s"))):
-            add(logical_id, table.name, names.table_arn(table.name))
-    for logical_id, resource in resources_of_type(template, "AWS::KMS::Key"):
-        is_mac = str(resource.get("Properties", {}).get("KeySpec", "")).startswith("HMAC_")
-        local_id, local_arn = mac_key if is_mac and mac_key else (key_id, key_arn)
-        add(logical_id, local_id, local_arn, KeyId=local_id)
-    for logical_id, resource in resources_of_type(template, "AWS::IAM::Role"):
-        is_data_access = "dataaccess" in construct_id(logical_id, resource).lower()
-        role = names.data_access_role if is_data_access else names.execution_role
-        add(logical_id, role, names.role_arn(role))
-    for logical_id, _ in resources_of_type(template, "AWS::StepFunctions::StateMachine"):
-        add(logical_id, names.state_machine_arn, names.state_machine_arn, Name=STATE_MACHINE_NAME)
-    return resolver
+
+def _is_true(value: Any) -> bool:  # CloudFormation booleans may be written as strings
+    return str(value).lower() == "true"
+
+
+def _table(logical_id: str, resource: dict[str, Any], names: LocalNames) -> TableSpec:
+    props = resource.get("Properties", {})
+    ttl = props.get("TimeToLiveSpecification", {})
+    return TableSpec(name=names.tables[logical_id], key_schema=_required(props, "KeySchema", logical_id),
+                     attribute_definitions=_required(props, "AttributeDefinitions", logical_id),
+                     global_secondary_indexes=[_index(g) for g in props.get("GlobalSecondaryIndexes", [])],
+                     local_secondary_indexes=[_index(i) for i in props.get("LocalSecondaryIndexes", [])],
+                     ttl_attribute=ttl.get("AttributeName") if _is_true(ttl.get("Enabled")) else None)
+
+
+def _encryption_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation ``ServerSideEncryptionRule`` as S3's PutBucketEncryption takes it."""
+    result: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": rule.get("ServerSideEncryptionByDefault", {})}
+    if "BucketKeyEnabled" in rule:
+        result["BucketKeyEnabled"] = _is_true(rule["BucketKeyEnabled"])
+    return result
+
+
+def _bucket(logical_id: str, resource: dict[str, Any], names: LocalNames, resolver: Resolver) -> BucketSpec:
+    props = resource.get("Properties", {})
+    notifications = props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {})
+    rules = resolver.resolve(props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []))
+    return BucketSpec(name=names.buckets[logical_id],
+                      versioned=props.get("VersioningConfiguration", {}).get("Status") == "Enabled",
+                      eventbridge_notifications=_is_true(notifications.get("EventBridgeEnabled")),
+                      encryption_rules=[_encryption_rule(rule) for rule in rules])
 
 
 # ---------------------------------------------------------------------------------------- state machine
 
 
-def _state_machine_resource(template: dict[str, Any]) -> dict[str, Any]:
-    machines = list(resources_of_type(template, "AWS::StepFunctions::StateMachine"))
-    if not machines:
-        raise TemplateError("no AWS::StepFunctions::StateMachine in the template")
-    preferred = [m for m in machines if "workflow" in construct_id(*m).lower()]
-    return (preferred or machines)[0][1]
+def _state_machine(template: dict[str, Any], resolver: Resolver) -> StateMachineSpec:
+    machines = list(resources_of_type(template, STATE_MACHINE_TYPE))
+    if len(machines) != 1:
+        raise TemplateError(f"expected one {STATE_MACHINE_TYPE} in the template, found {len(machines)}")
+    logical_id, resource = machines[0]
+    props = resource.get("Properties", {})
+    return StateMachineSpec(STATE_MACHINE_NAME, str(resolver.resolve(_required(props, "RoleArn", logical_id))),
+                            state_machine_definition(props, resolver))
 
 
-def state_machine_definition(template: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
+def state_machine_definition(props: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
     """The synthesized ASL with every reference resolved to a local resource, adapted for moto."""
-    props = _state_machine_resource(template).get("Properties", {})
     if "DefinitionString" in props:
         text = str(resolver.resolve(props["DefinitionString"]))
     elif "Definition" in props:
@@ -276,23 +352,117 @@ def _shorten_retrier(retrier: dict[str, Any]) -> None:
     retrier.pop("JitterStrategy", None)
 
 
-# ------------------------------------------------------------------------------------------ ingest rule
+# ---------------------------------------------------------------------------------- rules and the API
 
 
-def default_ingest_pattern(inbox_bucket: str) -> dict[str, Any]:
-    return {"source": ["aws.s3"], "detail-type": ["Object Created"],
-            "detail": {"bucket": {"name": [inbox_bucket]},
-                       "object": {"key": [{"wildcard": f"{prefix}*/*.json"}
-                                          for prefix in (MANIFEST_PREFIX, FRAUDSTER_MANIFEST_PREFIX)]}}}
+def _function_named_by(reference: Any, resolver: Resolver, functions: Iterable[FunctionSpec]) -> str | None:
+    """The local function whose ARN ``reference`` (a rule target's Arn) resolves to, if it is one."""
+    try:
+        arn = resolver.resolve(reference)
+    except UnresolvedReferenceError:
+        return None
+    return next((function.name for function in functions if function.arn == arn), None)
 
 
-def ingest_pattern(template: dict[str, Any], resolver: Resolver, inbox_bucket: str) -> dict[str, Any]:
-    """The EventPattern of the stack's S3 → submit-job rule, resolved; the documented match otherwise."""
-    for _, resource in resources_of_type(template, "AWS::Events::Rule"):
-        pattern = resource.get("Properties", {}).get("EventPattern")
-        if isinstance(pattern, dict) and "aws.s3" in json.dumps(pattern.get("source", [])):
-            try:
-                return resolver.resolve(pattern)  # type: ignore[no-any-return]
-            except UnresolvedReferenceError as exc:
-                LOG.warning("ingest rule pattern not resolvable (%s); using the documented match", exc)
-    return default_ingest_pattern(inbox_bucket)
+def _ingest_routes(template: dict[str, Any], resolver: Resolver,
+                   functions: tuple[FunctionSpec, ...]) -> tuple[IngestRoute, ...]:
+    """The rules on S3 events (moto's EventBridge never invokes their targets: the runtime delivers)."""
+    routes = []
+    for logical_id, rule in resources_of_type(template, RULE_TYPE):
+        props = rule.get("Properties", {})
+        pattern = props.get("EventPattern")
+        if not isinstance(pattern, dict) or "aws.s3" not in pattern.get("source", []):
+            continue
+        for target in props.get("Targets", []):
+            name = _function_named_by(target.get("Arn"), resolver, functions)
+            if name is None:
+                LOG.warning("a target of rule %s is not a function the local runtime runs; skipped", logical_id)
+            else:
+                routes.append(IngestRoute(resolver.resolve(pattern), name))
+    return tuple(routes)
+
+
+def _api_function(template: dict[str, Any], resolver: Resolver,
+                  functions: tuple[FunctionSpec, ...]) -> FunctionSpec | None:
+    """The function an API Gateway method integrates with (its Uri names the function's ARN)."""
+    for _, method in resources_of_type(template, API_METHOD_TYPE):
+        try:
+            uri = str(resolver.resolve(method.get("Properties", {}).get("Integration", {}).get("Uri", "")))
+        except UnresolvedReferenceError:
+            continue
+        found = next((function for function in functions if f"/functions/{function.arn}/" in uri), None)
+        if found is not None:
+            return found
+    return None
+
+
+# --------------------------------------------------------------------------------------- the whole stack
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Everything the local runtime creates, as the template says."""
+
+    names: LocalNames
+    resolver: Resolver
+    functions: tuple[FunctionSpec, ...]
+    tables: tuple[TableSpec, ...]
+    buckets: tuple[BucketSpec, ...]
+    state_machine: StateMachineSpec
+    ingest_routes: tuple[IngestRoute, ...]
+    api_function: FunctionSpec | None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(self.names.roles.values())
+
+
+def mirror(template: dict[str, Any], region: str, keys: Mapping[str, KmsKey]) -> LocalStack:
+    """The template's resources under local names; ``keys``: the local key of each template KMS key."""
+    names = LocalNames.of(template, region)
+    resolver = build_resolver(template, names, keys)
+    functions = tuple(_function(logical_id, resource, names, resolver)
+                      for logical_id, resource in handler_functions(template))
+    return LocalStack(
+        names=names, resolver=resolver, functions=functions,
+        tables=tuple(_table(logical_id, resource, names) for logical_id, resource in _tables(template)),
+        buckets=tuple(_bucket(logical_id, resource, names, resolver)
+                      for logical_id, resource in resources_of_type(template, BUCKET_TYPE)),
+        state_machine=_state_machine(template, resolver),
+        ingest_routes=_ingest_routes(template, resolver, functions),
+        api_function=_api_function(template, resolver, functions),
+    )
+
+
+def merged_environment(functions: Iterable[FunctionSpec]) -> dict[str, str]:
+    """All functions' variables as one environment (locally the handlers are threads of one process, reading
+    ``os.environ``); a variable that two functions set differently keeps the first value, with a warning."""
+    merged: dict[str, str] = {}
+    for function in functions:
+        for key, value in function.environment.items():
+            if merged.setdefault(key, value) != value:
+                LOG.warning("%s differs between functions locally; using %r", key, merged[key])
+    return merged
+
+
+def settings_of(environment: Mapping[str, str]) -> Settings:
+    """What the variables of ``environment`` point at, read as the handlers read them."""
+    try:
+        return Settings.from_env(environment)
+    except KeyError as exc:
+        raise TemplateError(f"no function of the template sets {exc}") from exc
+
+
+def local_settings(template: dict[str, Any], region: str) -> Settings:
+    """The local resources the functions' variables name, without creating anything (keys are stand-ins)."""
+    return settings_of(merged_environment(mirror(template, region, placeholder_keys(template, region)).functions))
+
+
+def key_for(keys: Iterable[KmsKey], reference: str | None) -> KmsKey:
+    """The local key a variable names (by id or ARN); ``NO_KEY`` for an unset variable."""
+    if not reference:
+        return NO_KEY
+    found = next((key for key in keys if reference in (key.key_id, key.arn)), None)
+    if found is None:
+        raise TemplateError(f"{reference} is not a KMS key of the template")
+    return found

@@ -21,6 +21,10 @@ STACK_NAME = "SpeakerEnrollmentStack"
 TEMPLATE_ENV = "ENROLLCTL_TEMPLATE"
 SYNTH_SOURCES = ("app.py", "cdk.json", "stacks")
 LOCAL_OUTDIR = REPO_ROOT / "build" / "local-runtime" / "cdk.out"
+# Construct paths in each resource's metadata: the local runtime names what it creates after the construct ids.
+# The CDK CLI turns this on by default; ``python app.py`` alone does not.
+PATH_METADATA = "aws:cdk:path"
+PATH_METADATA_CONTEXT = {"aws:cdk:enable-path-metadata": True}
 
 
 class TemplateError(RuntimeError):
@@ -53,7 +57,16 @@ def is_stale(template: Path, root: Path = REPO_ROOT) -> bool:
     return not template.exists() or template.stat().st_mtime < _newest_source_mtime(root)
 
 
-def _layer_context(root: Path) -> dict[str, str]:
+def has_path_metadata(template: Path) -> bool:
+    return template.exists() and f'"{PATH_METADATA}"' in template.read_text()
+
+
+def is_usable(template: Path, root: Path = REPO_ROOT) -> bool:
+    """Fresh, and synthesized with construct paths (see ``PATH_METADATA``)."""
+    return not is_stale(template, root) and has_path_metadata(template)
+
+
+def _layer_context(root: Path) -> dict[str, Any]:
     """The stack wants its dependency layer built (``make lambda-layer``, a network download); locally the
     layer is irrelevant (handlers run in-process), so an empty placeholder stands in when it is missing."""
     if (root / "build" / "lambda-layer" / "python").is_dir():
@@ -67,10 +80,9 @@ def synthesize(root: Path = REPO_ROOT, outdir: Path = LOCAL_OUTDIR) -> Path:
     """Run ``python app.py`` (offline CDK synth) into ``outdir``; returns the template's path."""
     if not (root / "app.py").exists():
         raise TemplateError(f"{root / 'app.py'} not found: cannot synthesize the CDK app")
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_OUTDIR": str(outdir)}
-    context = _layer_context(root)
-    if context:
-        env["CDK_CONTEXT_JSON"] = json.dumps(context)
+    context = {**PATH_METADATA_CONTEXT, **_layer_context(root)}
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_OUTDIR": str(outdir),
+           "CDK_CONTEXT_JSON": json.dumps(context)}
     result = subprocess.run([sys.executable, "app.py"], cwd=root, env=env, capture_output=True,
                             text=True, check=False)
     if result.returncode != 0 or not _template_in(outdir).exists():
@@ -84,19 +96,19 @@ def _synth_lock(root: Path) -> Path:
 
 
 def find_template(synth: bool = True) -> Path:
-    """``$ENROLLCTL_TEMPLATE``; else a fresh ``cdk.out`` template; else our own synth of the app (into
-    ``build/local-runtime/cdk.out``, leaving the shared ``cdk.out`` alone), redone when stale."""
+    """``$ENROLLCTL_TEMPLATE``; else a usable ``cdk.out`` template (``cdk synth``'s); else our own synth of the
+    app (into ``build/local-runtime/cdk.out``, leaving the shared ``cdk.out`` alone), redone when not usable."""
     override = os.environ.get(TEMPLATE_ENV)
     if override:
         return Path(override)
     shared = _template_in(REPO_ROOT / "cdk.out")
-    if not is_stale(shared):
+    if is_usable(shared):
         return shared
     local = _template_in(LOCAL_OUTDIR)
     if synth and (REPO_ROOT / "app.py").exists():
         with _synth_lock(REPO_ROOT).open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if is_stale(local):
+            if not is_usable(local):
                 synthesize(REPO_ROOT, LOCAL_OUTDIR)
     for candidate in (local, shared):
         if candidate.exists():
@@ -115,39 +127,26 @@ def load_template(path: Path | None = None, synth: bool = True) -> dict[str, Any
 # ------------------------------------------------------------------------------------------ inspection
 
 
+def without_hash(logical_id: str) -> str:
+    """A CDK logical id without its 8-hex-digit hash (``StorageInboxBucketDB5F90E7`` → ``StorageInboxBucket``:
+    the construct ids of the path, concatenated)."""
+    return re.sub(r"[0-9A-F]{8}$", "", logical_id)
+
+
 def construct_id(logical_id: str, resource: dict[str, Any]) -> str:
     """The CDK construct id of a resource: from its path metadata (``.../InboxBucket/Resource`` →
-    ``InboxBucket``) when synthesized with it, else its logical id without CDK's 8-hex-digit hash
-    (``StorageInboxBucketDB5F90E7`` → ``StorageInboxBucket``: the parents' ids prefix it)."""
-    path = str(resource.get("Metadata", {}).get("aws:cdk:path", ""))
+    ``InboxBucket``) when synthesized with it, else :func:`without_hash` of its logical id."""
+    path = str(resource.get("Metadata", {}).get(PATH_METADATA, ""))
     segments = [s for s in path.split("/") if s and s not in {"Resource", "Default"}]
     if len(segments) > 1:
         return segments[-1]
-    return re.sub(r"[0-9A-F]{8}$", "", logical_id)
+    return without_hash(logical_id)
 
 
 def resources_of_type(template: dict[str, Any], *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") in types:
             yield logical_id, resource
-
-
-def find_by_construct(template: dict[str, Any], types: tuple[str, ...],
-                      match: Callable[[str], bool]) -> list[tuple[str, dict[str, Any]]]:
-    return [(lid, res) for lid, res in resources_of_type(template, *types) if match(construct_id(lid, res))]
-
-
-def find_function(template: dict[str, Any], name: str) -> tuple[str, dict[str, Any]] | None:
-    """The AWS::Lambda::Function whose construct id is ``name`` (else ends with it: no path metadata)."""
-    types = ("AWS::Lambda::Function",)
-    exact = find_by_construct(template, types, lambda cid: cid == name)
-    loose = find_by_construct(template, types, lambda cid: cid.endswith(name))
-    found = exact or loose
-    return found[0] if found else None
-
-
-def keyword_matcher(keyword: str) -> Callable[[str], bool]:
-    return lambda cid: keyword in cid.lower()
 
 
 # ------------------------------------------------------------------------------------------- resolution
@@ -159,6 +158,12 @@ class Resolver:
 
     refs: dict[str, str]
     attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def add(self, logical_id: str, ref: str, arn: str, **attributes: str) -> None:
+        """A local counterpart of a template resource: its ``Ref``, ``Fn::GetAtt .Arn`` and other attributes."""
+        self.refs[logical_id] = ref
+        self.attrs[(logical_id, "Arn")] = arn
+        self.attrs.update({(logical_id, name): value for name, value in attributes.items()})
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):
