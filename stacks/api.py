@@ -111,17 +111,19 @@ class VoiceIdRestApi(Construct):
         adapters; a TransactWriteItems needs the permission of each action in it."""
         storage, role = self._storage, self.role
         # Domains. GetItem: every domain-scoped operation checks its domain (Describe/UpdateDomain, Start...,
-        # a CreateDomain retried with its ClientToken); PutItem: CreateDomain; UpdateItem: UpdateDomain,
-        # Tag/UntagResource (tags live on the domain item), DeleteDomain (a tombstone), SpeakerCount of
-        # DeleteSpeaker / OptOutSpeaker; Scan: ListDomains (nothing to query by).
+        # a CreateDomain retried with its ClientToken, the first release's SpeakerCount under the quota);
+        # PutItem: CreateDomain; UpdateItem: UpdateDomain, Tag/UntagResource (tags live on the domain item),
+        # DeleteDomain (a tombstone), DeleteSpeaker of a speaker the first release counted; Scan: ListDomains.
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem", "Scan"], storage.domains_table.table_arn)
         # Jobs (both kinds). GetItem: Describe...Job, a Start retried with its ClientToken; PutItem: Start;
         # Query: List...Jobs.
         allow(role, "dynamodb", ["GetItem", "PutItem", "Query"], storage.jobs_table.table_arn)
-        # Speakers. GetItem: Describe/Delete/OptOutSpeaker by CustomerSpeakerId; PutItem: OptOutSpeaker;
+        # Speakers. GetItem: Describe/Delete/OptOutSpeaker by CustomerSpeakerId; PutItem: OptOutSpeaker of a new
+        # speaker; UpdateItem: OptOutSpeaker of a known one, and the count slots of new and deleted speakers;
         # DeleteItem: DeleteSpeaker; Query: ListSpeakers, and of the GeneratedSpeakerId index: the speaker
         # operations given a GeneratedSpeakerId.
-        allow(role, "dynamodb", ["GetItem", "PutItem", "DeleteItem", "Query"], storage.speakers_table.table_arn)
+        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
+              storage.speakers_table.table_arn)
         allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
         # Watchlists. GetItem: the watchlist operations, Start's FraudDetectionConfig.WatchlistIds, the fraudster
         # operations; PutItem: CreateDomain (its default watchlist), CreateWatchlist; UpdateItem: UpdateWatchlist

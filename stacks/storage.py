@@ -34,7 +34,9 @@ class EnrollmentStorage(Construct):
         self.output_bucket = self._data_bucket("OutputBucket", versioned=True)
         self.work_bucket = self._data_bucket("WorkBucket", versioned=False, expire_after=WORK_OBJECTS_EXPIRE_AFTER)
         self.domains_table = self._table("DomainsTable", partition_key="DomainId")
-        self.jobs_table = self._table("JobsTable", partition_key="DomainId", sort_key="JobId")
+        # Progress markers (DomainId progress#<JobId>) expire; job records have no ExpiresAt and stay.
+        self.jobs_table = self._table("JobsTable", partition_key="DomainId", sort_key="JobId",
+                                      time_to_live_attribute="ExpiresAt")
         self.speakers_table = self._table("SpeakersTable", partition_key="DomainId", sort_key="CustomerSpeakerId")
         self.speakers_table.add_global_secondary_index(
             index_name="GeneratedSpeakerId",
@@ -150,12 +152,14 @@ class EnrollmentStorage(Construct):
 
     # -- DynamoDB ----------------------------------------------------------------------------------
 
-    def _table(self, construct_id: str, *, partition_key: str, sort_key: str | None = None) -> dynamodb.Table:
+    def _table(self, construct_id: str, *, partition_key: str, sort_key: str | None = None,
+               time_to_live_attribute: str | None = None) -> dynamodb.Table:
         return dynamodb.Table(
             self,
             construct_id,
             partition_key=_string(partition_key),
             sort_key=_string(sort_key) if sort_key else None,
+            time_to_live_attribute=time_to_live_attribute,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,

@@ -303,8 +303,8 @@ class EnrollmentWorkflow(Construct):
 
     def _grant_prepare(self, role: iam.Role) -> None:
         storage = self._storage
-        # GetItem (load), UpdateItem (IN_PROGRESS), PutItem + UpdateItem (progress of invalid requests).
-        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
+        # GetItem (load), UpdateItem (IN_PROGRESS), PutItem + Query + UpdateItem (progress of invalid requests).
+        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem", "Query"], storage.jobs_table.table_arn)
         allow(role, "s3", ["PutObject"], storage.work_bucket.arn_for_objects("jobs/*"))
         storage.grant_key_read_write(role)
         self._acknowledge_work_prefix(
@@ -315,22 +315,27 @@ class EnrollmentWorkflow(Construct):
         storage = self._storage
         work = storage.work_bucket
         allow(role, "s3", ["GetObject"], work.arn_for_objects(SHARD_OBJECTS))
-        allow(role, "s3", ["PutObject"], work.arn_for_objects(RESULT_OBJECTS))
-        # Speakers: GetItem (rules), PutItem (new speaker in a transaction, OVERWRITE of an existing one).
-        allow(role, "dynamodb", ["GetItem", "PutItem"], storage.speakers_table.table_arn)
-        # Domains: SpeakerCount += 1 under the quota condition, in the same transaction.
-        allow(role, "dynamodb", ["UpdateItem"], storage.domains_table.table_arn)
+        # A continuation reads the results its shard recorded so far; a missing file must read as 404.
+        allow(role, "s3", ["GetObject", "PutObject"], work.arn_for_objects(RESULT_OBJECTS))
+        allow(role, "s3", ["ListBucket"], work.bucket_arn)
+        # Speakers: GetItem (rules), PutItem (a new speaker, in a transaction with +1 on a count slot:
+        # UpdateItem), UpdateItem (OVERWRITE of an existing one).
+        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.speakers_table.table_arn)
+        # Domains: GetItem (the speakers the first release counted on the domain item, under the quota).
+        allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
         # Fraudsters: the fraud check and the duplicate check read the fraudsters of one watchlist once per shard
         # (Query); registration reads a request's earlier result (GetItem) and writes a new fraudster (PutItem)
         # in a transaction with its watchlist's FraudsterCount (Watchlists UpdateItem; GetItem tells a full
         # watchlist from a deleted one).
         allow(role, "dynamodb", ["Query", "GetItem", "PutItem"], storage.fraudsters_table.table_arn)
         allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.watchlists_table.table_arn)
-        # Jobs: GetItem (load, progress), PutItem (shard marker) + UpdateItem (ProcessedRequests, progress).
-        allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.jobs_table.table_arn)
+        # Jobs: GetItem (load), PutItem (a segment's progress marker), Query (the markers' sum), UpdateItem
+        # (PercentComplete).
+        allow(role, "dynamodb", ["GetItem", "PutItem", "Query", "UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)
         self._acknowledge_work_prefix(role, SHARD_OBJECTS, "reads its shard jobs/<JobId>/shards/<index>.json")
-        self._acknowledge_work_prefix(role, RESULT_OBJECTS, "writes jobs/<JobId>/results/<index>.json")
+        self._acknowledge_work_prefix(role, RESULT_OBJECTS, "writes jobs/<JobId>/results/<index>.json (and a "
+                                      "continuation reads what it wrote so far)")
 
     def _grant_finalize(self, role: iam.Role) -> None:
         storage = self._storage

@@ -178,8 +178,8 @@ class _DomainRecord:
 
 @dataclass
 class MemoryDomains:
-    """The DomainRegistry port. A deleted domain leaves a tombstone, so its id is never handed out again; the
-    ``SpeakerCount`` is kept apart from the records, by MemorySpeakers' writes."""
+    """The DomainRegistry port. A deleted domain leaves a tombstone, so its id is never handed out again; each
+    domain's speaker count is kept apart from the records, by MemorySpeakers' writes."""
 
     watchlists: MemoryWatchlists = field(default_factory=MemoryWatchlists)
     records: dict[str, _DomainRecord] = field(default_factory=dict)
@@ -189,13 +189,12 @@ class MemoryDomains:
         record = self.records.get(domain_id)
         if record is None or record.deleted_at is not None:
             return None
-        return replace(record.domain, speaker_count=self.speaker_count(domain_id))
+        return record.domain
 
     def create(self, domain: Domain, watchlist: Watchlist, client_token: str, request_hash: str) -> bool:
         if domain.domain_id in self.records:
             return False
         self.records[domain.domain_id] = _DomainRecord(domain, client_token, request_hash)
-        self.speaker_counts[domain.domain_id] = domain.speaker_count
         self.watchlists.add(watchlist)
         return True
 
@@ -231,7 +230,7 @@ class MemoryDomains:
 
 @dataclass
 class MemorySpeakers:
-    """The SpeakerDirectory port; each create and delete counts in `domains` (the domain's SpeakerCount)."""
+    """The SpeakerDirectory port; each create and delete counts in `domains` (the domain's speaker count)."""
 
     speakers: dict[tuple[str, str], Speaker] = field(default_factory=dict)
     domains: MemoryDomains = field(default_factory=MemoryDomains)
@@ -240,8 +239,7 @@ class MemorySpeakers:
         return self.speakers.get((domain_id, customer_speaker_id))
 
     def count(self, domain_id: str) -> int:
-        """How many speaker records the domain holds."""
-        return sum(1 for d, _ in self.speakers if d == domain_id)
+        return self.domains.speaker_count(domain_id)
 
     def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
         if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):

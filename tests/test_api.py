@@ -381,9 +381,8 @@ def test_list_and_delete_speakers(runtime: LocalRuntime, client: VoiceId, domain
         assert (error["Code"], error["ResourceType"]) == ("ResourceNotFoundException", "SPEAKER")
     left = client.list_speakers(DomainId=domain_id)["SpeakerSummaries"]
     assert [s["CustomerSpeakerId"] for s in left] == names[2:]
-    domains = DynamoDomainStore(runtime.client("dynamodb"), runtime.domains_table, runtime.watchlists_table)
-    count = domains.get(domain_id)
-    assert count is not None and count.speaker_count == 3
+    speakers = DynamoSpeakerStore(runtime.client("dynamodb"), runtime.speakers_table, runtime.domains_table)
+    assert speakers.count(domain_id) == 3
 
 
 def test_opt_out_of_a_new_speaker_counts_against_the_speaker_quota(

@@ -630,6 +630,7 @@ def test_prepare_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:Query", "JobsTable.Arn"),  # the progress markers' sum
         ("s3:PutObject", "WorkBucket.Arn/jobs/*"),
         ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE)
@@ -639,9 +640,12 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
     assert function_permissions(synth, "EnrollShardFunction") == {
         ("s3:GetObject", "WorkBucket.Arn/jobs/*/shards/*"),
         ("s3:PutObject", "WorkBucket.Arn/jobs/*/results/*"),
+        ("s3:GetObject", "WorkBucket.Arn/jobs/*/results/*"),  # a continuation reads what its shard recorded
+        ("s3:ListBucket", "WorkBucket.Arn"),  # so a missing result file reads as 404
         ("dynamodb:GetItem", "SpeakersTable.Arn"),
         ("dynamodb:PutItem", "SpeakersTable.Arn"),
-        ("dynamodb:UpdateItem", "DomainsTable.Arn"),
+        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # count slots, OVERWRITE
+        ("dynamodb:GetItem", "DomainsTable.Arn"),  # the first release's SpeakerCount
         ("dynamodb:Query", "FraudstersTable.Arn"),
         # Fraudster registration: a request's earlier result, a new fraudster and its watchlist's count.
         ("dynamodb:GetItem", "FraudstersTable.Arn"),
@@ -651,6 +655,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:Query", "JobsTable.Arn"),
         ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE)
 
@@ -669,7 +674,7 @@ def test_api_function_permissions(synth: Synthesized) -> None:
     tables = {  # the calls of the implemented operations (stacks/api.py says which needs which)
         "DomainsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "Scan"),
         "JobsTable.Arn": ("GetItem", "PutItem", "Query"),
-        "SpeakersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
+        "SpeakersTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
         "SpeakersTable.Arn/index/GeneratedSpeakerId": ("Query",),
         "WatchlistsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
         "FraudstersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),

@@ -185,7 +185,8 @@ class SpeakerCodec:
 
 
 class DomainCodec:
-    """Domains. ``SpeakerCount`` and ``WatchlistCount`` are kept by the speaker and watchlist stores' transactions;
+    """Domains. ``WatchlistCount`` is kept by the watchlist store's transactions (and ``SpeakerCount``, the first
+    release's speaker count, by deletions of the speakers it counted: dynamodb/speakers.py);
     ``ClientToken``, ``RequestHash`` and ``DeletedAt`` by the domain store."""
 
     VERSION = 2
@@ -193,7 +194,7 @@ class DomainCodec:
     def encode(self, domain: Domain) -> dict[str, Any]:
         return {
             SCHEMA_VERSION: self.VERSION, "DomainId": domain.domain_id, "Name": domain.name,
-            "DomainStatus": domain.status.value, "SpeakerCount": domain.speaker_count,
+            "DomainStatus": domain.status.value,
             "Description": domain.description, "KmsKeyId": domain.kms_key_id, "CreatedAt": domain.created_at,
             "UpdatedAt": domain.updated_at, "DefaultWatchlistId": domain.default_watchlist_id,
             "Tags": dict(domain.tags),
@@ -207,7 +208,7 @@ class DomainCodec:
         return Domain(
             domain_id=document["DomainId"], name=document.get("Name", ""),
             status=DomainStatus(document.get("DomainStatus", DomainStatus.ACTIVE)),
-            speaker_count=int(document.get("SpeakerCount", 0)), description=document.get("Description"),
+            description=document.get("Description"),
             kms_key_id=document.get("KmsKeyId"), created_at=float(document.get("CreatedAt", 0)),
             updated_at=float(document.get("UpdatedAt", 0)), default_watchlist_id=document.get("DefaultWatchlistId"),
             tags=tuple(sorted(document.get("Tags", {}).items())),

@@ -52,6 +52,10 @@ class SpeakerDirectory(SpeakerStore, Protocol):
 
     def page(self, domain_id: str, limit: int, after: str | None) -> Page[Speaker]: ...
 
+    def count(self, domain_id: str) -> int:
+        """The speakers counted against the domain's quota (enrolled and opted-out records)."""
+        ...
+
 
 class JobStore(Protocol):
     def get(self, domain_id: str, job_id: str) -> BatchJob | None: ...

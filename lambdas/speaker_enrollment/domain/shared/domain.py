@@ -74,7 +74,6 @@ class Domain:
     domain_id: str
     name: str
     status: DomainStatus = DomainStatus.ACTIVE
-    speaker_count: int = 0
     description: str | None = None
     kms_key_id: str | None = None
     created_at: float = 0.0

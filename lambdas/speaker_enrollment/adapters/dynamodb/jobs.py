@@ -1,0 +1,138 @@
+"""Jobs (pk DomainId, sk JobId) and their progress markers.
+
+Progress without a hot item: each processed segment of a shard puts one marker item, conditionally (a retry
+finds it there: "already counted", told apart from a conflict), in the job's own partition
+(``DomainId = progress#<JobId>``, so listing a domain's jobs never reads them) with a TTL. PercentComplete is then
+raised from the sum of the markers by one conditional single-item update: no transaction touches the job item, so
+concurrent shards never cancel each other; the update only moves the percentage up.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from ...domain.shared.job import BatchJob, FailureDetails, JobStatus, percent
+from ...domain.workflow.jobtype import JobTypes
+from ...domain.workflow.kinds import JOB_TYPES
+from ..codecs import JobCodec, from_item, to_item
+from .base import CONFLICTS, ConflictRetries, condition_failed, values
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+    from .base import Attributes
+
+PROGRESS_TTL_SECONDS = 30 * 24 * 3600  # as long as the work bucket keeps the job's shards and results
+LEGACY_MARKER = "#shard#"  # the first release kept markers beside the job (sk <JobId>#shard#<index>)
+
+
+def _segment(shard_index: int, start: int) -> str:
+    return f"{shard_index:05d}" if start == 0 else f"{shard_index:05d}@{start:05d}"
+
+
+class DynamoJobStore:
+    def __init__(self, client: DynamoDBClient, table: str, job_types: JobTypes = JOB_TYPES,
+                 conflicts: ConflictRetries = CONFLICTS) -> None:
+        self._db = client
+        self._table = table
+        self._codec = JobCodec(job_types)
+        self._conflicts = conflicts
+
+    def _key(self, partition: str, sort_key: str) -> Attributes:
+        return {"DomainId": {"S": partition}, "JobId": {"S": sort_key}}
+
+    def get(self, domain_id: str, job_id: str) -> BatchJob | None:
+        item = self._db.get_item(TableName=self._table, Key=self._key(domain_id, job_id), ConsistentRead=True)
+        return self._codec.decode(from_item(item["Item"])) if "Item" in item else None
+
+    def list(self, domain_id: str) -> list[BatchJob]:
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._table, KeyConditionExpression="DomainId = :d",
+            ExpressionAttributeValues=values(d=domain_id),
+        )
+        items = [from_item(i) for page in pages for i in page["Items"] if LEGACY_MARKER not in i["JobId"]["S"]]
+        return [self._codec.decode(i) for i in items]
+
+    def create(self, job: BatchJob, client_token: str, request_hash: str) -> bool:
+        document = self._codec.encode(job) | {"ClientToken": client_token, "RequestHash": request_hash}
+        try:
+            self._db.put_item(
+                TableName=self._table, Item=to_item(document), ConditionExpression="attribute_not_exists(JobId)"
+            )
+        except ClientError as error:
+            if condition_failed(error):
+                return False
+            raise
+        return True
+
+    def request_hash(self, domain_id: str, job_id: str) -> str | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=self._key(domain_id, job_id), ProjectionExpression="RequestHash",
+            ConsistentRead=True,
+        ).get("Item")
+        return item["RequestHash"]["S"] if item and "RequestHash" in item else None
+
+    def start(self, domain_id: str, job_id: str, total_requests: int) -> None:
+        self._conditional_update(
+            domain_id, job_id, UpdateExpression="SET JobStatus = :running, TotalRequests = :total",
+            ConditionExpression="JobStatus = :submitted",
+            ExpressionAttributeValues=values(running=JobStatus.IN_PROGRESS.value, submitted=JobStatus.SUBMITTED.value,
+                                             total=total_requests))
+
+    def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
+        marker = {"DomainId": f"progress#{job_id}", "JobId": _segment(shard_index, start), "Requests": requests,
+                  "ExpiresAt": int(time.time()) + PROGRESS_TTL_SECONDS}
+        try:
+            self._conflicts.run(lambda: self._db.put_item(
+                TableName=self._table, Item=to_item(marker), ConditionExpression="attribute_not_exists(JobId)"))
+        except ClientError as error:
+            if not condition_failed(error):  # else counted already, by an earlier attempt of this segment
+                raise
+        return self._raise_progress(domain_id, job_id)
+
+    def _processed(self, job_id: str) -> int:
+        pages = self._db.get_paginator("query").paginate(
+            TableName=self._table, ConsistentRead=True, KeyConditionExpression="DomainId = :p",
+            ProjectionExpression="Requests", ExpressionAttributeValues=values(p=f"progress#{job_id}"),
+        )
+        return sum(int(item["Requests"]["N"]) for page in pages for item in page["Items"])
+
+    def _raise_progress(self, domain_id: str, job_id: str) -> int:
+        item = from_item(self._db.get_item(
+            TableName=self._table, Key=self._key(domain_id, job_id), ConsistentRead=True)["Item"])
+        processed = self._processed(job_id) + int(item.get("ProcessedRequests", 0))  # + the first release's count
+        # 100 % is reserved for the finished job: the output file is not written yet.
+        done = min(99, percent(processed, int(item.get("TotalRequests", 0))))
+        self._conditional_update(
+            domain_id, job_id, UpdateExpression="SET JobProgress.PercentComplete = :p",
+            ConditionExpression="JobProgress.PercentComplete < :p AND JobStatus = :running",
+            ExpressionAttributeValues=values(p=done, running=JobStatus.IN_PROGRESS.value))
+        return done
+
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None:
+        self._conflicts.run(lambda: self._db.update_item(
+            TableName=self._table, Key=self._key(domain_id, job_id),
+            UpdateExpression="SET JobStatus = :s, EndedAt = :e, JobProgress.PercentComplete = :p",
+            ConditionExpression="JobStatus = :running OR JobStatus = :s",
+            ExpressionAttributeValues=values(s=status.value, e=ended_at, p=100, running=JobStatus.IN_PROGRESS.value),
+        ))
+
+    def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
+        self._conditional_update(
+            domain_id, job_id, UpdateExpression="SET JobStatus = :failed, EndedAt = :e, FailureDetails = :d",
+            ConditionExpression="JobStatus IN (:submitted, :running)",  # the first ending recorded wins
+            ExpressionAttributeValues=values(failed=JobStatus.FAILED.value, e=ended_at, d=details.to_api(),
+                                             submitted=JobStatus.SUBMITTED.value,
+                                             running=JobStatus.IN_PROGRESS.value))
+
+    def _conditional_update(self, domain_id: str, job_id: str, **update: Any) -> None:
+        """An update whose failed condition means "nothing to do" (already past that state)."""
+        try:
+            self._conflicts.run(lambda: self._db.update_item(
+                TableName=self._table, Key=self._key(domain_id, job_id), **update))
+        except ClientError as error:
+            if not condition_failed(error):
+                raise
