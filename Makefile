@@ -7,7 +7,7 @@ MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo bench bench-voiceprint bench-job clean
+.PHONY: setup model speech test lint unit demo bench bench-voiceprint bench-job bench-contention clean
 
 setup: $(VENV)/.installed $(MODEL)
 
@@ -48,13 +48,17 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 
 # Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
 # job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
-bench: bench-voiceprint bench-job
+bench: bench-voiceprint bench-job bench-contention
 
 bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
 
 bench-job: setup speech
 	$(BIN)/python -m bench.job
+
+# 100 concurrent shard writers on one domain's speaker count, with DynamoDB's transaction conflicts (issue #9).
+bench-contention: setup
+	$(BIN)/python -m bench.contention
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)
