@@ -11,6 +11,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.enrollment_stack import SpeakerEnrollmentStack
+from stacks.workflow import WorkflowCapacity
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK_NAME = "SpeakerEnrollmentStack"
@@ -24,7 +25,18 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def build_app(*, outdir: str | None = None, layer_dir: Path | None = None) -> tuple[App, SpeakerEnrollmentStack]:
+def workflow_capacity(app: App) -> WorkflowCapacity:
+    """``-c shardMaxConcurrency=N`` / ``-c shardReservedConcurrency=N`` (or cdk.json's context) size the shards."""
+    defaults = WorkflowCapacity()
+    reserved = app.node.try_get_context("shardReservedConcurrency")
+    return WorkflowCapacity(
+        shard_max_concurrency=int(app.node.try_get_context("shardMaxConcurrency") or defaults.shard_max_concurrency),
+        shard_reserved_concurrency=int(reserved) if reserved not in (None, "") else None,
+    )
+
+
+def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
+              code_dir: Path = CODE_DIR) -> tuple[App, SpeakerEnrollmentStack]:
     """The app with its one stack and cdk-nag's AWS Solutions checks (run at synth)."""
     # The CDK CLI sets CDK_OUTDIR; `python app.py` alone would otherwise synthesize into a temp directory.
     app = App(outdir=outdir or os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out"), context=cdk_json_context())
@@ -32,7 +44,8 @@ def build_app(*, outdir: str | None = None, layer_dir: Path | None = None) -> tu
     stack = SpeakerEnrollmentStack(
         app,
         STACK_NAME,
-        code_dir=CODE_DIR,
+        code_dir=code_dir,
+        capacity=workflow_capacity(app),
         layer_dir=layer if layer.is_absolute() else ROOT / layer,
         description="Self-hosted speaker enrollment jobs (replacement for Amazon Connect Voice ID batch enrollment)",
     )

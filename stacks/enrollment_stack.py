@@ -13,7 +13,7 @@ from stacks.api import VoiceIdRestApi
 from stacks.failure_watch import ExecutionFailureWatch
 from stacks.ingest import ManifestIngest
 from stacks.storage import EnrollmentStorage
-from stacks.workflow import EnrollmentWorkflow
+from stacks.workflow import EnrollmentWorkflow, WorkflowCapacity
 
 
 class SpeakerEnrollmentStack(Stack):
@@ -27,12 +27,14 @@ class SpeakerEnrollmentStack(Stack):
         code_dir: Path,
         layer_dir: Path,
         settings: Tunables | None = None,
+        capacity: WorkflowCapacity | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.storage = EnrollmentStorage(self, "Storage")
         self.workflow = EnrollmentWorkflow(
-            self, "Workflow", storage=self.storage, code_dir=code_dir, layer_dir=layer_dir, settings=settings
+            self, "Workflow", storage=self.storage, code_dir=code_dir, layer_dir=layer_dir, settings=settings,
+            capacity=capacity,
         )
         self.ingest = ManifestIngest(
             self, "ManifestIngest", storage=self.storage, submit_job_function=self.workflow.submit_job_function

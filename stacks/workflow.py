@@ -15,6 +15,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.settings import Tunables
+from speaker_enrollment.voiceprint.model import MODEL_ARTIFACT
 
 from stacks.nag import acknowledge, acknowledge_wildcard, logical_id
 from stacks.storage import EnrollmentStorage
@@ -202,7 +203,7 @@ class EnrollmentWorkflow(Construct):
         self._capacity = capacity or WorkflowCapacity()
         self._retry = retry or RetryPolicy()
         self.layer = self._layer(layer_dir)
-        code = lambda_.Code.from_asset(str(code_dir), exclude=CODE_EXCLUDES)
+        code = lambda_.Code.from_asset(str(_with_model(code_dir)), exclude=CODE_EXCLUDES)
         self.function_factory = FunctionFactory(storage, code, self.layer)
         self.roles = {spec.construct_id: self.function_factory.role(self, spec) for spec in ALL_FUNCTIONS}
         data_role = storage.create_default_data_access_role([self.roles[s.construct_id] for s in DATA_ACCESS_FUNCTIONS])
@@ -290,9 +291,10 @@ class EnrollmentWorkflow(Construct):
         allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
         # Watchlists: the watchlist-id metadata must name a watchlist of the domain.
         allow(role, "dynamodb", ["GetItem"], storage.watchlists_table.table_arn)
-        # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject.
+        # HeadObject of the uploaded manifest (metadata overrides) is authorized by s3:GetObject, of the version
+        # the event names by s3:GetObjectVersion.
         for prefix in UPLOAD_PREFIXES:
-            allow(role, "s3", ["GetObject"], storage.inbox_bucket.arn_for_objects(prefix))
+            allow(role, "s3", ["GetObject", "GetObjectVersion"], storage.inbox_bucket.arn_for_objects(prefix))
             acknowledge_wildcard(
                 role,
                 f"Resource::<{logical_id(storage.inbox_bucket)}.Arn>/{prefix}",
@@ -510,6 +512,15 @@ class EnrollmentWorkflow(Construct):
     def _connect_submit_function(self) -> None:
         self.submit_job_function.add_environment("STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
         self.state_machine.grant_start_execution(self.roles[SUBMIT.construct_id])
+
+
+def _with_model(code_dir: Path) -> Path:
+    """The code asset, refused without the voiceprint model: functions shipped without it fail every shard."""
+    model = code_dir / MODEL_ARTIFACT.relative_to(MODEL_ARTIFACT.parents[2])
+    if not model.is_file():
+        raise FileNotFoundError(f"The voiceprint model {model} is missing: run `make model` (tools/build_model.py) "
+                                "before synthesizing the stack.")
+    return code_dir
 
 
 def allow(role: iam.IRole, service: str, actions: list[str], resource: str) -> None:

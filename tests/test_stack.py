@@ -33,9 +33,10 @@ from speaker_enrollment.settings import Settings  # noqa: E402
 
 import stacks.nag  # noqa: E402
 from stacks.api import GATEWAY_ERRORS  # noqa: E402
-from stacks.enrollment_app import build_app  # noqa: E402
+from stacks.enrollment_app import build_app, cdk_json_context, workflow_capacity  # noqa: E402
 from stacks.enrollment_stack import SpeakerEnrollmentStack  # noqa: E402
 from stacks.nag import logical_id  # noqa: E402
+from stacks.workflow import WorkflowCapacity  # noqa: E402
 
 FUNCTION_IDS = (
     "SubmitJobFunction",
@@ -617,6 +618,8 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "WatchlistsTable.Arn"),
         ("s3:GetObject", "InboxBucket.Arn/manifests/*"),
         ("s3:GetObject", "InboxBucket.Arn/fraudsters/*"),
+        ("s3:GetObjectVersion", "InboxBucket.Arn/manifests/*"),  # the version the event names
+        ("s3:GetObjectVersion", "InboxBucket.Arn/fraudsters/*"),
         ("states:StartExecution", "StateMachine"),
         # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
         ("sqs:SendMessage", "DeadLetterQueue.Arn"),
@@ -1177,8 +1180,37 @@ def test_synth_without_the_layer_says_how_to_build_it(tmp_path: Path) -> None:
         build_app(outdir=str(tmp_path / "cdk.out"), layer_dir=tmp_path / "missing")
 
 
+def test_synth_without_the_voiceprint_model_says_how_to_build_it(tmp_path: Path) -> None:
+    """A deploy from a clone that skipped `make model` would ship functions that fail every shard."""
+    code = tmp_path / "lambdas"
+    (code / "speaker_enrollment").mkdir(parents=True)
+    layer = tmp_path / "layer"
+    (layer / "python").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"ge2e.npz is missing: run `make model`"):
+        build_app(outdir=str(tmp_path / "cdk.out"), layer_dir=layer, code_dir=code)
+
+
 def test_cdk_json_runs_app_py_and_sets_feature_flags() -> None:
     config = json.loads((ROOT / "cdk.json").read_text())
     assert config["app"].endswith("python app.py")
     assert config["context"]["@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"] is True
     assert config["context"]["@aws-cdk/aws-iam:minimizePolicies"] is True
+
+
+def test_shard_concurrency_is_configurable_from_the_context(tmp_path: Path) -> None:
+    """New accounts often have a Lambda concurrency limit of 10: the shards' MaxConcurrency and the shard
+    function's reserved concurrency are deploy-time settings (``-c shardMaxConcurrency=…``)."""
+    context = {"shardMaxConcurrency": "4", "shardReservedConcurrency": "8"}
+    assert workflow_capacity(App(context=context)) == WorkflowCapacity(4, 8)
+    assert workflow_capacity(App()) == WorkflowCapacity(10, None)
+    layer = tmp_path / "layer"
+    (layer / "python").mkdir(parents=True)
+    stack = SpeakerEnrollmentStack(App(outdir=str(tmp_path / "out"), context=cdk_json_context()), "Sized",
+                                   code_dir=ROOT / "lambdas",
+                                   layer_dir=layer, capacity=WorkflowCapacity(4, 8))
+    template = Template.from_stack(stack)
+    shard = stack.workflow.functions["EnrollShardFunction"].node.default_child
+    assert template.to_json()["Resources"][stack.resolve(shard.logical_id)]["Properties"][
+        "ReservedConcurrentExecutions"] == 8
+    definition = json.dumps(template.find_resources("AWS::StepFunctions::StateMachine"))
+    assert '\\"MaxConcurrency\\":4' in definition

@@ -120,6 +120,7 @@ class JobCodec:
             "OutputKmsKeyId": job.output_kms_key_id, "CreatedAt": job.created_at, "EndedAt": job.ended_at,
             "JobProgress": {"PercentComplete": job.percent_complete},
             "FailureDetails": job.failure_details.to_api() if job.failure_details else None,
+            "InputVersionId": job.input_version_id,
         }
 
     def decode(self, document: Mapping[str, Any]) -> BatchJob:
@@ -143,6 +144,7 @@ class JobCodec:
             percent_complete=int(document.get("JobProgress", {}).get("PercentComplete", 0)),
             ended_at=_optional_float(document.get("EndedAt")),
             failure_details=FailureDetails(int(failure["StatusCode"]), failure["Message"]) if failure else None,
+            input_version_id=document.get("InputVersionId"),
         )
 
 

@@ -69,8 +69,12 @@ class S3Objects:
     def __init__(self, client: S3Client) -> None:
         self.client = client
 
-    def read(self, location: S3Location) -> bytes:
-        return bytes(self.client.get_object(Bucket=location.bucket, Key=location.key)["Body"].read())
+    def read(self, location: S3Location, version_id: str | None = None) -> bytes:
+        if version_id:
+            response = self.client.get_object(Bucket=location.bucket, Key=location.key, VersionId=version_id)
+        else:
+            response = self.client.get_object(Bucket=location.bucket, Key=location.key)
+        return bytes(response["Body"].read())
 
     def read_json(self, location: S3Location) -> Any:
         return json.loads(self.read(location))
@@ -95,8 +99,12 @@ class S3Objects:
             raise
         return True
 
-    def metadata(self, location: S3Location) -> dict[str, str]:
-        return dict(self.client.head_object(Bucket=location.bucket, Key=location.key).get("Metadata", {}))
+    def metadata(self, location: S3Location, version_id: str | None = None) -> dict[str, str]:
+        if version_id:
+            response = self.client.head_object(Bucket=location.bucket, Key=location.key, VersionId=version_id)
+        else:
+            response = self.client.head_object(Bucket=location.bucket, Key=location.key)
+        return dict(response.get("Metadata", {}))
 
 
 class S3AudioSource:
@@ -125,13 +133,13 @@ class S3DataAccess(S3AudioSource):
         super().__init__(client)
         self._objects = S3Objects(client)
 
-    def read_manifest(self, s3_uri: str) -> bytes:
+    def read_manifest(self, s3_uri: str, version_id: str | None = None) -> bytes:
         try:
             location = parse_s3_uri(s3_uri, needs_key=True)
         except ValueError as exc:
             raise InputNotReadableError(f"InputDataConfig: {exc}") from None
         try:
-            return self._objects.read(location)
+            return self._objects.read(location, version_id)
         except ClientError as error:
             raise InputNotReadableError(f"The input manifest {describe_s3_error(location, error)}") from None
 

@@ -177,8 +177,8 @@ class Workflow(Protocol):
 class DataAccess(AudioSource, Protocol):
     """Reads and writes made with the job's DataAccessRoleArn."""
 
-    def read_manifest(self, s3_uri: str) -> bytes:
-        """Raises InputNotReadableError saying why the manifest cannot be read."""
+    def read_manifest(self, s3_uri: str, version_id: str | None = None) -> bytes:
+        """The manifest (at `version_id` when given); raises InputNotReadableError saying why it cannot be read."""
         ...
 
     def write_output(self, location: S3Location, body: bytes, kms_key_id: str | None) -> None:

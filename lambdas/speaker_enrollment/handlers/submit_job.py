@@ -21,7 +21,8 @@ def upload_of(event: S3EventBridgeNotificationEvent, metadata_of: Any) -> Upload
     obj = detail.object
     upload_id = obj.get("sequencer") or obj.get("version-id") or obj.get("etag") or event.get("id", "")
     bucket, key = detail.bucket.name, obj.key  # the data class decodes the URL-encoded key
-    return Upload(bucket, key, str(upload_id), metadata_of(S3Location(bucket, key)))
+    return Upload(bucket, key, str(upload_id), metadata_of(S3Location(bucket, key), obj.get("version-id")),
+                  obj.get("version-id"))
 
 
 @logger.inject_lambda_context

@@ -66,6 +66,7 @@ class BatchJob:
     percent_complete: int = 0
     ended_at: float | None = None
     failure_details: FailureDetails | None = None
+    input_version_id: str | None = None  # the manifest's version an upload event named (read exactly that one)
 
     def to_api(self) -> dict[str, Any]:
         """The job as Voice ID returns it (Start / Describe / List of its kind)."""

@@ -75,7 +75,8 @@ class JobSteps:
     def prepare(self, job: BatchJob, data: DataAccess) -> PreparedJob:
         """Read and validate the manifest, shard the valid requests, mark the job IN_PROGRESS."""
         schema = self.job_types.of(job).manifest
-        manifest = parse_manifest(data.read_manifest(job.input_s3_uri), self.limits.max_requests_per_job, schema)
+        document = data.read_manifest(job.input_s3_uri, job.input_version_id)
+        manifest = parse_manifest(document, self.limits.max_requests_per_job, schema)
         try:
             output_location(job.output_s3_uri, job.job_id, job.input_s3_uri)
         except ValueError as exc:

@@ -33,6 +33,7 @@ class JobRequest:
     config: JobConfig
     output_kms_key_id: str | None = None
     job_name: str | None = None
+    input_version_id: str | None = None
 
     @property
     def job_id(self) -> str:
@@ -57,7 +58,7 @@ class JobRequest:
             job_id=self.job_id, domain_id=self.domain_id, kind=self.job_type.name, config=self.config,
             data_access_role_arn=self.data_access_role_arn, input_s3_uri=self.input_s3_uri,
             output_s3_uri=self.output_s3_uri, output_kms_key_id=self.output_kms_key_id, created_at=now,
-            job_name=self.job_name,
+            job_name=self.job_name, input_version_id=self.input_version_id,
         )
 
 
@@ -78,6 +79,7 @@ class Upload:
     key: str
     upload_id: str  # one per upload, the same on redelivery (the S3 sequencer)
     metadata: Mapping[str, str]
+    version_id: str | None = None  # in a versioned bucket: the manifest the job reads, whatever is uploaded later
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ def request_from_upload(upload: Upload, job_types: JobTypes, defaults: UploadDef
         output_s3_uri=f"s3://{defaults.output_bucket}/{domain_id}/", output_kms_key_id=defaults.kms_key_id,
         config=job_type.config_from_upload(upload.metadata),
         job_name=upload.metadata.get("job-name") or _job_name_from(match["name"]),
+        input_version_id=upload.version_id,
     )
     return UploadedJob(request, _job_name_problem(upload.metadata) or job_type.upload_problem(upload.metadata))
 
