@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from speaker_enrollment.domain.workflow.errors import JobFailure
 from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.settings import Tunables
 from speaker_enrollment.voiceprint.model import MODEL_ARTIFACT
@@ -48,6 +49,11 @@ LAMBDA_SERVICE_ERRORS = [
 # Every step is idempotent (conditional writes, results keyed by shard), so a function stopped at its timeout
 # (Sandbox.Timedout) or by the task's own timeout is simply run again.
 RETRIED_ERRORS = [*LAMBDA_SERVICE_ERRORS, "Sandbox.Timedout", sfn.Errors.TIMEOUT]
+# What a retry cannot change: the job's own failures (a bad manifest, an unknown domain...), which register
+# themselves by class name (speaker_enrollment.domain.workflow.errors). Anything else a function raises (a crashed
+# runtime, a conflict or throttle still there after the adapters' own retries) is tried again a few times.
+PERMANENT_ERRORS = sorted(JobFailure.known)
+UNEXPECTED_ERROR_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -458,9 +464,11 @@ class EnrollmentWorkflow(Construct):
             task_timeout=sfn.Timeout.duration(spec.timeout.plus(Duration.minutes(1))),
         )
         policy = self._retry
-        task.add_retry(errors=RETRIED_ERRORS, interval=Duration.seconds(policy.interval_seconds),
-                       max_attempts=policy.max_attempts, backoff_rate=policy.backoff_rate,
-                       max_delay=Duration.seconds(policy.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL)
+        for errors, attempts in ((RETRIED_ERRORS, policy.max_attempts), (PERMANENT_ERRORS, 0),
+                                 ([sfn.Errors.ALL], UNEXPECTED_ERROR_ATTEMPTS)):
+            task.add_retry(errors=errors, interval=Duration.seconds(policy.interval_seconds), max_attempts=attempts,
+                           backoff_rate=policy.backoff_rate, max_delay=Duration.seconds(policy.max_delay_seconds),
+                           jitter_strategy=sfn.JitterType.FULL)
         return task
 
     def _grant_state_machine(self, state_machine: sfn.StateMachine) -> None:

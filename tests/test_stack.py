@@ -85,8 +85,14 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 # Every Lambda task: CDK's default attempts with full jitter and a ceiling; a function stopped at its timeout too.
-RETRY = {"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, "Sandbox.Timedout", "States.Timeout"], "IntervalSeconds": 2,
-         "MaxAttempts": 6, "BackoffRate": 2, "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
+_BACKOFF = {"IntervalSeconds": 2, "BackoffRate": 2, "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}
+JOB_FAILURES = ["DomainNotFoundError", "InputNotReadableError", "InvalidJobRequestError", "JobFailure",
+                "JobNotFoundError", "ManifestError", "OutputNotWritableError", "RequestLimitExceededError",
+                "WatchlistNotFoundError"]
+RETRY = [{"ErrorEquals": [*LAMBDA_SERVICE_ERRORS, "Sandbox.Timedout", "States.Timeout"], "MaxAttempts": 6, **_BACKOFF},
+         # a job's own failure is final; anything else (a crashed runtime, say) is tried again a few times
+         {"ErrorEquals": JOB_FAILURES, "MaxAttempts": 0, **_BACKOFF},
+         {"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, **_BACKOFF}]
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 INBOX_NAME = "inbox-bucket"
 INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
@@ -897,7 +903,7 @@ def test_lambda_tasks_call_the_function_arn_directly(synth: Synthesized, state: 
     task = definition(synth)["States"][state]
     assert task["Type"] == "Task"
     assert task["Resource"] == f"arn:aws:lambda:us-east-1:123456789012:function:{function_id}"
-    assert task["Retry"] == [RETRY]
+    assert task["Retry"] == RETRY
 
 
 def test_finalize_gets_domain_job_and_shard_count(synth: Synthesized) -> None:
@@ -930,7 +936,7 @@ def test_enroll_shard_retries_service_errors_and_catches_everything(synth: Synth
     shard = states["EnrollShard"]
     assert shard["Resource"] == "arn:aws:lambda:us-east-1:123456789012:function:EnrollShardFunction"
     assert "Parameters" not in shard  # the item {"DomainId","JobId","ShardIndex","ShardKey"} is the input
-    assert shard["Retry"] == [RETRY]
+    assert shard["Retry"] == RETRY
     assert shard["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "ShardFailed"}]
     assert shard["TimeoutSeconds"] == 960  # the function's 15 minutes plus one
     assert shard["Next"] == "ShardDone"
