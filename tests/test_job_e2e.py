@@ -7,9 +7,11 @@ uploading a manifest under manifests/<DomainId>/ in the inbox bucket.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from enrollctl.local.jobs import job_for_manifest, wait_for_job
 from enrollctl.local.runtime import LocalRuntime
@@ -237,3 +239,44 @@ def test_a_duplicated_upload_event_starts_one_job(runtime: LocalRuntime) -> None
     executions = runtime.client("stepfunctions").list_executions(stateMachineArn=runtime.state_machine_arn)
     assert [e["name"] for e in executions["executions"]].count(job.job_id) == 1
     assert job_for_manifest(jobs, runtime.domain_id, uri) == jobs.get(runtime.domain_id, job.job_id)
+
+
+def started_through_the_api(rt: LocalRuntime, body: bytes) -> BatchJob:
+    """A job whose output cannot be written (a bucket that does not exist): it fails in FinalizeJob with a message
+    naming the output URI."""
+    rt.client("s3").put_object(Bucket=rt.inbox_bucket, Key="api/privacy.json", Body=body)
+    uri = f"s3://{rt.inbox_bucket}/api/privacy.json"
+    client = boto3.client("voice-id", endpoint_url=rt.endpoint, region_name=rt.region, aws_access_key_id="local",
+                          aws_secret_access_key="local")
+    client.start_speaker_enrollment_job(
+        DomainId=rt.domain_id, DataAccessRoleArn=rt.data_access_role_arn, InputDataConfig={"S3Uri": uri},
+        OutputDataConfig={"S3Uri": "s3://no-such-bucket-for-privacy/out/"}, ClientToken="privacy-unwritable")
+    return wait_for_job(DynamoJobStore(rt.client("dynamodb"), rt.jobs_table), rt.domain_id, uri, timeout=300)
+
+
+def test_what_jobs_log_and_leave_in_the_execution_history_holds_nothing_personal(
+    runtime: LocalRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One job enrolls (with a refused and an unreadable request), another fails on its manifest: neither the log
+    records (all levels, extra fields included) nor any state of the executions' histories hold a
+    CustomerSpeakerId, an S3 URI, a role ARN or a voiceprint."""
+    speaker_ids = ("privacy-caller-1", "privacy-caller-2", "privacy-caller-3")
+    with caplog.at_level(logging.DEBUG):
+        enrolled = run(runtime, "privacy.json", manifest(entry("p1", speaker_ids[0], audio(runtime, "allison.wav")),
+                                                         entry("p2", speaker_ids[1], audio(runtime, "nowhere.wav"))))
+        failed = run(runtime, "privacy-broken.json", b"{not json")
+        unwritable = started_through_the_api(runtime, manifest(entry("p3", speaker_ids[2],
+                                                                     audio(runtime, "carlo.wav"))))
+    assert [job.status.value for job in (enrolled, failed, unwritable)] == [
+        "COMPLETED_WITH_ERRORS", "FAILED", "FAILED"]
+    assert unwritable.failure_details is not None and "s3://" in unwritable.failure_details.message  # its owner's
+    sfn = runtime.client("stepfunctions")
+    histories = [sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"]
+                 for e in sfn.list_executions(stateMachineArn=runtime.state_machine_arn)["executions"]
+                 if e["name"] in (enrolled.job_id, failed.job_id, unwritable.job_id)]
+    assert len(histories) == 3
+    ours = [r.__dict__ for r in caplog.records if r.name.startswith(("speaker-enrollment", "speaker_enrollment"))]
+    assert any(record["msg"] == "job failed" for record in ours)  # the functions' logs are captured (WARNING+ here)
+    telemetry = json.dumps(ours, default=str) + json.dumps(histories, default=str)
+    personal = [*speaker_ids, "s3://", runtime.inbox_bucket, runtime.data_access_role_arn, "Voiceprint"]
+    assert [value for value in personal if value in telemetry] == []

@@ -20,7 +20,7 @@ from ..api import CONTENT_TYPE, TARGET_PREFIX, ApiResponse, VoiceIdApi
 from ..api.errors import InternalServerException
 from ..api.model import operation_model
 from ..composition import api_from_env
-from .runtime import logger, metrics, tracer
+from .runtime import logger, metrics, traced, tracer, where
 
 TARGET_HEADER = "x-amz-target"
 UNKNOWN_OPERATION = "Unknown"  # metric dimension of a target that names no Voice ID operation
@@ -70,8 +70,9 @@ def _answer(request: ProxyRequest) -> ApiResponse:
     """VoiceIdApi.handle answers its own errors; this catches what it cannot: building it (wiring, STS)."""
     try:
         return voice_id_api().handle(request.target, request.body)
-    except Exception:  # the client gets Voice ID's error shape, never API Gateway's bare 502
-        logger.exception("the Voice ID API failed", extra={"target": request.target})
+    except Exception as exc:  # the client gets Voice ID's error shape, never API Gateway's bare 502
+        logger.error("the Voice ID API failed", extra={"operation": request.operation,
+                                                        "error_type": type(exc).__name__, "where": where(exc)})
         error = InternalServerException("An internal error occurred.")
         return ApiResponse(error.status, error.body())
 
@@ -84,7 +85,7 @@ def _count(operation: str, status: int) -> None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
 @event_source(data_class=APIGatewayProxyEvent)
 def handler(event: APIGatewayProxyEvent, context: LambdaContext) -> dict[str, Any]:

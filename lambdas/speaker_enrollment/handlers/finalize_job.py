@@ -7,12 +7,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .runtime import JobRef, composition, logger, metrics, open_job, tracer
+from .runtime import JobRef, composition, logger, metrics, open_job, private_errors, traced
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@traced
 @metrics.log_metrics
+@private_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = JobRef.from_event(event)
     job_steps, job = open_job(ref)

@@ -1,20 +1,75 @@
-"""What every handler shares: Powertools, the composition root built once per container, the job reference."""
+"""What every handler shares: Powertools, the composition root built once per container, the job reference, and
+keeping personal data out of telemetry.
+
+Personal data (CustomerSpeakerIds, S3 URIs, role ARNs, voiceprints) stays out of logs, traces and the execution
+history: handlers log ids of jobs and domains only, traces record neither responses nor error messages
+(`traced`), and an error leaves a handler as its type alone (`private_errors`): a job's own failure is recorded
+in its FailureDetails (which its owner reads through the API) before it is raised without its message.
+"""
 
 from __future__ import annotations
 
+import functools
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..composition import Composition
 from ..domain.shared.job import BatchJob
+from ..domain.workflow.errors import JobFailure
 from ..domain.workflow.steps import JobSteps
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+RECORDED = "recorded in the job's FailureDetails"
+Handler = TypeVar("Handler", bound=Callable[[Any, LambdaContext], Any])
+
+
+class UnexpectedError(Exception):
+    """An error the handler did not expect, by type name only (its message may hold personal data)."""
+
+
+def traced(handler: Handler) -> Handler:
+    """X-Ray tracing of `handler` without its response or its error's message (X-Ray does not use the stack's
+    KMS key)."""
+    return cast(Handler, tracer.capture_lambda_handler(handler, capture_response=False, capture_error=False))
+
+
+def where(error: BaseException) -> list[str]:
+    """The frames an error went through, without its message: file, line and function of each."""
+    return [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+            for frame in traceback.extract_tb(error.__traceback__)]
+
+
+def private_errors(handler: Handler) -> Handler:
+    """Let an error out of `handler` by its type alone, and log where it happened. A JobFailure about an event's
+    job is first recorded as the job's FailureDetails (the first failure recorded wins)."""
+
+    @functools.wraps(handler)
+    def wrapped(event: Any, context: LambdaContext) -> Any:
+        try:
+            return handler(event, context)
+        except JobFailure as failure:
+            logger.error("job failure", extra={"error_type": type(failure).__name__, "where": where(failure)})
+            _record(event, failure)
+            raise type(failure)(RECORDED) from None
+        except Exception as error:
+            logger.error("unexpected error", extra={"error_type": type(error).__name__, "where": where(error)})
+            raise UnexpectedError(type(error).__name__) from None
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _record(event: Any, failure: JobFailure) -> None:
+    if isinstance(event, dict) and "DomainId" in event and "JobId" in event:
+        ref = JobRef.from_event(event)
+        composition().steps.fail(ref.domain_id, ref.job_id, type(failure).__name__, failure.message)
 
 
 @cache
