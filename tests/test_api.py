@@ -1,4 +1,5 @@
-"""The Voice ID API on the local runtime, driven by the unmodified boto3 ``voice-id`` client.
+"""The Voice ID API on the local runtime, driven by the unmodified boto3 ``voice-id`` client (on the model shipped
+with the API, as ``enrollctl`` makes it).
 
 One runtime for the module (moto's state is process-wide); each test makes its own domain, so tests do not
 see each other's speakers and jobs. A job runs on real speech, started by StartSpeakerEnrollmentJob.
@@ -18,12 +19,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-import boto3
 import pytest
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from enrollctl.local.runtime import LocalRuntime
+from enrollctl.voiceid_client import Target, voice_id_client
 from helpers import pcm16_wav, recording
 from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoJobStore, DynamoSpeakerStore
 from speaker_enrollment.adapters.kms import KmsMacSigner
@@ -53,8 +54,7 @@ def runtime() -> Iterator[LocalRuntime]:
 
 
 def voice_id(rt: LocalRuntime, **config: Any) -> VoiceId:
-    return boto3.client("voice-id", endpoint_url=rt.endpoint, region_name=rt.region, aws_access_key_id="local",
-                        aws_secret_access_key="local", config=Config(**config))
+    return voice_id_client(Target.resolve(rt.endpoint, rt.region), Config(**config))
 
 
 @pytest.fixture(scope="module")

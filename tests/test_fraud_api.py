@@ -12,9 +12,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import VoiceprintOf, pcm16_wav, recording
@@ -25,7 +23,7 @@ from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new
 from speaker_enrollment.domain.shared.job import BatchJob, JobStatus
 from speaker_enrollment.domain.shared.watchlist import default_watchlist_id
 from speaker_enrollment.domain.workflow.kinds.enrollment import EnrollmentConfig
-from test_api import error_of, start_request, wait_until_final
+from test_api import error_of, start_request, voice_id, wait_until_final
 
 pytestmark = pytest.mark.slow
 FRAUDSTER_QUOTA = 2
@@ -45,8 +43,7 @@ def runtime() -> Iterator[LocalRuntime]:
 
 @pytest.fixture(scope="module")
 def client(runtime: LocalRuntime) -> VoiceId:
-    return boto3.client("voice-id", endpoint_url=runtime.endpoint, region_name=runtime.region,
-                        aws_access_key_id="local", aws_secret_access_key="local", config=Config())
+    return voice_id(runtime)
 
 
 def fraudster_store(rt: LocalRuntime) -> DynamoFraudsterStore:

@@ -14,16 +14,14 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import pcm16_wav, recording
 from speaker_enrollment.adapters.dynamodb import DynamoJobStore
 from speaker_enrollment.domain.shared.job import JobStatus
 from speaker_enrollment.voiceprint.scoring import DEFAULT_FRAUDSTER_SIMILARITY_THRESHOLD
-from test_api import error_of, start_request
+from test_api import error_of, start_request, voice_id
 
 pytestmark = pytest.mark.slow
 FRAUDSTER_QUOTA = 3
@@ -46,8 +44,7 @@ def runtime() -> Iterator[LocalRuntime]:
 
 @pytest.fixture(scope="module")
 def client(runtime: LocalRuntime) -> VoiceId:
-    return boto3.client("voice-id", endpoint_url=runtime.endpoint, region_name=runtime.region,
-                        aws_access_key_id="local", aws_secret_access_key="local", config=Config())
+    return voice_id(runtime)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``enrollctl <voice-id operation>`` (generated from botocore's model), ``enrollctl wait``, the execute-api
+"""``enrollctl <voice-id operation>`` (generated from the shipped model), ``enrollctl wait``, the execute-api
 signing of the voice-id client, and the AWS CLI's model override (``enrollctl aws-cli-model``)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from enrollctl.local.runtime import LocalRuntime
 from enrollctl.local.stack import DEFAULT_PORT
 from enrollctl.shorthand import ParameterError, parse_shorthand
 from enrollctl.voiceid_client import Target, execute_api_region, use_api_gateway_signing, voice_id_client
+from speaker_enrollment.api.model import service_model
 
 DOMAIN_ID = "Ab3dEf6hIj9kLmN0pQr5tU"
 JOB_ID = "Jb3dEf6hIj9kLmN0pQr5tU"
@@ -77,8 +78,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def stubbed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The commands' client, stubbed (botocore still validates the requests and responses)."""
-    session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
-    client = session.client("voice-id", endpoint_url=f"http://127.0.0.1:{DEFAULT_PORT}")
+    client = voice_id_client(Target.resolve(f"http://127.0.0.1:{DEFAULT_PORT}", "us-east-1"))
     for module in (voiceid_commands, voiceid_wait):
         monkeypatch.setattr(module, "voice_id_client", lambda target: client)
     with Stubber(client) as stubber:
@@ -113,7 +113,7 @@ def credential_scope(request: AWSPreparedRequest) -> str:
 
 
 def test_every_operation_of_the_model_is_a_command_named_as_the_aws_cli_names_it() -> None:
-    model = botocore.session.get_session().get_service_model("voice-id")
+    model = service_model()
     commands = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     expected = {botocore.xform_name(name, "-") for name in model.operation_names}
     assert expected <= set(commands.choices)

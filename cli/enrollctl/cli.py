@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_voice_id_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`wait`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from botocore's model)."""
+    """`wait`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from the shipped model)."""
     from enrollctl.voiceid_commands import add_aws_cli_model_command, add_operation_commands  # noqa: PLC0415
     from enrollctl.voiceid_wait import add_wait_command  # noqa: PLC0415
 

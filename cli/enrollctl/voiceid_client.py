@@ -1,5 +1,10 @@
 """boto3's own ``voice-id`` client, pointed at this service: a local runtime, or a deployed stack's API stage.
 
+The client speaks the model shipped with the API (``speaker_enrollment.api.model``: botocore's ``voice-id``
+model and this project's extension), first on its botocore session's data path: a botocore without a
+``voice-id`` model of its own (SDKs drop retired services' models) still makes the client, and the extension's
+operations are methods of it.
+
 A deployed stack's API Gateway authorizes with IAM, which checks a SigV4 signature for the service
 ``execute-api``; botocore signs ``voice-id`` requests for ``voiceid``. One ``before-sign`` hook changes the
 signing name and nothing else (the request, its X-Amz-Target and the client-side validation stay boto3's).
@@ -15,13 +20,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSRequest
-from botocore.loaders import create_loader
+from botocore.config import Config
+from speaker_enrollment.api import model as api_model
 
 from enrollctl.local.jobs import default_endpoint
 from enrollctl.local.stack import DEFAULT_REGION
 
-SERVICE = "voice-id"
+SERVICE = api_model.SERVICE_NAME
 EXECUTE_API = "execute-api"
 SIGNING_EVENT = f"before-sign.{SERVICE}.*"
 EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
@@ -39,16 +46,32 @@ def use_api_gateway_signing(client: Any) -> Any:
     return client
 
 
+def botocore_session(profile: str | None = None) -> botocore.session.Session:
+    """A botocore session whose loader finds ``voice-id`` in the shipped model (extension merged) before any
+    other data path: ``AWS_DATA_PATH``'s, ``~/.aws/models`` and botocore's own are not used for it."""
+    session = botocore.session.Session(profile=profile)
+    session.get_component("data_loader").search_paths.insert(0, str(api_model.DATA_PATH))
+    return session
+
+
+def boto3_session(profile: str | None = None, **options: Any) -> boto3.Session:
+    """A boto3 session on :func:`botocore_session`; ``options`` as ``boto3.Session``'s (region, credentials)."""
+    return boto3.Session(botocore_session=botocore_session(profile), **options)
+
+
 def write_execute_api_model(data_path: Path) -> Path:
-    """For the AWS CLI, which has no signing-name option: botocore's voice-id model with signingName
-    ``execute-api``, at ``<data_path>/voice-id/<version>/service-2.json``. ``AWS_DATA_PATH=<data_path>``
-    makes botocore (and so ``aws voice-id``) load it instead of its own; returns the file."""
-    model = create_loader().load_service_model(SERVICE, "service-2")
-    model["metadata"]["signingName"] = EXECUTE_API
-    path = data_path / SERVICE / str(model["metadata"]["apiVersion"]) / "service-2.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(model, indent=1))
-    return path
+    """For the AWS CLI, which has no signing-name option: the shipped voice-id models (extension merged), the
+    service model with signingName ``execute-api``, as ``<data_path>/voice-id/<version>/<type>.json``.
+    ``AWS_DATA_PATH=<data_path>`` makes botocore (and so ``aws voice-id``) load them instead of its own, or
+    where it has none; returns the service model's file."""
+    directory = data_path / SERVICE / api_model.API_VERSION
+    directory.mkdir(parents=True, exist_ok=True)
+    for type_name in api_model.MODEL_TYPES:
+        model = api_model.load_model(type_name)
+        if type_name == api_model.SERVICE_MODEL:
+            model["metadata"]["signingName"] = EXECUTE_API
+        (directory / f"{type_name}.json").write_text(json.dumps(model, indent=1))
+    return directory / f"{api_model.SERVICE_MODEL}.json"
 
 
 def execute_api_region(endpoint_url: str) -> str | None:
@@ -88,10 +111,10 @@ def _configured_region(profile: str | None) -> str | None:
     return str(region) if region else None
 
 
-def voice_id_client(target: Target) -> Any:
+def voice_id_client(target: Target, config: Config | None = None) -> Any:
     """The client: local runtime (moto: any credentials, nothing to re-sign) or a deployed stage."""
     if not target.deployed:
-        session = boto3.Session(region_name=target.region, **LOCAL_CREDENTIALS)
-        return session.client(SERVICE, endpoint_url=target.endpoint_url)
-    session = boto3.Session(profile_name=target.profile, region_name=target.region)
-    return use_api_gateway_signing(session.client(SERVICE, endpoint_url=target.endpoint_url))
+        session = boto3_session(region_name=target.region, **LOCAL_CREDENTIALS)
+        return session.client(SERVICE, endpoint_url=target.endpoint_url, config=config)
+    session = boto3_session(target.profile, region_name=target.region)
+    return use_api_gateway_signing(session.client(SERVICE, endpoint_url=target.endpoint_url, config=config))

@@ -1,5 +1,6 @@
-"""``enrollctl <operation>``: every Voice ID operation as ``aws voice-id`` names it, generated from botocore's
-own ``voice-id`` model (one generic command, no hand-written one per operation).
+"""``enrollctl <operation>``: every Voice ID operation as ``aws voice-id`` names it, generated from the
+``voice-id`` model its client speaks, the one shipped with the API (botocore's model and this project's
+extension, ``speaker_enrollment.api.model``): one generic command, no hand-written one per operation.
 
 Options are the input members in kebab case (``--domain-id``); structures take JSON or the AWS CLI shorthand
 (``--input-data-config S3Uri=s3://b/k``), lists take several values or one JSON list. The response is printed
@@ -19,7 +20,6 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeAlias
 
-import botocore.session
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.model import OperationModel, ServiceModel, Shape
@@ -28,7 +28,7 @@ from botocore.paginate import PaginatorModel
 from enrollctl.local.jobs import ENDPOINT_ENV
 from enrollctl.local.stack import DEFAULT_PORT, HOST
 from enrollctl.shorthand import SCALAR_TYPES, ParameterError, coerce, list_value, structure_value
-from enrollctl.voiceid_client import SERVICE, Target, voice_id_client, write_execute_api_model
+from enrollctl.voiceid_client import SERVICE, Target, botocore_session, voice_id_client, write_execute_api_model
 
 EXIT_PARAMETER = 252  # as the AWS CLI: the command line is invalid (parsing, client-side validation)
 EXIT_SERVICE = 254  # the service answered with an error
@@ -38,7 +38,7 @@ Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"  # w
 
 @cache
 def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model(SERVICE)
+    return botocore_session().get_service_model(SERVICE)
 
 
 def command_name(operation_name: str) -> str:
@@ -121,9 +121,10 @@ def _add_paging_options(parser: argparse.ArgumentParser) -> None:
 def add_aws_cli_model_command(commands: Commands) -> None:
     model = commands.add_parser(
         "aws-cli-model", help="write the voice-id model that makes `aws voice-id` sign for API Gateway",
-        description="Writes botocore's voice-id model with the SigV4 signing name execute-api under DIR; "
-        "with AWS_DATA_PATH=DIR the AWS CLI (`aws voice-id ... --endpoint-url <stage URL>`) loads it "
-        "instead of its own and so passes API Gateway's IAM authorization.")
+        description="Writes the voice-id model shipped with the API (botocore's, and this project's extension) "
+        "with the SigV4 signing name execute-api under DIR; with AWS_DATA_PATH=DIR the AWS CLI (`aws voice-id ... "
+        "--endpoint-url <stage URL>`) loads it instead of its own (or where it has none) and so passes API "
+        "Gateway's IAM authorization.")
     model.add_argument("directory", metavar="DIR", type=Path)
     model.set_defaults(func=cmd_aws_cli_model)
 
@@ -163,14 +164,14 @@ def _parameter(value: Any, shape: Shape) -> Any:
 
 
 @cache
-def _paginators() -> PaginatorModel:
-    return botocore.session.get_session().get_paginator_model(SERVICE)
+def paginator_model() -> PaginatorModel:
+    return botocore_session().get_paginator_model(SERVICE)
 
 
 def _paginator(operation: OperationModel) -> dict[str, Any] | None:
     """The operation's paginator configuration (input_token, limit_key, ...), if it has one."""
     try:
-        config: dict[str, Any] = _paginators().get_paginator(operation.name)
+        config: dict[str, Any] = paginator_model().get_paginator(operation.name)
     except ValueError:
         return None
     return config
