@@ -169,7 +169,7 @@ class VoiceIdRestApi(Construct):
             "TargetHeaderValidator",
             rest_api=self.rest_api,
             # X-Amz-Target must be present. A body is checked only against a method model, and there is none:
-            # the function validates each operation's input against botocore's own voice-id model instead.
+            # the function validates each operation's input against Voice ID's model (shipped with its code).
             validate_request_parameters=True,
             validate_request_body=True,
         )

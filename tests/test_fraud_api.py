@@ -23,6 +23,7 @@ from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new
 from speaker_enrollment.domain.shared.job import BatchJob, JobStatus
 from speaker_enrollment.domain.shared.watchlist import default_watchlist_id
 from speaker_enrollment.domain.workflow.kinds.enrollment import EnrollmentConfig
+from speaker_enrollment.voiceprint.scoring import DEFAULT_FRAUD_RISK_THRESHOLD
 from test_api import error_of, start_request, voice_id, wait_until_final
 
 pytestmark = pytest.mark.slow
@@ -183,7 +184,7 @@ def test_a_job_started_by_the_api_refuses_the_fraudster_of_the_named_watchlist(
     results = output(runtime, job)
     assert job["JobStatus"] == "COMPLETED_WITH_ERRORS" and results["allison"] == "NEW_ENROLLMENT"
     refusal = str(results["carlo"])
-    assert refusal.startswith("400: Fraud risk ") and "(threshold 60)" in refusal
+    assert refusal.startswith("400: Fraud risk ") and f"(threshold {DEFAULT_FRAUD_RISK_THRESHOLD})" in refusal
     assert carlo.generated_fraudster_id in refusal and watchlist_id in refusal
 
 

@@ -26,6 +26,7 @@ from speaker_enrollment.domain.workflow.output import merge_results
 from speaker_enrollment.domain.workflow.results import JobResult, RequestError
 from speaker_enrollment.domain.workflow.submission import Upload, UploadDefaults, request_from_upload
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
+from speaker_enrollment.voiceprint.scoring import DEFAULT_FRAUDSTER_SIMILARITY_THRESHOLD
 
 DOMAIN = "R" * 22
 RECORDINGS = {"carlo-0": ("carlo-it", 40, 0), "carlo-1": ("carlo-it", 40, 1), "june": ("june-fr", 40, 0),
@@ -139,7 +140,8 @@ def test_two_recordings_of_one_fraudster_register_once_and_a_retry_registers_not
     assert isinstance(again, SuccessfulRegistration) and isinstance(short, RequestError)
     assert (carlo.status.value, june.status.value, again.status.value) == (
         "NEW_REGISTRATION", "NEW_REGISTRATION", "DUPLICATE_SKIPPED")
-    assert again.generated_fraudster_id == carlo.generated_fraudster_id and again.similarity_score >= 60
+    assert again.generated_fraudster_id == carlo.generated_fraudster_id
+    assert again.similarity_score >= DEFAULT_FRAUDSTER_SIMILARITY_THRESHOLD
     assert short.error_code == 400 and "Not enough speech" in short.error_message
     assert {f.watchlist_ids for f in fraudsters.fraudsters} == {frozenset({default_watchlist_id(DOMAIN)})}
     assert run(*requests) == first  # the retried shard reports what the first attempt registered
@@ -153,7 +155,7 @@ def test_register_as_new_registers_a_duplicate_until_the_watchlist_is_full(
     config = RegistrationConfig(DuplicateRegistrationAction.REGISTER_AS_NEW)
     again, june = run(request("again", "carlo-1"), request("june", "june"), config=config, quota=2, job_id="K")
     assert isinstance(again, SuccessfulRegistration) and again.status.value == "NEW_REGISTRATION"
-    assert again.similarity_score >= 60
+    assert again.similarity_score >= DEFAULT_FRAUDSTER_SIMILARITY_THRESHOLD
     assert isinstance(june, RequestError) and june.error_code == 402
     assert len(fraudsters.fraudsters) == 2
 
