@@ -11,6 +11,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.enrollment_stack import SpeakerEnrollmentStack
+from stacks.storage import DataRetention
 from stacks.workflow import WorkflowCapacity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,16 @@ def workflow_capacity(app: App) -> WorkflowCapacity:
     )
 
 
+def data_retention(app: App) -> DataRetention:
+    """``-c inboxRetentionDays=N`` / ``-c noncurrentVersionDays=N`` (or cdk.json's context)."""
+    defaults = DataRetention()
+    return DataRetention(
+        inbox_days=int(app.node.try_get_context("inboxRetentionDays") or defaults.inbox_days),
+        noncurrent_version_days=int(app.node.try_get_context("noncurrentVersionDays")
+                                    or defaults.noncurrent_version_days),
+    )
+
+
 def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
               code_dir: Path = CODE_DIR) -> tuple[App, SpeakerEnrollmentStack]:
     """The app with its one stack and cdk-nag's AWS Solutions checks (run at synth)."""
@@ -46,6 +57,7 @@ def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
         STACK_NAME,
         code_dir=code_dir,
         capacity=workflow_capacity(app),
+        retention=data_retention(app),
         layer_dir=layer if layer.is_absolute() else ROOT / layer,
         description="Self-hosted speaker enrollment jobs (replacement for Amazon Connect Voice ID batch enrollment)",
     )

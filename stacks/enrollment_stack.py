@@ -12,7 +12,7 @@ from speaker_enrollment.settings import Tunables
 from stacks.api import VoiceIdRestApi
 from stacks.failure_watch import ExecutionFailureWatch
 from stacks.ingest import ManifestIngest
-from stacks.storage import EnrollmentStorage
+from stacks.storage import DataRetention, EnrollmentStorage
 from stacks.workflow import EnrollmentWorkflow, WorkflowCapacity
 
 
@@ -28,10 +28,11 @@ class SpeakerEnrollmentStack(Stack):
         layer_dir: Path,
         settings: Tunables | None = None,
         capacity: WorkflowCapacity | None = None,
+        retention: DataRetention | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.storage = EnrollmentStorage(self, "Storage")
+        self.storage = EnrollmentStorage(self, "Storage", retention=retention)
         self.workflow = EnrollmentWorkflow(
             self, "Workflow", storage=self.storage, code_dir=code_dir, layer_dir=layer_dir, settings=settings,
             capacity=capacity,

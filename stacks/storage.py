@@ -6,6 +6,7 @@ Names follow docs/architecture.md (section "Storage").
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -20,16 +21,27 @@ WORK_OBJECTS_EXPIRE_AFTER = Duration.days(30)
 ACCESS_LOGS_EXPIRE_AFTER = Duration.days(365)
 
 
+@dataclass(frozen=True)
+class DataRetention:
+    """How long raw caller audio and replaced object versions stay (CDK context ``inboxRetentionDays``,
+    ``noncurrentVersionDays``). Voiceprints are made within minutes of an upload; the audio is not needed after."""
+
+    inbox_days: int = 30
+    noncurrent_version_days: int = 7
+
+
 class EnrollmentStorage(Construct):
     """KMS keys (data, NextToken HMAC), inbox / output / work buckets (+ their access-log bucket), Domains / Jobs /
     Speakers / Watchlists / Fraudsters tables."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, retention: DataRetention | None = None) -> None:
         super().__init__(scope, construct_id)
+        self.retention = retention or DataRetention()
         self.key = self._key()
         self.token_key = self._token_key()
         self.access_log_bucket = self._access_log_bucket()
-        self.inbox_bucket = self._data_bucket("InboxBucket", versioned=True)
+        self.inbox_bucket = self._data_bucket("InboxBucket", versioned=True,
+                                              expire_after=Duration.days(self.retention.inbox_days))
         self._enable_eventbridge_notifications(self.inbox_bucket)
         self.output_bucket = self._data_bucket("OutputBucket", versioned=True)
         self.work_bucket = self._data_bucket("WorkBucket", versioned=False, expire_after=WORK_OBJECTS_EXPIRE_AFTER)
@@ -38,11 +50,12 @@ class EnrollmentStorage(Construct):
         self.jobs_table = self._table("JobsTable", partition_key="DomainId", sort_key="JobId",
                                       time_to_live_attribute="ExpiresAt")
         self.speakers_table = self._table("SpeakersTable", partition_key="DomainId", sort_key="CustomerSpeakerId")
+        # Keys only: the index finds a speaker's CustomerSpeakerId, and holds no second copy of its voiceprint.
         self.speakers_table.add_global_secondary_index(
             index_name="GeneratedSpeakerId",
             partition_key=_string("DomainId"),
             sort_key=_string("GeneratedSpeakerId"),
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
         self.fraudsters_table = self._table("FraudstersTable", partition_key="DomainId",
@@ -124,6 +137,10 @@ class EnrollmentStorage(Construct):
         rules = [s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))]
         if expire_after is not None:
             rules.append(s3.LifecycleRule(expiration=expire_after))
+        if versioned:  # a replaced or deleted object's old version is personal data too
+            rules.append(s3.LifecycleRule(
+                noncurrent_version_expiration=Duration.days(self.retention.noncurrent_version_days),
+                expired_object_delete_marker=expire_after is None))
         return s3.Bucket(
             self,
             construct_id,

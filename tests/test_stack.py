@@ -422,6 +422,16 @@ def test_work_objects_expire_after_30_days(synth: Synthesized) -> None:
     assert {"ExpirationInDays": 30, "Status": "Enabled"} in rules
 
 
+def test_raw_caller_audio_and_replaced_versions_expire(synth: Synthesized) -> None:
+    """Personal data does not outlive its use: the inbox (caller audio, manifests) expires after 30 days, and a
+    replaced or deleted object's old versions after 7 in both versioned buckets."""
+    inbox = synth.resource("InboxBucket")["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"ExpirationInDays": 30, "Status": "Enabled"} in inbox
+    for bucket in ("InboxBucket", "OutputBucket"):
+        rules = synth.resource(bucket)["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert any(rule.get("NoncurrentVersionExpiration") == {"NoncurrentDays": 7} for rule in rules), bucket
+
+
 # ------------------------------------------------------------------------------------------- KMS, DynamoDB
 
 
@@ -474,7 +484,7 @@ def test_speakers_table_has_the_generated_speaker_id_index(synth: Synthesized) -
                 {"AttributeName": "DomainId", "KeyType": "HASH"},
                 {"AttributeName": "GeneratedSpeakerId", "KeyType": "RANGE"},
             ],
-            "Projection": {"ProjectionType": "ALL"},
+            "Projection": {"ProjectionType": "KEYS_ONLY"},  # no second copy of any voiceprint
         }
     ]
 
