@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
+from botocore import handlers
 from botocore.exceptions import EndpointConnectionError
-from enrollctl.local import LocalRuntime
+from enrollctl.local import LocalRuntime, call_guard
 from enrollctl.local.lambda_runner import InProcessLambda, LambdaContext
 from enrollctl.local.resources import Clients, _placeholder_zip
 from enrollctl.local.stack import LocalNames, build_resolver, local_settings, mirror, placeholder_keys
@@ -26,7 +28,9 @@ from enrollctl.local.template import Resolver, TemplateError, find_template, has
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.events.models import EventPattern
-from moto.s3.models import s3_backends
+from moto.s3.models import FakeKey, s3_backends
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+from moto.stepfunctions.parser.backend.execution import Execution
 from speaker_enrollment.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +38,9 @@ if str(REPO) not in sys.path:  # the CDK app is not an installed package (as in 
     sys.path.insert(0, str(REPO))
 
 from stacks.api import API_FUNCTION  # noqa: E402
-from stacks.workflow import ALL_FUNCTIONS, SUBMIT  # noqa: E402
+from stacks.failure_watch import EVENT_RETRY_ATTEMPTS, execution_failure_pattern  # noqa: E402
+from stacks.ingest import FUNCTION_ASYNC_RETRY_ATTEMPTS  # noqa: E402
+from stacks.workflow import ALL_FUNCTIONS, FAIL, SUBMIT  # noqa: E402
 
 STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION)  # what the CDK stack declares, read-only
 INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn"]
@@ -86,14 +92,19 @@ def test_starts_on_a_free_port_and_stops_cleanly(template: dict[str, Any]) -> No
     assert dict(os.environ) == env_before
     assert json.dumps(default_user_config, sort_keys=True, default=str) == config_before
     assert LambdaSimpleBackend.invoke.__name__ == "invoke"  # moto's own method is back
+    assert (StateTaskLambda._from_error.__qualname__, Execution.stop.__qualname__) == (
+        "StateTaskLambda._from_error", "Execution.stop")
+    assert not set(call_guard.HOOKS) & set(handlers.BUILTIN_HANDLERS)  # later botocore sessions are plain again
     closed = Clients(runtime.endpoint, runtime.region)("s3")
     with pytest.raises(EndpointConnectionError):
         closed.list_buckets()
 
 
 def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path: Path) -> None:
-    env = {**os.environ, "ENROLLCTL_TEMPLATE": str(template_path), "PYTHONUNBUFFERED": "1"}
-    serve = subprocess.Popen([sys.executable, "-m", "enrollctl.cli", "serve", "--port", "0"], cwd=REPO,
+    env = {**os.environ, "ENROLLCTL_TEMPLATE": str(template_path), "PYTHONUNBUFFERED": "1",
+           "ENROLLCTL_FAULTS": "s3-slowdown=0.5"}
+    serve = subprocess.Popen([sys.executable, "-m", "enrollctl.cli", "serve", "--port", "0", "--fault-seed", "3",
+                              "--function-timeout", "EnrollShardFunction=4"], cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert serve.stdout is not None
@@ -106,8 +117,13 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
         jobs = subprocess.run([sys.executable, "-m", "enrollctl.cli", "jobs", "--endpoint", info["Endpoint"]],
                               cwd=REPO, env=env, capture_output=True, text=True, check=True, timeout=60)
         assert jobs.stdout.split() == ["JobId", "JobName", "JobStatus", "Percent", "CreatedAt"]
+        lam = Clients(info["Endpoint"], info["Region"])("lambda")
+        assert lam.get_function_configuration(FunctionName="speaker-enrollment-enroll-shard")["Timeout"] == 4
         serve.send_signal(signal.SIGINT)
-        assert serve.wait(timeout=30) == 0
+        out, err = serve.communicate(timeout=30)
+        assert serve.returncode == 0
+        assert json.loads(out) == {"FaultCounts": {"s3-slowdown": {"injected": 0, "surfaced": 0}}, "FaultSeed": 3}
+        assert "injecting faults s3-slowdown=0.5 with seed 3" in err
     finally:
         if serve.poll() is None:
             serve.kill()
@@ -242,12 +258,50 @@ def test_a_manifest_upload_delivers_the_eventbridge_event_to_submit_job(runtime:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"])
     detail = event["detail"]
     assert detail["bucket"] == {"name": runtime.inbox_bucket}
-    assert detail["object"]["key"] == key
+    assert detail["object"]["key"] == f"manifests/{runtime.domain_id}/batch+1.json"  # URL-encoded, as S3 sends it
     assert detail["object"]["size"] == len(b'{"Version":"1.0"}')
     assert detail["object"]["etag"] == put["ETag"].strip('"')
     assert detail["object"]["version-id"] == put["VersionId"]  # the stack's inbox is versioned
     assert detail["object"]["sequencer"]
     assert detail["reason"] == "PutObject"
+
+
+def test_the_upload_event_is_published_once_the_object_and_its_metadata_are_stored(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto notifies from inside put_object, before it sets the object's metadata: the trigger waits for the request
+    to be served, so a target reading the metadata (the submit function does) always finds it."""
+    seen: list[dict[str, str]] = []
+    set_metadata = FakeKey.set_metadata
+
+    def slowly(key: FakeKey, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.3)  # widens moto's window between the notification and the metadata
+        set_metadata(key, *args, **kwargs)
+
+    monkeypatch.setattr(FakeKey, "set_metadata", slowly)
+
+    def read_metadata(event: dict[str, Any], context: object) -> dict[str, str]:
+        key = unquote_plus(event["detail"]["object"]["key"])
+        seen.append(boto3.client("s3").head_object(Bucket=runtime.inbox_bucket, Key=key)["Metadata"])
+        return {}
+
+    for route in runtime.local_stack.ingest_routes:
+        InProcessLambda.register(route.function_name, read_metadata)
+    s3 = runtime.client("s3")
+    for index in range(3):
+        s3.put_object(Bucket=runtime.inbox_bucket, Key=f"manifests/{runtime.domain_id}/m{index}.json", Body=b"{}",
+                      Metadata={"job-name": f"job-{index}"})
+    wait_until(lambda: len(seen) == 3)
+    assert [m.get("job-name") for m in seen] == ["job-0", "job-1", "job-2"]
+
+
+def test_execution_status_changes_go_to_the_target_of_the_stack_rule(runtime: LocalRuntime) -> None:
+    (route,) = [route for route in runtime.local_stack.event_routes if route.on("aws.states")]
+    fail_job = runtime.local_stack.function(FAIL.construct_id)
+    assert route.pattern == execution_failure_pattern(runtime.state_machine_arn)
+    assert (route.function_name, route.retry_attempts) == (fail_job.name, EVENT_RETRY_ATTEMPTS)
+    submit = runtime.local_stack.function(SUBMIT.construct_id)
+    assert fail_job.async_retry_attempts == submit.async_retry_attempts == FUNCTION_ASYNC_RETRY_ATTEMPTS
 
 
 def test_the_local_trigger_uses_the_stack_rule_pattern(template: dict[str, Any]) -> None:

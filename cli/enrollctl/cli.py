@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -66,11 +68,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from enrollctl.local.runtime import LocalRuntime  # noqa: PLC0415 - moto only when serving
 
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="enrollctl: %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    runtime = LocalRuntime.start(port=args.port, region=args.region)
+    runtime = LocalRuntime.start(port=args.port, region=args.region, faults=args.faults, fault_seed=args.fault_seed,
+                                 function_timeouts=dict(args.function_timeout))
     print(runtime.info().json_line(), flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        runtime.serve_forever()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            runtime.serve_forever()
+    finally:
+        if runtime.faults.active:  # one more JSON line: what was injected, per fault
+            counts = {name: count.as_dict() for name, count in runtime.fault_counts().items()}
+            print(json.dumps({"FaultCounts": counts, "FaultSeed": runtime.faults.seed}), flush=True)
     return 0
 
 
@@ -90,14 +99,48 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _fault_spec(text: str) -> str:
+    from enrollctl.local.faults import FaultSpecError, parse_rates  # noqa: PLC0415
+
+    try:
+        parse_rates(text)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _function_timeout(text: str) -> tuple[str, int]:
+    name, separator, seconds = text.partition("=")
+    if not separator or not name or not seconds.isdigit() or int(seconds) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=SECONDS (a construct id, whole seconds >= 1)")
+    return name, int(seconds)
+
+
+def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from enrollctl.local.faults import FAULT_SEED_ENV, FAULTS_ENV, Fault  # noqa: PLC0415
     from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION  # noqa: PLC0415
 
     serve = commands.add_parser("serve", help="run the whole stack locally (emulated AWS endpoint, no Docker)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT,
                        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
     serve.add_argument("--region", default=DEFAULT_REGION)
+    serve.add_argument("--faults", type=_fault_spec, default=os.environ.get(FAULTS_ENV, ""), metavar="SPEC",
+                       help="inject faults as the services produce them: comma-separated NAME=RATE, RATE in 0..1, "
+                            f"NAME one of {', '.join(Fault)} (default ${FAULTS_ENV}); each is logged on stderr, "
+                            "and the counts are printed (a JSON line) on exit")
+    serve.add_argument("--fault-seed", type=int, default=os.environ.get(FAULT_SEED_ENV), metavar="N",
+                       help=f"seed of the faults' random source, for a reproducible run (default ${FAULT_SEED_ENV}, "
+                            "else a random one, logged)")
+    serve.add_argument("--function-timeout", type=_function_timeout, action="append", default=[],
+                       metavar="NAME=SECONDS", help="override the timeout of the function with construct id NAME "
+                                                    "(e.g. EnrollShardFunction=4); repeatable")
     serve.set_defaults(func=cmd_serve)
+
+
+def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION  # noqa: PLC0415
+
+    _add_serve_command(commands)
 
     jobs = commands.add_parser("jobs", help="list the jobs of a running `enrollctl serve`")
     jobs.add_argument("--endpoint", default=None,

@@ -8,6 +8,13 @@ event and a Lambda-like context; the result is returned as JSON. An exception be
 (``X-Amz-Function-Error: Unhandled``, payload ``{"errorType", "errorMessage", "stackTrace"}``), exactly
 what Step Functions turns into the task's ``Error`` / ``Cause`` for Retry and Catch.
 
+As Lambda does, the runner enforces each function's timeout: the handler runs in a thread of its own, its context
+reports the time really left, and at the deadline the caller gets ``Sandbox.Timedout`` while the handler thread is
+abandoned (Python cannot stop a thread: it runs on, but every AWS call it still makes fails, see ``call_guard``).
+Faults (``faults``): a throttled invoke is refused with 429 ``TooManyRequestsException`` before the handler runs; a
+crashed invocation is killed after a random number of its AWS calls and reports ``Runtime.ExitError``, as a
+sandbox whose runtime process died does.
+
 Environment: all our functions share the same variable names and values locally, so the runtime sets
 them once in ``os.environ`` before serving; the runner never mutates the environment per call (handlers
 run concurrently in server threads).
@@ -18,6 +25,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -25,15 +33,40 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
+
+from enrollctl.local import task_errors
+from enrollctl.local.faults import Fault, FaultInjector
+from enrollctl.local.invocations import Invocation, InvocationState, Raised, Returned, SandboxGone, acting_as
 
 LOG = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
 _ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
 _LOCK = threading.Lock()
+# Who invokes: the services that invoke the stack's functions are the ones a throttle answers. moto's engine signs
+# its calls with this access key (moto.stepfunctions.parser.asl.utils.boto_client, moto 5.2.5); the local event
+# deliveries (``events``) sign theirs with the other.
+STEP_FUNCTIONS_ACCESS_KEY = "ak"
+EVENTBRIDGE_ACCESS_KEY = "eventbridge"
+SERVICE_CALLERS = {STEP_FUNCTIONS_ACCESS_KEY: "Step Functions", EVENTBRIDGE_ACCESS_KEY: "EventBridge"}
+CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+KILL_AFTER_MAX_CALLS = 10  # a crashed invocation dies after 0..10 AWS calls (or just before reporting)
+TOO_MANY_REQUESTS = 429
+
+
+class TooManyRequestsError(JsonRESTError):
+    """Lambda's answer to an invoke beyond the function's (or the account's) concurrency."""
+
+    code = TOO_MANY_REQUESTS
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        self.description = json.dumps({"Reason": "ConcurrentInvocationLimitExceeded", "Type": "User",
+                                       "message": "Rate Exceeded."})
 
 
 @dataclass
@@ -48,14 +81,14 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = ""
     log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
+    deadline: float = 0.0  # time.monotonic() when the function's timeout stops it; 0: timeout_seconds from now
 
     def __post_init__(self) -> None:
         self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+        self.deadline = self.deadline or time.monotonic() + self.timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self._started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 class LambdaFunctionError(Exception):
@@ -71,12 +104,16 @@ class InProcessLambda:
 
     _installs = 0
     _overrides: dict[str, Handler] = {}  # noqa: RUF012 - process-wide registry, guarded by _LOCK
+    faults: ClassVar[FaultInjector | None] = None
 
     @classmethod
-    def install(cls) -> None:
+    def install(cls, faults: FaultInjector | None = None) -> None:
         with _LOCK:
             cls._installs += 1
+            if faults is not None:
+                cls.faults = faults
             LambdaSimpleBackend.invoke = _patched_invoke  # type: ignore[method-assign]
+            task_errors.install()
 
     @classmethod
     def uninstall(cls) -> None:
@@ -84,13 +121,21 @@ class InProcessLambda:
             cls._installs = max(0, cls._installs - 1)
             if cls._installs == 0:
                 LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]
+                task_errors.uninstall()
                 cls._overrides.clear()
+                cls.faults = None
 
     @classmethod
     def register(cls, function_name: str, handler: Handler) -> None:
         """Run ``handler`` for ``function_name`` instead of importing the function's Handler path."""
         with _LOCK:
             cls._overrides[function_name] = handler
+
+    @classmethod
+    def unregister(cls, function_name: str) -> None:
+        """Run the function's own Handler again."""
+        with _LOCK:
+            cls._overrides.pop(function_name, None)
 
     @classmethod
     def handler_for(cls, function_name: str, handler_path: str) -> Handler:
@@ -130,26 +175,84 @@ def error_payload(exc: BaseException, request_id: str) -> dict[str, Any]:
     }
 
 
+def runtime_error(error_type: str, request_id: str, message: str) -> dict[str, Any]:
+    """An error the Lambda service reports for the runtime (not raised by the handler's code)."""
+    return {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+
+
 def call_function(fn: Any, event: Any) -> Any:
-    """Run the moto LambdaFunction ``fn`` in-process; raise LambdaFunctionError on a handler error."""
-    context = LambdaContext(
+    """Run the moto LambdaFunction ``fn`` in-process, within its timeout; raise LambdaFunctionError when the
+    invocation fails (the handler raised, timed out, or its sandbox was killed)."""
+    request_id = str(uuid.uuid4())
+    handler = _handler(fn, request_id)
+    context = LambdaContext(  # after the import: Lambda's init phase does not count against the timeout
         function_name=fn.function_name,
         function_version=str(getattr(fn, "version", "$LATEST")),
         invoked_function_arn=fn.function_arn,
         memory_limit_in_mb=int(fn.memory_size or 128),
         timeout_seconds=int(fn.timeout or 3),
+        aws_request_id=request_id,
     )
+    invocation = Invocation(fn.function_name, request_id, context.deadline, kill_after=_kill_point())
+    outcome = _run_until_deadline(handler, event, context, invocation)
+    if isinstance(outcome, Raised):
+        raise LambdaFunctionError(outcome.payload)
+    return outcome.value
+
+
+def _handler(fn: Any, request_id: str) -> Handler:
     try:
-        handler = InProcessLambda.handler_for(fn.function_name, fn.handler)
+        return InProcessLambda.handler_for(fn.function_name, fn.handler)
     except Exception as exc:
-        payload = error_payload(exc, context.aws_request_id)
+        payload = error_payload(exc, request_id)
         payload["errorType"] = "Runtime.ImportModuleError"
         raise LambdaFunctionError(payload) from exc
-    try:
-        return handler(event, context)
-    except Exception as exc:
-        LOG.info("function %s raised %s: %s", fn.function_name, type(exc).__name__, exc)
-        raise LambdaFunctionError(error_payload(exc, context.aws_request_id)) from exc
+
+
+def _kill_point() -> int | None:
+    """How many AWS calls an invocation makes before the lambda-crash fault kills it (None: it is not killed)."""
+    faults = InProcessLambda.faults
+    if faults is None or not faults.fires(Fault.LAMBDA_CRASH):
+        return None
+    return faults.randint(0, KILL_AFTER_MAX_CALLS)
+
+
+def _run_until_deadline(handler: Handler, event: Any, context: LambdaContext,
+                        invocation: Invocation) -> Returned | Raised:
+    thread = threading.Thread(target=_run_handler, args=(handler, event, context, invocation),
+                              name=f"lambda-{invocation.function_name}", daemon=True)
+    thread.start()
+    if not invocation.ended.wait(invocation.remaining_seconds()):
+        invocation.end(InvocationState.TIMED_OUT)
+    return _outcome(invocation, context.timeout_seconds)
+
+
+def _run_handler(handler: Handler, event: Any, context: LambdaContext, invocation: Invocation) -> None:
+    with acting_as(invocation):
+        try:
+            outcome: Returned | Raised = Returned(handler(event, context))
+        except SandboxGone:
+            return  # the invocation has ended already: nobody waits for this outcome
+        except BaseException as exc:  # whatever the handler raises (SystemExit too) is the function's error
+            LOG.info("function %s raised %s: %s", invocation.function_name, type(exc).__name__, exc)
+            outcome = Raised(error_payload(exc, invocation.request_id))
+    invocation.finish(outcome)
+
+
+def _outcome(invocation: Invocation, timeout_seconds: int) -> Returned | Raised:
+    if invocation.state is InvocationState.TIMED_OUT:
+        LOG.warning("function %s timed out after %d s: reported as Sandbox.Timedout; its handler runs on "
+                    "abandoned, and its further AWS calls fail", invocation.function_name, timeout_seconds)
+        return Raised(runtime_error("Sandbox.Timedout", invocation.request_id,
+                                    f"Task timed out after {timeout_seconds:.2f} seconds"))
+    if invocation.state is InvocationState.KILLED:
+        if InProcessLambda.faults is not None:
+            InProcessLambda.faults.injected(Fault.LAMBDA_CRASH, f"{invocation.function_name} killed after "
+                                                                f"{invocation.calls} AWS call(s): Runtime.ExitError")
+        return Raised(runtime_error("Runtime.ExitError", invocation.request_id,
+                                    "Runtime exited with error: signal: killed"))
+    assert invocation.outcome is not None  # RETURNED: set before the state
+    return invocation.outcome
 
 
 def _decode_event(body: Any) -> Any:
@@ -186,6 +289,7 @@ def _patched_invoke(  # noqa: PLR0917 - the signature of the method it replaces
     response_headers: Any,
 ) -> bytes:
     fn = self.get_function(function_name, qualifier)
+    _refuse_when_throttled(fn.function_name, headers)
     invocation_type = str(headers.get("X-Amz-Invocation-Type", "RequestResponse")).lower()
     if invocation_type == "dryrun":
         return b""
@@ -196,3 +300,18 @@ def _patched_invoke(  # noqa: PLR0917 - the signature of the method it replaces
     payload = _run_to_payload(fn, event, response_headers)
     response_headers["Content-Length"] = str(len(payload))
     return payload
+
+
+def service_caller(headers: Any) -> str | None:
+    """The AWS service that signed an invoke (Step Functions, EventBridge), None for any other caller."""
+    match = CREDENTIAL.search(str(headers.get("Authorization", "")))
+    return SERVICE_CALLERS.get(match.group(1)) if match else None
+
+
+def _refuse_when_throttled(function_name: str, headers: Any) -> None:
+    faults, caller = InProcessLambda.faults, service_caller(headers)
+    if faults is None or caller is None or not faults.fires(Fault.LAMBDA_THROTTLE):
+        return
+    faults.injected(Fault.LAMBDA_THROTTLE,
+                    f"TooManyRequestsException (429) for an Invoke of {function_name} by {caller}")
+    raise TooManyRequestsError()

@@ -29,8 +29,8 @@ DOMAIN_ID_ALPHABET = string.ascii_letters + string.digits
 class Clients:
     """boto3 clients bound to the local endpoint (explicit credentials: never the user's real ones)."""
 
-    def __init__(self, endpoint: str, region: str, config: Config | None = None) -> None:
-        self._session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local",
+    def __init__(self, endpoint: str, region: str, config: Config | None = None, access_key: str = "local") -> None:
+        self._session = boto3.session.Session(aws_access_key_id=access_key, aws_secret_access_key="local",
                                               region_name=region)
         self._endpoint = endpoint
         self._config = config

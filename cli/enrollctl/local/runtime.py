@@ -1,7 +1,8 @@
 """``LocalRuntime``: the whole stack, emulated in-process on 127.0.0.1 (moto server + in-process Lambda
-handlers + the synthesized state machine + the S3 upload trigger + the Voice ID API on the same port), every
-resource and variable as the synthesized template says (``stack``). One per process: moto's backends, its
-config and ``MOTO_PORT`` are process-wide."""
+handlers + the synthesized state machine + the stack's EventBridge rules on S3 uploads and execution status
+changes + the Voice ID API on the same port), every resource and variable as the synthesized template says
+(``stack``); optionally with faults injected as the real services produce them (``faults``). One per process:
+moto's backends, its config and ``MOTO_PORT`` are process-wide."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,10 +25,14 @@ from speaker_enrollment.composition import api_from_env
 from speaker_enrollment.settings import Settings
 
 from enrollctl.local import resources, stack
-from enrollctl.local.lambda_runner import InProcessLambda, cold_start
+from enrollctl.local.call_guard import CallGuard
+from enrollctl.local.events import LambdaTarget, LocalEventBus, Rule
+from enrollctl.local.execution_events import ExecutionStatusEvents
+from enrollctl.local.faults import Fault, FaultCount, FaultInjector
+from enrollctl.local.lambda_runner import EVENTBRIDGE_ACCESS_KEY, InProcessLambda, cold_start
 from enrollctl.local.resources import Clients
 from enrollctl.local.s3_trigger import S3Trigger
-from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, NO_KEY, FunctionSpec, LocalStack
+from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, NO_KEY, EventRoute, FunctionSpec, LocalStack
 from enrollctl.local.template import TemplateError, load_template
 from enrollctl.local.voiceid import EmulatorServer
 
@@ -46,6 +51,7 @@ HANDLER_PACKAGES = (stack.HANDLER_PACKAGE,)
 WARM_SERVICES = ("s3", "dynamodb", "stepfunctions", "sts", "kms", "lambda")
 DROPPED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS")
+Faults = FaultInjector | Mapping[Fault, float] | str | None
 
 
 @dataclass(frozen=True)
@@ -107,16 +113,22 @@ class LocalRuntime:
 
     def __init__(self, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
                  template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None, *, faults: Faults = None,
+                 fault_seed: int | None = None, function_timeouts: Mapping[str, int] | None = None) -> None:
         self.port = port
         self.environment_overrides = dict(environment or {})
         self.region = region
         self.domain_id = domain_id or resources.new_domain_id()
+        self.faults = faults if isinstance(faults, FaultInjector) else FaultInjector(faults, fault_seed)
+        self.function_timeouts = dict(function_timeouts or {})  # construct id → seconds
         self._template_source = template
         self._server: EmulatorServer | None = None
         self._env = _Environment()
         self._saved_config: dict[str, Any] = {}
+        self._guard = CallGuard(self.faults)
+        self._bus: LocalEventBus | None = None
         self._trigger: S3Trigger | None = None
+        self._status_events: ExecutionStatusEvents | None = None
         self._log_levels: dict[str, int] = {}
         self._saved_session: boto3.Session | bool | None = False  # False: nothing saved
         self.key = NO_KEY  # the key KMS_KEY_ID names
@@ -133,9 +145,14 @@ class LocalRuntime:
     @classmethod
     def start(cls, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
               template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
-              environment: dict[str, str] | None = None) -> LocalRuntime:
-        """`environment` overrides the functions' variables (e.g. LOG_LEVEL, SHARD_SIZE, SPEAKER_QUOTA)."""
-        runtime = cls(port=port, region=region, template=template, domain_id=domain_id, environment=environment)
+              environment: dict[str, str] | None = None, *, faults: Faults = None, fault_seed: int | None = None,
+              function_timeouts: Mapping[str, int] | None = None) -> LocalRuntime:
+        """`environment` overrides the functions' variables (e.g. LOG_LEVEL, SHARD_SIZE, SPEAKER_QUOTA); `faults`
+        (``"dynamodb-throttle=0.2,lambda-crash=0.05"``, see ``faults.Fault``) are injected with a random source
+        seeded with `fault_seed`; `function_timeouts` (construct id → seconds, e.g. ``{"EnrollShardFunction": 4}``)
+        override the template's timeouts."""
+        runtime = cls(port=port, region=region, template=template, domain_id=domain_id, environment=environment,
+                      faults=faults, fault_seed=fault_seed, function_timeouts=function_timeouts)
         runtime._start()
         return runtime
 
@@ -184,9 +201,10 @@ class LocalRuntime:
         self._env.set({"MOTO_PORT": str(self.port), "AWS_ENDPOINT_URL": self.endpoint,
                        "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
                        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        self._guard.install()  # before the handlers' session is made: its hooks are registered at creation
         self._fresh_default_session()
         cold_start(HANDLER_PACKAGES)
-        InProcessLambda.install()
+        InProcessLambda.install(self.faults)
 
     def _fresh_default_session(self) -> None:
         """Handlers call ``boto3.client`` (the default session) from concurrent server threads; creating
@@ -198,11 +216,9 @@ class LocalRuntime:
             boto3.client(service)
 
     def stop(self) -> None:
-        """Stop serving and restore the process (environment, moto config, patches); idempotent."""
-        if self._trigger is not None:
-            self._trigger.uninstall()
-            self._trigger.wait_idle(timeout=5)
-            self._trigger = None
+        """Stop serving and restore the process (environment, moto config, patches); idempotent. Executions still
+        running are stopped without publishing their status change (the runtime goes, not the jobs)."""
+        self._stop_events()
         if self._server is not None:
             self._stop_executions()
             InProcessLambda.uninstall()
@@ -211,6 +227,7 @@ class LocalRuntime:
             self._server = None
             self.api = None
             reset_moto()
+        self._guard.uninstall()
         self._env.restore()
         if self._saved_session is not False:
             boto3.DEFAULT_SESSION = self._saved_session
@@ -223,6 +240,18 @@ class LocalRuntime:
         with LocalRuntime._active_lock:
             if LocalRuntime._active is self:
                 LocalRuntime._active = None
+
+    def _stop_events(self) -> None:
+        if self._status_events is not None:
+            self._status_events.uninstall()
+            self._status_events = None
+        if self._trigger is not None:
+            self._trigger.uninstall()
+            self._trigger = None
+        if self._bus is not None:
+            self._bus.close()
+            self._bus.wait_idle(timeout=5)
+            self._bus = None
 
     def _stop_executions(self) -> None:
         if not self.state_machine_arn:
@@ -247,7 +276,7 @@ class LocalRuntime:
     def _provision(self, template: dict[str, Any]) -> None:
         clients = self._clients()
         keys = {spec.logical_id: resources.create_key(clients, spec) for spec in stack.key_specs(template)}
-        mirrored = stack.mirror(template, self.region, keys)
+        mirrored = stack.mirror(template, self.region, keys).with_timeouts(self.function_timeouts)
         self._local_stack = mirrored
         self.functions = mirrored.functions
         environment = {**stack.merged_environment(self.functions), **self.local_environment()}
@@ -276,15 +305,26 @@ class LocalRuntime:
         self.state_machine_arn = resources.create_state_machine(clients, mirrored.state_machine)
 
     def _serve(self, mirrored: LocalStack) -> None:
-        """The stack's S3 rules deliver to their functions; the Voice ID API is served in-process (on the
-        emulator's port, not through a Lambda proxy event) with the environment of the function behind the
-        API Gateway method."""
+        """The stack's EventBridge rules deliver S3 uploads and execution status changes to their functions; the
+        Voice ID API is served in-process (on the emulator's port, not through a Lambda proxy event) with the
+        environment of the function behind the API Gateway method."""
         if mirrored.api_function is None:
             raise TemplateError("no API Gateway method integrates a function of the stack: no Voice ID API to serve")
-        self._trigger = S3Trigger([(route.pattern, partial(self._invoke, route.function_name))
-                                   for route in mirrored.ingest_routes])
+        self._bus = LocalEventBus([self._rule(route, mirrored) for route in mirrored.event_routes], self.faults)
+        self._trigger = S3Trigger(self._bus)
         self._trigger.install()
+        self._status_events = ExecutionStatusEvents(self._bus.publish)
+        self._status_events.install()
         self.api = api_from_env(self.function_environment(mirrored.api_function))
+
+    def _rule(self, route: EventRoute, mirrored: LocalStack) -> Rule:
+        """A rule of the local bus invoking the route's function as EventBridge does (signed as EventBridge)."""
+        function = next(spec for spec in mirrored.functions if spec.name == route.function_name)
+        lam = Clients(self.endpoint, self.region, Config(read_timeout=900, retries={"total_max_attempts": 1}),
+                      access_key=EVENTBRIDGE_ACCESS_KEY)("lambda")
+        target = LambdaTarget(lam, function.name, throttle_retries=route.retry_attempts,
+                              error_retries=function.async_retry_attempts)
+        return Rule(route.pattern, function.name, target)
 
     def local_environment(self) -> dict[str, str]:
         """The local-only variables (``LOCAL_ENV``) and the caller's overrides."""
@@ -293,13 +333,6 @@ class LocalRuntime:
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The template's variables of ``spec`` (references resolved to local resources), locally overridden."""
         return {**spec.environment, **self.local_environment()}
-
-    def _invoke(self, function_name: str, event: dict[str, Any]) -> None:
-        lam = self._clients(read_timeout=900)("lambda")
-        response = lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
-        payload = response["Payload"].read().decode()
-        if response.get("FunctionError"):
-            LOG.warning("%s failed for %s: %s", function_name, event["detail"]["object"]["key"], payload)
 
     # ---------------------------------------------------------------------------------------- access
 
@@ -367,6 +400,15 @@ class LocalRuntime:
     @property
     def trigger(self) -> S3Trigger | None:
         return self._trigger
+
+    @property
+    def bus(self) -> LocalEventBus | None:
+        """The local default event bus (every event delivered to a rule's target)."""
+        return self._bus
+
+    def fault_counts(self) -> dict[str, FaultCount]:
+        """Per fault that is on: how often it was injected, and how often it reached the caller's code."""
+        return self.faults.counts()
 
     def info(self) -> RuntimeInfo:
         return RuntimeInfo(endpoint=self.endpoint, region=self.region, inbox_bucket=self.inbox_bucket,

@@ -1,7 +1,7 @@
 """The CDK stack as the local runtime mirrors it, all of it read from the synthesized template (there is no
 list here to keep in step with ``stacks/``): the stack's own functions, its tables, buckets, roles and KMS
 keys, each under a local name derived from its construct id; the functions' environment resolved to those
-local resources; the state machine; the S3 ingest rules and the function each one targets; the function
+local resources; the state machine; the EventBridge rules and the function each one targets; the function
 behind the API Gateway method."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from speaker_enrollment.settings import Settings
@@ -43,7 +43,10 @@ LOCAL_RETRY_INTERVAL_SECONDS = 1
 LOCAL_MAX_CONCURRENCY = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 LAMBDA_DEFAULT_MEMORY_MB = 128  # what Lambda gives a function whose template omits MemorySize / Timeout
 LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
+LAMBDA_DEFAULT_ASYNC_RETRY_ATTEMPTS = 2  # Lambda's retries of a failed asynchronous invocation, unless configured
+EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS = 185  # EventBridge's retries of an undeliverable event, unless configured
 FUNCTION_TYPE = "AWS::Lambda::Function"
+EVENT_INVOKE_CONFIG_TYPE = "AWS::Lambda::EventInvokeConfig"
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
 BUCKET_TYPE = "AWS::S3::Bucket"
 ROLE_TYPE = "AWS::IAM::Role"
@@ -84,6 +87,7 @@ class FunctionSpec:
     timeout_seconds: int
     role_arn: str
     environment: dict[str, str]  # the template's variables, resolved to local resources
+    async_retry_attempts: int = LAMBDA_DEFAULT_ASYNC_RETRY_ATTEMPTS  # its EventInvokeConfig's MaximumRetryAttempts
 
 
 @dataclass(frozen=True)
@@ -112,11 +116,17 @@ class StateMachineSpec:
 
 
 @dataclass(frozen=True)
-class IngestRoute:
-    """An EventBridge rule of the stack on S3 events: its pattern (resolved) and the function it targets."""
+class EventRoute:
+    """An EventBridge rule of the stack: its pattern (resolved), the function it targets and the target's
+    ``RetryPolicy.MaximumRetryAttempts``."""
 
     pattern: dict[str, Any]
     function_name: str
+    retry_attempts: int = EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS
+
+    def on(self, source: str) -> bool:
+        """Whether the rule watches events of ``source`` (``aws.s3``, ``aws.states``)."""
+        return source in self.pattern.get("source", [])
 
 
 # ---------------------------------------------------------------------------------------------- names
@@ -247,7 +257,8 @@ def _function_environment(props: dict[str, Any], resolver: Resolver) -> dict[str
     return env
 
 
-def _function(logical_id: str, resource: dict[str, Any], names: LocalNames, resolver: Resolver) -> FunctionSpec:
+def _function(logical_id: str, resource: dict[str, Any], names: LocalNames, resolver: Resolver,
+              async_retries: Mapping[str, int]) -> FunctionSpec:
     props = resource.get("Properties", {})
     name = names.functions[logical_id]
     return FunctionSpec(logical_id=logical_id, construct_id=construct_id(logical_id, resource), name=name,
@@ -255,7 +266,22 @@ def _function(logical_id: str, resource: dict[str, Any], names: LocalNames, reso
                         memory_mb=int(props.get("MemorySize", LAMBDA_DEFAULT_MEMORY_MB)),
                         timeout_seconds=int(props.get("Timeout", LAMBDA_DEFAULT_TIMEOUT_SECONDS)),
                         role_arn=str(resolver.resolve(_required(props, "Role", logical_id))),
-                        environment=_function_environment(props, resolver))
+                        environment=_function_environment(props, resolver),
+                        async_retry_attempts=async_retries.get(name, LAMBDA_DEFAULT_ASYNC_RETRY_ATTEMPTS))
+
+
+def _async_retry_attempts(template: dict[str, Any], resolver: Resolver) -> dict[str, int]:
+    """Function name → the MaximumRetryAttempts of its EventInvokeConfig (asynchronous invocations)."""
+    attempts: dict[str, int] = {}
+    for _, config in resources_of_type(template, EVENT_INVOKE_CONFIG_TYPE):
+        props = config.get("Properties", {})
+        try:
+            name = str(resolver.resolve(props.get("FunctionName")))
+        except UnresolvedReferenceError:
+            continue
+        if "MaximumRetryAttempts" in props:
+            attempts[name] = int(props["MaximumRetryAttempts"])
+    return attempts
 
 
 def _required(props: dict[str, Any], name: str, logical_id: str) -> Any:
@@ -364,21 +390,23 @@ def _function_named_by(reference: Any, resolver: Resolver, functions: Iterable[F
     return next((function.name for function in functions if function.arn == arn), None)
 
 
-def _ingest_routes(template: dict[str, Any], resolver: Resolver,
-                   functions: tuple[FunctionSpec, ...]) -> tuple[IngestRoute, ...]:
-    """The rules on S3 events (moto's EventBridge never invokes their targets: the runtime delivers)."""
+def _event_routes(template: dict[str, Any], resolver: Resolver,
+                  functions: tuple[FunctionSpec, ...]) -> tuple[EventRoute, ...]:
+    """The rules with an event pattern and their function targets (moto's EventBridge never invokes a target: the
+    runtime delivers)."""
     routes = []
     for logical_id, rule in resources_of_type(template, RULE_TYPE):
         props = rule.get("Properties", {})
         pattern = props.get("EventPattern")
-        if not isinstance(pattern, dict) or "aws.s3" not in pattern.get("source", []):
+        if not isinstance(pattern, dict):
             continue
         for target in props.get("Targets", []):
             name = _function_named_by(target.get("Arn"), resolver, functions)
             if name is None:
                 LOG.warning("a target of rule %s is not a function the local runtime runs; skipped", logical_id)
-            else:
-                routes.append(IngestRoute(resolver.resolve(pattern), name))
+                continue
+            retries = target.get("RetryPolicy", {}).get("MaximumRetryAttempts", EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS)
+            routes.append(EventRoute(resolver.resolve(pattern), name, int(retries)))
     return tuple(routes)
 
 
@@ -409,19 +437,41 @@ class LocalStack:
     tables: tuple[TableSpec, ...]
     buckets: tuple[BucketSpec, ...]
     state_machine: StateMachineSpec
-    ingest_routes: tuple[IngestRoute, ...]
+    event_routes: tuple[EventRoute, ...]
     api_function: FunctionSpec | None
 
     @property
     def roles(self) -> tuple[str, ...]:
         return tuple(self.names.roles.values())
 
+    @property
+    def ingest_routes(self) -> tuple[EventRoute, ...]:
+        """The rules on S3 events (uploads that start jobs)."""
+        return tuple(route for route in self.event_routes if route.on("aws.s3"))
+
+    def function(self, construct: str) -> FunctionSpec:
+        found = next((spec for spec in self.functions if spec.construct_id == construct), None)
+        if found is None:
+            known = ", ".join(spec.construct_id for spec in self.functions)
+            raise TemplateError(f"no function {construct!r} in the template (its functions: {known})")
+        return found
+
+    def with_timeouts(self, timeouts: Mapping[str, int]) -> LocalStack:
+        """The stack with the timeout of some functions (by construct id) changed."""
+        for construct in timeouts:
+            self.function(construct)
+        functions = tuple(replace(spec, timeout_seconds=timeouts.get(spec.construct_id, spec.timeout_seconds))
+                          for spec in self.functions)
+        api = next((spec for spec in functions if self.api_function and spec.name == self.api_function.name), None)
+        return replace(self, functions=functions, api_function=api)
+
 
 def mirror(template: dict[str, Any], region: str, keys: Mapping[str, KmsKey]) -> LocalStack:
     """The template's resources under local names; ``keys``: the local key of each template KMS key."""
     names = LocalNames.of(template, region)
     resolver = build_resolver(template, names, keys)
-    functions = tuple(_function(logical_id, resource, names, resolver)
+    async_retries = _async_retry_attempts(template, resolver)
+    functions = tuple(_function(logical_id, resource, names, resolver, async_retries)
                       for logical_id, resource in handler_functions(template))
     return LocalStack(
         names=names, resolver=resolver, functions=functions,
@@ -429,7 +479,7 @@ def mirror(template: dict[str, Any], region: str, keys: Mapping[str, KmsKey]) ->
         buckets=tuple(_bucket(logical_id, resource, names, resolver)
                       for logical_id, resource in resources_of_type(template, BUCKET_TYPE)),
         state_machine=_state_machine(template, resolver),
-        ingest_routes=_ingest_routes(template, resolver, functions),
+        event_routes=_event_routes(template, resolver, functions),
         api_function=_api_function(template, resolver, functions),
     )
 

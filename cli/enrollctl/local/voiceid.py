@@ -2,7 +2,8 @@
 moto, so one ``endpoint_url`` serves every boto3 client (``voice-id`` included).
 
 ``VoiceIdRouter`` is WSGI middleware in front of moto's server app; ``EmulatorServer`` is moto's
-``ThreadedMotoServer`` (moto 5.2.5, pinned) serving that app instead of moto's alone.
+``ThreadedMotoServer`` (moto 5.2.5, pinned) serving that app instead of moto's alone (with the S3 events of each
+request published once moto has served it: ``s3_trigger.PublishAfterRequest``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from speaker_enrollment.api import CONTENT_TYPE, TARGET_PREFIX, ApiResponse, VoiceIdApi
 from speaker_enrollment.api.errors import InternalServerException
 from werkzeug.serving import make_server
+
+from enrollctl.local.s3_trigger import PublishAfterRequest
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ApiSource = Callable[[], VoiceIdApi | None]
@@ -60,7 +63,8 @@ class EmulatorServer(ThreadedMotoServer):
         self._api_source = api
 
     def _server_entry(self) -> None:  # moto's own, with the router in front of its app
-        app = VoiceIdRouter(DomainDispatcherApplication(create_backend_app), self._api_source)
+        moto_app = PublishAfterRequest(DomainDispatcherApplication(create_backend_app))
+        app = VoiceIdRouter(moto_app, self._api_source)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
