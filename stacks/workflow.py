@@ -352,6 +352,9 @@ class EnrollmentWorkflow(Construct):
         # A shard without a result file must read as 404 (not 403) so its requests become 500 entries.
         allow(role, "s3", ["ListBucket"], work.bucket_arn)
         allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.jobs_table.table_arn)
+        # A request its shard did not record is reported from its speaker or fraudster, if that was written.
+        allow(role, "dynamodb", ["GetItem"], storage.speakers_table.table_arn)
+        allow(role, "dynamodb", ["GetItem"], storage.fraudsters_table.table_arn)
         storage.grant_key_read_write(role)
         self._acknowledge_work_prefix(role, "jobs/*", "reads the shards, results and validation errors of its job")
 

@@ -4,8 +4,10 @@ files stops at the speech cap. Rules only: the fake embedder, in-memory stores."
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
+import pytest
 from fakes import (
     FakeEmbedder,
     MemoryAudio,
@@ -17,7 +19,7 @@ from fakes import (
     run_shard_of,
 )
 from speaker_enrollment.domain.shared.job import BatchJob
-from speaker_enrollment.domain.workflow.jobtype import Limits
+from speaker_enrollment.domain.workflow.jobtype import Limits, RecordStores
 from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT, EnrollmentConfig, EnrollmentRequest
 from speaker_enrollment.domain.workflow.manifest import AudioSpecification
@@ -65,6 +67,7 @@ class Workflow:
                             "s3://inbox/m.json", "s3://out/", NOW)
         self.jobs.create(self.job, "token", "hash")
         self.work.put_shards(DOMAIN, self.job.job_id, [[r.to_json() for r in requests]])
+        self.work.put_validation_errors(self.job.job_id, [])
         self.jobs.start(DOMAIN, self.job.job_id, len(requests))
         self.services = VoiceprintServices(self.speakers, MemoryFraudsters(), FakeEmbedder())
 
@@ -120,3 +123,36 @@ def test_reading_stops_once_a_request_has_the_speech_cap() -> None:
     assert len(audio.fetched) == 3  # 50 + 50 < 120 ≤ 150: the fourth file is not read
     speaker = speakers.get(DOMAIN, "caller-0")
     assert speaker is not None and speaker.net_speech_seconds == 150
+
+
+class NoOutput:
+    """The DataAccess port's output write, kept."""
+
+    def __init__(self) -> None:
+        self.body = b""
+
+    def write_output(self, location: object, body: bytes, kms_key_id: str | None) -> None:
+        self.body = body
+
+
+def test_a_shard_lost_after_retries_reports_what_it_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shard enrolled two speakers, then died every time before recording its results: the output reports
+    those two as enrolled (as stored), and only the others as 500."""
+    requests, audio = shard_of(*(request(i) for i in range(4)))
+    flow = Workflow(requests)
+    services = flow.services
+    flow.steps.process_shard(flow.job, 0, audio, services, deadline=FetchClock(audio, 10, 3))  # enrolls some
+    results = [key for key in flow.work.objects if "/results/" in key]
+    for key in results:  # ...but its result file never made it
+        del flow.work.objects[key]
+    written = flow.speakers.count(DOMAIN)
+    assert 0 < written < 4
+    sink = NoOutput()
+    flow.steps.finalize(flow.job, 1, sink, RecordStores(flow.speakers, services.fraudsters))  # type: ignore[arg-type]
+    document = json.loads(sink.body)
+    assert len(document["SuccessfulEnrollments"]) == written
+    assert {e["ErrorCode"] for e in document["Errors"]} == {500} and len(document["Errors"]) == 4 - written
+    stored = {s["CustomerSpeakerId"]: s["GeneratedSpeakerId"] for s in document["SuccessfulEnrollments"]}
+    for customer, generated in stored.items():
+        speaker = flow.speakers.get(DOMAIN, customer)
+        assert speaker is not None and speaker.generated_speaker_id == generated

@@ -685,6 +685,8 @@ def test_finalize_job_permissions(synth: Synthesized) -> None:
         ("s3:ListBucket", "WorkBucket.Arn"),
         ("dynamodb:GetItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
+        ("dynamodb:GetItem", "SpeakersTable.Arn"),  # what a failed shard's requests wrote, if anything
+        ("dynamodb:GetItem", "FraudstersTable.Arn"),
         ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE)
 

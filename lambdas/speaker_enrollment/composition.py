@@ -25,7 +25,7 @@ from .api.services import ApiServices
 from .api.tokens import PageTokens
 from .domain.shared.domain import Deployment
 from .domain.shared.job import BatchJob
-from .domain.workflow.jobtype import Limits
+from .domain.workflow.jobtype import Limits, RecordStores
 from .domain.workflow.kinds import JOB_TYPES
 from .domain.workflow.steps import JobSteps, VoiceprintServices
 from .domain.workflow.submission import Submitter, UploadDefaults
@@ -136,6 +136,10 @@ class Composition:
         """Loaded once per container: the model stays warm across shards."""
         t = self.settings.tunables
         return VoiceprintEngine(max_file_bytes=t.max_audio_file_bytes, threads=t.voiceprint_threads or None)
+
+    @cached_property
+    def record_stores(self) -> RecordStores:
+        return RecordStores(self.speakers, self.fraudsters)
 
     @cached_property
     def voiceprint_services(self) -> VoiceprintServices:

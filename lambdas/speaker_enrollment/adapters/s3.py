@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports th
 
 ACCESS_ERRORS = {"AccessDenied", "AllAccessDisabled", "InvalidObjectState", "KMS.AccessDeniedException"}
 MISSING_ERRORS = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+TRANSIENT_ERRORS = {"SlowDown", "503", "InternalError", "ServiceUnavailable", "RequestTimeout"}
 
 
 def error_code(error: ClientError) -> str:
@@ -107,8 +108,16 @@ class S3Objects:
         return dict(response.get("Metadata", {}))
 
 
+def is_transient(error: ClientError) -> bool:
+    """S3 asking to come back later (SlowDown, 5xx): the invocation fails and is retried; it says nothing about
+    the object."""
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    return status >= 500 or error_code(error) in TRANSIENT_ERRORS
+
+
 class S3AudioSource:
-    """Fetches enrollment audio; every failure becomes an AudioFetchError naming the object."""
+    """Fetches enrollment audio; an object that is missing, refused or too large is an AudioFetchError naming it
+    (the request's 400), a transient S3 error is raised as is (the invocation is retried)."""
 
     def __init__(self, client: S3Client) -> None:
         self._client = client
@@ -118,6 +127,8 @@ class S3AudioSource:
         try:
             response = self._client.get_object(Bucket=location.bucket, Key=location.key)
         except ClientError as error:
+            if is_transient(error):
+                raise
             raise AudioFetchError(describe_s3_error(location, error)) from None
         size = int(response.get("ContentLength", 0))
         if size > max_bytes:

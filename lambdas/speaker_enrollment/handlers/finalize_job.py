@@ -17,6 +17,7 @@ from .runtime import JobRef, composition, logger, metrics, open_job, private_err
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     ref = JobRef.from_event(event)
     job_steps, job = open_job(ref)
-    done = job_steps.finalize(job, int(event["ShardCount"]), composition().data_access(job))
+    root = composition()
+    done = job_steps.finalize(job, int(event["ShardCount"]), root.data_access(job), root.record_stores)
     metrics.add_metric(name=f"Jobs{done.status.value.title().replace('_', '')}", unit=MetricUnit.Count, value=1)
     return {"DomainId": ref.domain_id, "JobId": ref.job_id, "JobStatus": done.status.value}

@@ -31,6 +31,20 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class RecordStores:
+    """The stores of the records jobs write."""
+
+    speakers: SpeakerStore
+    fraudsters: FraudsterStore
+
+
+def written_by(job: BatchJob, request: ManifestRequest) -> str:
+    """What a record written for `request` is marked with (``<JobId>/<RequestId>``), so a retry of the request, or
+    the job's finalization, recognises its write."""
+    return f"{job.job_id}/{request.request_id}"
+
+
+@dataclass(frozen=True)
 class ShardServices:
     """What a job type's shard rules may use for one shard of `job`."""
 
@@ -46,9 +60,7 @@ class ShardServices:
         return self.job.domain_id
 
     def written_by(self, request: ManifestRequest) -> str:
-        """What a record written for `request` is marked with (``<JobId>/<RequestId>``), so a retry of the request
-        recognises its own write."""
-        return f"{self.job.job_id}/{request.request_id}"
+        return written_by(self.job, request)
 
     def config_of(self, config_type: type[ConfigT]) -> ConfigT:
         """The job's configuration, which must be of the kind's type."""
@@ -91,6 +103,11 @@ class JobType(ABC):
     def config_from_upload(self, metadata: Mapping[str, str]) -> JobConfig:
         """The configuration an upload's object metadata asks for (invalid values fall back to defaults: check
         `upload_problem` first)."""
+
+    @abstractmethod
+    def replay(self, job: BatchJob, request: Any, stores: RecordStores) -> JobResult | None:
+        """What an attempt of `request` wrote, if one did: a shard that failed after retries still reports the
+        requests it completed, so the output matches what is stored."""
 
     @property
     def config_member(self) -> str:

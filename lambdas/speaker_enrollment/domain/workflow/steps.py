@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..ports import AudioSource, DataAccess, Embedder, FraudsterStore, JobStore, SpeakerStore, WorkStore
 from ..shared.job import BatchJob, final_status
 from .errors import InvalidJobRequestError, JobNotFoundError, failure_details
-from .jobtype import JobType, JobTypes, Limits, ShardServices
+from .jobtype import JobType, JobTypes, Limits, RecordStores, ShardServices
 from .manifest import ManifestRequest, parse_manifest
 from .output import ShardOutcome, merge_results, output_location, plan_shards
 from .results import JobResult, RequestError
@@ -104,11 +104,11 @@ class JobSteps:
         self.jobs.record_shard(job.domain_id, job.job_id, shard_index, segment.stop - start, start)
         return ShardProgress(segment.stop - start, segment.stop, segment.done(len(requests)))
 
-    def finalize(self, job: BatchJob, shard_count: int, data: DataAccess) -> BatchJob:
-        """Merge every shard's results into the output file, write it, set the final status."""
+    def finalize(self, job: BatchJob, shard_count: int, data: DataAccess, stores: RecordStores) -> BatchJob:
+        """Merge every shard's results into the output file, write it, set the final status. A request its shard
+        did not record (the shard failed after retries) is reported from what is stored of it, if anything."""
         job_type = self.job_types.of(job)
-        outcomes = [ShardOutcome(self._shard_requests(job, index), self._results(job_type, job, index))
-                    for index in range(shard_count)]
+        outcomes = [self._outcome(job_type, job, index, stores) for index in range(shard_count)]
         validation_errors = [RequestError.from_json(d) for d in self.work.validation_errors(job.job_id)]
         output = merge_results(validation_errors, outcomes, job_type)
         location = output_location(job.output_s3_uri, job.job_id, job.input_s3_uri)
@@ -122,6 +122,12 @@ class JobSteps:
     def _shard_requests(self, job: BatchJob, shard_index: int) -> list[ManifestRequest]:
         job_type = self.job_types.of(job)
         return [job_type.request_from_json(d) for d in self.work.shard_requests(job.job_id, shard_index)]
+
+    def _outcome(self, job_type: JobType, job: BatchJob, shard_index: int, stores: RecordStores) -> ShardOutcome:
+        requests = self._shard_requests(job, shard_index)
+        recorded = {r.request_id: r for r in self._results(job_type, job, shard_index) or ()}
+        known = [recorded.get(q.request_id) or job_type.replay(job, q, stores) for q in requests]
+        return ShardOutcome(requests, [result for result in known if result is not None])
 
     def _results(self, job_type: JobType, job: BatchJob, shard_index: int) -> list[JobResult] | None:
         documents = self.work.results(job.job_id, shard_index)

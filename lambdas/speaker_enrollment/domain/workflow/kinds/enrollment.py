@@ -19,9 +19,10 @@ from typing import Any, ClassVar
 from ....voiceprint.engine import Voiceprint
 from ...shared.errors import SpeakerChangedError, SpeakerQuotaExceededError
 from ...shared.ids import new_generated_speaker_id
+from ...shared.job import BatchJob
 from ...shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..fraud import FraudDetectionConfig, FraudScreen, fraud_metadata_problem
-from ..jobtype import JobOperations, JobType, ShardServices
+from ..jobtype import JobOperations, JobType, RecordStores, ShardServices, written_by
 from ..manifest import (
     AudioSpecification,
     ManifestSchema,
@@ -138,8 +139,9 @@ class EnrollmentRules:
     def _decided_by(self, existing: Speaker | None, request: EnrollmentRequest) -> JobResult | None:
         if existing is None:
             return None
-        if existing.enrolled_by == self.services.written_by(request) and existing.enrollment_status is not None:
-            return SuccessfulEnrollment.of(request, existing, existing.enrollment_status)
+        replayed = _enrolled_by(self.services.job, request, existing)
+        if replayed is not None:
+            return replayed
         if existing.status is SpeakerStatus.OPTED_OUT:
             return RequestError(
                 request.request_id, 409,
@@ -192,6 +194,13 @@ class EnrollmentRules:
         return SuccessfulEnrollment.of(request, speaker, status)
 
 
+def _enrolled_by(job: BatchJob, request: EnrollmentRequest, existing: Speaker | None) -> JobResult | None:
+    """What `request` enrolled, if the stored speaker was last written by it."""
+    if existing is None or existing.enrolled_by != written_by(job, request) or existing.enrollment_status is None:
+        return None
+    return SuccessfulEnrollment.of(request, existing, existing.enrollment_status)
+
+
 def _refusal(request: EnrollmentRequest, voiceprint: Voiceprint, screen: FraudScreen | None) -> RequestError | None:
     """The 400 entry of a caller whose fraud risk reaches the threshold, else None."""
     found = screen.flagged(voiceprint) if screen else None
@@ -218,6 +227,9 @@ class SpeakerEnrollment(JobType):
     shard_rules = EnrollmentRules
     lost_message = ("Internal error: the enrollment worker for this request failed after retries; "
                     "the speaker was not enrolled by this request")
+
+    def replay(self, job: BatchJob, request: EnrollmentRequest, stores: RecordStores) -> JobResult | None:
+        return _enrolled_by(job, request, stores.speakers.get(job.domain_id, request.speaker_id))
 
     def upload_problem(self, metadata: Mapping[str, str]) -> str | None:
         return (choice_problem(metadata, "existing-enrollment-action", ExistingEnrollmentAction)

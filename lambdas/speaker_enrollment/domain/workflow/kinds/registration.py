@@ -19,12 +19,14 @@ from typing import Any, ClassVar
 
 from ....voiceprint.engine import Voiceprint
 from ....voiceprint.scoring import DEFAULT_FRAUDSTER_SIMILARITY_THRESHOLD
+from ...ports import FraudsterStore
 from ...shared.errors import FraudsterChangedError, QuotaExceededError, WatchlistGoneError
 from ...shared.fraudster import Fraudster
 from ...shared.ids import registered_fraudster_id
+from ...shared.job import BatchJob
 from ...shared.watchlist import default_watchlist_id
 from ..fraud import FraudScreen
-from ..jobtype import JobOperations, JobType, ShardServices
+from ..jobtype import JobOperations, JobType, RecordStores, ShardServices, written_by
 from ..manifest import (
     AudioSpecification,
     ManifestSchema,
@@ -151,13 +153,7 @@ class RegistrationRules:
         return self.config.watchlist_of(self.services.domain_id)
 
     def decided(self, request: RegistrationRequest) -> JobResult | None:
-        """What an earlier attempt of this request registered, if it did."""
-        fraudster_id = registered_fraudster_id(self.services.job.job_id, request.request_id)
-        existing = self.services.fraudsters.get(self.services.domain_id, fraudster_id)
-        if existing is None or existing.registered_by != self.services.written_by(request):
-            return None
-        return SuccessfulRegistration(request.request_id, fraudster_id, RegistrationStatus.NEW_REGISTRATION,
-                                      existing.registration_score or 0)
+        return _registered_by(self.services.job, request, self.services.fraudsters)
 
     def screen(self) -> FraudScreen:
         return FraudScreen.of_watchlist(self.services.domain_id, self._watchlist_id, self.config.threshold,
@@ -204,6 +200,16 @@ class RegistrationRules:
         return None
 
 
+def _registered_by(job: BatchJob, request: RegistrationRequest, fraudsters: FraudsterStore) -> JobResult | None:
+    """What an attempt of `request` registered, if it did (its fraudster's id derives from the request)."""
+    fraudster_id = registered_fraudster_id(job.job_id, request.request_id)
+    existing = fraudsters.get(job.domain_id, fraudster_id)
+    if existing is None or existing.registered_by != written_by(job, request):
+        return None
+    return SuccessfulRegistration(request.request_id, fraudster_id, RegistrationStatus.NEW_REGISTRATION,
+                                  existing.registration_score or 0)
+
+
 class FraudsterRegistration(JobType):
     name = "FRAUDSTER_REGISTRATION"
     operations = JobOperations("StartFraudsterRegistrationJob", "DescribeFraudsterRegistrationJob",
@@ -219,6 +225,9 @@ class FraudsterRegistration(JobType):
     shard_rules = RegistrationRules
     lost_message = ("Internal error: the registration worker for this request failed after retries; "
                     "the fraudster was not registered by this request")
+
+    def replay(self, job: BatchJob, request: RegistrationRequest, stores: RecordStores) -> JobResult | None:
+        return _registered_by(job, request, stores.fraudsters)
 
     def upload_problem(self, metadata: Mapping[str, str]) -> str | None:
         return (choice_problem(metadata, "duplicate-registration-action", DuplicateRegistrationAction)
