@@ -7,7 +7,7 @@ MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo bench bench-voiceprint bench-job bench-contention clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention clean
 
 setup: $(VENV)/.installed $(MODEL)
 
@@ -39,6 +39,10 @@ test: lint unit
 
 demo: setup speech
 	$(BIN)/python -m enrollctl.demo
+
+# Three jobs of 60 real-speech requests at once with every fault switched on (issue #9); `make test` runs a short one.
+chaos: setup speech
+	CHAOS=full $(BIN)/python -m pytest -q -s tests/test_chaos.py
 
 $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
