@@ -1,0 +1,51 @@
+"""A shard function with a timeout of a few seconds still enrolls every request of a 20-request shard: each
+invocation stops before its time runs out and the state machine continues the shard where it stopped."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from enrollctl.local.jobs import wait_for_job
+from enrollctl.local.runtime import LocalRuntime
+from helpers import pcm16_wav, recording
+from speaker_enrollment.adapters.dynamodb import DynamoJobStore
+
+pytestmark = pytest.mark.slow
+TIMEOUT_SECONDS = 4
+REQUESTS = 20
+VOICES = ["allison-en", "carlo-it", "june-fr", "menardi-it", "armelle-fr"]
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    environment = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true", "SHARD_SIZE": str(REQUESTS)}
+    with LocalRuntime.start(port=0, environment=environment,
+                            function_timeouts={"EnrollShardFunction": TIMEOUT_SECONDS}) as rt:
+        for voice in VOICES:
+            rt.client("s3").put_object(Bucket=rt.inbox_bucket, Key=f"short-timeout/{voice}.wav",
+                                       Body=pcm16_wav(recording(voice, 60, 1)))
+        yield rt
+
+
+def test_a_shard_longer_than_its_function_timeout_enrolls_every_request(runtime: LocalRuntime) -> None:
+    entries = [{"RequestId": f"r{i:02d}", "SpeakerId": f"timeout-{i:02d}", "AudioSpecifications": [
+        {"S3Uri": f"s3://{runtime.inbox_bucket}/short-timeout/{VOICES[i % len(VOICES)]}.wav", "ChannelId": 0}]}
+        for i in range(REQUESTS)]
+    key = f"manifests/{runtime.domain_id}/short-timeout.json"
+    runtime.client("s3").put_object(Bucket=runtime.inbox_bucket, Key=key, Body=json.dumps(
+        {"Version": "1.0", "SpeakerEnrollmentRequests": entries}).encode())
+    jobs = DynamoJobStore(runtime.client("dynamodb"), runtime.jobs_table)
+    job = wait_for_job(jobs, runtime.domain_id, f"s3://{runtime.inbox_bucket}/{key}", timeout=600)
+    bucket, _, folder = job.output_s3_uri.removeprefix("s3://").partition("/")
+    output = json.loads(runtime.client("s3").get_object(
+        Bucket=bucket, Key=f"{folder.rstrip('/')}/{job.job_id}/short-timeout.json.out")["Body"].read())
+    assert (job.status.value, output["Errors"]) == ("COMPLETED", [])
+    assert sorted(s["RequestId"] for s in output["SuccessfulEnrollments"]) == [e["RequestId"] for e in entries]
+    markers = runtime.client("dynamodb").query(
+        TableName=runtime.jobs_table, KeyConditionExpression="DomainId = :p",
+        ExpressionAttributeValues={":p": {"S": f"progress#{job.job_id}"}})["Items"]
+    segments = sorted(item["JobId"]["S"] for item in markers)
+    assert len(segments) > 1 and all(s.startswith("00000") for s in segments)  # one shard, continued
+    assert sum(int(item["Requests"]["N"]) for item in markers) == REQUESTS  # each request counted once
