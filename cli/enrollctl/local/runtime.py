@@ -25,6 +25,7 @@ from speaker_enrollment.settings import Settings
 
 from enrollctl.local import resources, stack
 from enrollctl.local.lambda_runner import InProcessLambda, cold_start
+from enrollctl.local.map_runner import MapRunner
 from enrollctl.local.resources import Clients
 from enrollctl.local.s3_trigger import S3Trigger
 from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, NO_KEY, FunctionSpec, LocalStack
@@ -187,6 +188,7 @@ class LocalRuntime:
         self._fresh_default_session()
         cold_start(HANDLER_PACKAGES)
         InProcessLambda.install()
+        MapRunner.install()  # moto's Map state stalls after ~985 items per worker
 
     def _fresh_default_session(self) -> None:
         """Handlers call ``boto3.client`` (the default session) from concurrent server threads; creating
@@ -206,6 +208,7 @@ class LocalRuntime:
         if self._server is not None:
             self._stop_executions()
             InProcessLambda.uninstall()
+            MapRunner.uninstall()
             cold_start(HANDLER_PACKAGES)
             self._server.stop()
             self._server = None
