@@ -30,6 +30,7 @@ from enrollctl.local.events import LambdaTarget, LocalEventBus, Rule
 from enrollctl.local.execution_events import ExecutionStatusEvents
 from enrollctl.local.faults import Fault, FaultCount, FaultInjector
 from enrollctl.local.lambda_runner import EVENTBRIDGE_ACCESS_KEY, InProcessLambda, cold_start
+from enrollctl.local.map_runner import MapRunner
 from enrollctl.local.resources import Clients
 from enrollctl.local.s3_trigger import S3Trigger
 from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, NO_KEY, EventRoute, FunctionSpec, LocalStack
@@ -205,6 +206,7 @@ class LocalRuntime:
         self._fresh_default_session()
         cold_start(HANDLER_PACKAGES)
         InProcessLambda.install(self.faults)
+        MapRunner.install()  # moto's Map state stalls after ~985 items per worker
 
     def _fresh_default_session(self) -> None:
         """Handlers call ``boto3.client`` (the default session) from concurrent server threads; creating
@@ -222,6 +224,7 @@ class LocalRuntime:
         if self._server is not None:
             self._stop_executions()
             InProcessLambda.uninstall()
+            MapRunner.uninstall()
             cold_start(HANDLER_PACKAGES)
             self._server.stop()
             self._server = None
