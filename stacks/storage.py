@@ -50,12 +50,13 @@ class EnrollmentStorage(Construct):
         self.jobs_table = self._table("JobsTable", partition_key="DomainId", sort_key="JobId",
                                       time_to_live_attribute="ExpiresAt")
         self.speakers_table = self._table("SpeakersTable", partition_key="DomainId", sort_key="CustomerSpeakerId")
-        # Keys only: the index finds a speaker's CustomerSpeakerId, and holds no second copy of its voiceprint.
+        # ALL projects a second copy of every voiceprint; a keys-only index needs a two-step migration
+        # (CloudFormation cannot change a projection in place, nor add and drop an index in one update): to do.
         self.speakers_table.add_global_secondary_index(
             index_name="GeneratedSpeakerId",
             partition_key=_string("DomainId"),
             sort_key=_string("GeneratedSpeakerId"),
-            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+            projection_type=dynamodb.ProjectionType.ALL,
         )
         self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
         self.fraudsters_table = self._table("FraudstersTable", partition_key="DomainId",

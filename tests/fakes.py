@@ -339,7 +339,7 @@ class _JobRecord:
     request_hash: str
     total_requests: int = 0
     processed_requests: int = 0
-    recorded_shards: set[tuple[int, int]] = field(default_factory=set)
+    reached: dict[int, int] = field(default_factory=dict)  # shard → requests done from its start
 
 
 class JobNotRunningError(Exception):
@@ -379,9 +379,10 @@ class MemoryJobs:
 
     def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
         record = self.records[(domain_id, job_id)]
-        if (shard_index, start) not in record.recorded_shards:
-            record.recorded_shards.add((shard_index, start))
-            record.processed_requests += requests
+        reached = record.reached.get(shard_index, 0)
+        if start + requests > reached:  # only the shard's furthest point counts
+            record.processed_requests += start + requests - reached
+            record.reached[shard_index] = start + requests
         # 100 % is reserved for the finished job, as in the adapter.
         done = min(99, percent(record.processed_requests, record.total_requests))
         if record.job.status is JobStatus.IN_PROGRESS and record.job.percent_complete < done:

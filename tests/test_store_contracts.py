@@ -695,11 +695,19 @@ def test_each_shard_is_counted_once_and_progress_stays_under_100_until_finished(
     assert status_of(jobs, job) == (JobStatus.IN_PROGRESS, 99)
 
 
+def test_a_retried_segment_counts_each_request_once_whatever_its_boundaries(jobs: JobCatalog) -> None:
+    job = started(jobs, 40)
+    jobs.record_shard(job.domain_id, job.job_id, 0, 10)  # an attempt stopped after 10 requests, then died
+    assert jobs.record_shard(job.domain_id, job.job_id, 0, 20) == 50  # its retry went on to 20: 20 counted
+    assert jobs.record_shard(job.domain_id, job.job_id, 0, 5, start=15) == 50  # a stale continuation adds none
+
+
 def test_each_segment_of_a_continued_shard_is_counted_once(jobs: JobCatalog) -> None:
     job = started(jobs, 10)
     assert jobs.record_shard(job.domain_id, job.job_id, 0, 3) == 30  # requests 0-2, then out of time
     assert jobs.record_shard(job.domain_id, job.job_id, 0, 7, start=3) == 99  # the continuation: 3-9
     assert jobs.record_shard(job.domain_id, job.job_id, 0, 7, start=3) == 99  # a retried continuation
+    assert jobs.record_shard(job.domain_id, job.job_id, 0, 5) == 99  # a late retry of the first segment
     jobs.finish(job.domain_id, job.job_id, JobStatus.COMPLETED, NOW + 60)
     assert status_of(jobs, job) == (JobStatus.COMPLETED, 100)
 

@@ -83,7 +83,7 @@ def test_every_handler_is_traced_without_responses_or_error_messages_and_logs_no
     assert not any("log_event" in d for d in decorators), "events carry S3 keys and ids: never log them whole"
 
 
-@pytest.mark.parametrize("stem", ["prepare_job", "enroll_shard", "finalize_job"])
+@pytest.mark.parametrize("stem", ["prepare_job", "enroll_shard", "finalize_job", "submit_job", "fail_job"])
 def test_workflow_handlers_let_errors_out_privately(stem: str) -> None:
     assert "private_errors" in _decorators(HANDLERS / f"{stem}.py")
 

@@ -29,7 +29,8 @@ class Tunables:
     fraudster_quota: int = 500  # fraudsters per watchlist
     max_speech_seconds: int = 120  # a request's files are read until it has this much net speech
 
-    MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0}  # every other value is at least 1
+    # Every other value is at least 1; below Voice ID's 30 s a request could never have enough speech.
+    MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0, "max_speech_seconds": 30}
 
     @staticmethod
     def variable(field_name: str) -> str:

@@ -71,8 +71,9 @@ class JobStore(Protocol):
         ...
 
     def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
-        """Count the `requests` a shard processed from request `start` on, once (a retry of the same segment is not
-        counted again; shard index -1 counts the manifest's invalid requests); returns PercentComplete."""
+        """Count the `requests` a shard processed from request `start` on: the shard's furthest point counts, so a
+        retried or continued segment counts each request once (shard -1: the manifest's invalid requests);
+        returns PercentComplete."""
         ...
 
     def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None: ...

@@ -15,7 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .runtime import JobRef, bind_job, composition, logger, metrics, traced
+from .runtime import JobRef, bind_job, composition, logger, metrics, private_errors, traced
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
 STOPPED_WITHOUT_ERROR = {"ABORTED": "The job's execution was stopped (StopExecution) before the job finished",
@@ -65,6 +65,7 @@ class JobFailed:
 @logger.inject_lambda_context
 @traced
 @metrics.log_metrics
+@private_errors
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     failed = JobFailed.from_event(event)
     bind_job(failed.job)

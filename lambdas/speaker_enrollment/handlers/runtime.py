@@ -25,7 +25,7 @@ from ..domain.workflow.errors import JobFailure
 from ..domain.workflow.steps import JobSteps
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(auto_patch=False)  # patched boto3 would record every S3 key (personal data) in X-Ray
 metrics = Metrics()
 RECORDED = "recorded in the job's FailureDetails"
 Handler = TypeVar("Handler", bound=Callable[[Any, LambdaContext], Any])
@@ -57,7 +57,10 @@ def private_errors(handler: Handler) -> Handler:
             return handler(event, context)
         except JobFailure as failure:
             logger.error("job failure", extra={"error_type": type(failure).__name__, "where": where(failure)})
-            _record(event, failure)
+            try:
+                _record(event, failure)
+            except Exception as error:  # the catch-all records it instead; never let the message out
+                logger.error("recording the failure failed", extra={"error_type": type(error).__name__})
             raise type(failure)(RECORDED) from None
         except Exception as error:
             logger.error("unexpected error", extra={"error_type": type(error).__name__, "where": where(error)})

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain.shared.s3uri import S3Location
 from ..domain.workflow.submission import Upload, request_from_upload
-from .runtime import composition, logger, metrics, traced
+from .runtime import composition, logger, metrics, private_errors, traced
 
 
 def upload_of(event: S3EventBridgeNotificationEvent, metadata_of: Any) -> Upload:
@@ -28,6 +28,7 @@ def upload_of(event: S3EventBridgeNotificationEvent, metadata_of: Any) -> Upload
 @logger.inject_lambda_context
 @traced
 @metrics.log_metrics
+@private_errors
 @event_source(data_class=S3EventBridgeNotificationEvent)
 def handler(event: S3EventBridgeNotificationEvent, context: LambdaContext) -> dict[str, Any]:
     root = composition()

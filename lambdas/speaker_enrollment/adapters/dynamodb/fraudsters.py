@@ -46,7 +46,7 @@ class DynamoFraudsterStore:
 
     def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
         pages = self._db.get_paginator("query").paginate(
-            TableName=self._table, KeyConditionExpression="DomainId = :d",
+            TableName=self._table, KeyConditionExpression="DomainId = :d", ConsistentRead=True,
             FilterExpression="contains(WatchlistIds, :w)", ExpressionAttributeValues=values(d=domain_id,
                                                                                           w=watchlist_id),
         )

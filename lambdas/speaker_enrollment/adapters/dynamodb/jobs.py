@@ -1,10 +1,12 @@
 """Jobs (pk DomainId, sk JobId) and their progress markers.
 
-Progress without a hot item: each processed segment of a shard puts one marker item, conditionally (a retry
-finds it there: "already counted", told apart from a conflict), in the job's own partition
-(``DomainId = progress#<JobId>``, so listing a domain's jobs never reads them) with a TTL. PercentComplete is then
-raised from the sum of the markers by one conditional single-item update: no transaction touches the job item, so
-concurrent shards never cancel each other; the update only moves the percentage up.
+Progress without a hot item: each shard keeps one marker item of how far it got (``Requests``: requests done from
+its start; the manifest's invalid requests are shard -1), raised conditionally and never lowered, so a retried or
+continued segment, whatever its boundaries, counts each request once ("already further", a failed condition, is
+told apart from a conflict). The markers live in the job's own partition (``DomainId = progress#<JobId>``, so
+listing a domain's jobs never reads them) with a TTL. PercentComplete is then raised from their sum by one
+conditional single-item update: no transaction touches the job item, so concurrent shards never cancel each
+other; the update only moves the percentage up.
 """
 
 from __future__ import annotations
@@ -27,10 +29,6 @@ if TYPE_CHECKING:
 
 PROGRESS_TTL_SECONDS = 30 * 24 * 3600  # as long as the work bucket keeps the job's shards and results
 LEGACY_MARKER = "#shard#"  # the first release kept markers beside the job (sk <JobId>#shard#<index>)
-
-
-def _segment(shard_index: int, start: int) -> str:
-    return f"{shard_index:05d}" if start == 0 else f"{shard_index:05d}@{start:05d}"
 
 
 class DynamoJobStore:
@@ -83,13 +81,16 @@ class DynamoJobStore:
                                              total=total_requests))
 
     def record_shard(self, domain_id: str, job_id: str, shard_index: int, requests: int, start: int = 0) -> int:
-        marker = {"DomainId": f"progress#{job_id}", "JobId": _segment(shard_index, start), "Requests": requests,
-                  "ExpiresAt": int(time.time()) + PROGRESS_TTL_SECONDS}
+        reached = start + requests
         try:
-            self._conflicts.run(lambda: self._db.put_item(
-                TableName=self._table, Item=to_item(marker), ConditionExpression="attribute_not_exists(JobId)"))
+            self._conflicts.run(lambda: self._db.update_item(
+                TableName=self._table, Key=self._key(f"progress#{job_id}", f"{shard_index:05d}"),
+                UpdateExpression="SET Requests = :reached, ExpiresAt = :expires",
+                ConditionExpression="attribute_not_exists(Requests) OR Requests < :reached",
+                ExpressionAttributeValues=values(reached=reached,
+                                                 expires=int(time.time()) + PROGRESS_TTL_SECONDS)))
         except ClientError as error:
-            if not condition_failed(error):  # else counted already, by an earlier attempt of this segment
+            if not condition_failed(error):  # else an attempt of this shard got as far already
                 raise
         return self._raise_progress(domain_id, job_id)
 

@@ -164,9 +164,14 @@ class DynamoSpeakerStore:
     def delete(self, speaker: Speaker) -> None:
         stored = self._raw(speaker.domain_id, speaker.customer_speaker_id)
         slot = int(stored["CountSlot"]["N"]) if stored and "CountSlot" in stored else None
+        # The slot read above must still be the speaker's: a speaker deleted and made again meanwhile may have
+        # another one (its Version starts again).
+        slot_condition = "CountSlot = :slot" if slot is not None else "attribute_not_exists(CountSlot)"
+        slot_value = values(slot=slot) if slot is not None else {}
         delete: TransactWriteItemTypeDef = {"Delete": {
             "TableName": self._table, "Key": self._key(speaker.domain_id, speaker.customer_speaker_id),
-            "ConditionExpression": "Version = :v", "ExpressionAttributeValues": values(v=speaker.version)}}
+            "ConditionExpression": f"Version = :v AND {slot_condition}",
+            "ExpressionAttributeValues": values(v=speaker.version) | slot_value}}
         uncount = (self._legacy_change(speaker.domain_id) if slot is None
                    else self._slot_change(speaker.domain_id, slot, -1))
         try:
