@@ -69,7 +69,7 @@ class Workflow:
         self.work.put_shards(DOMAIN, self.job.job_id, [[r.to_json() for r in requests]])
         self.work.put_validation_errors(self.job.job_id, [])
         self.jobs.start(DOMAIN, self.job.job_id, len(requests))
-        self.services = VoiceprintServices(self.speakers, MemoryFraudsters(), FakeEmbedder())
+        self.services = VoiceprintServices(RecordStores(self.speakers, MemoryFraudsters()), FakeEmbedder())
 
     def results(self) -> list[str]:
         documents = self.work.results(self.job.job_id, 0) or []
@@ -148,7 +148,7 @@ def test_a_shard_lost_after_retries_reports_what_it_stored(monkeypatch: pytest.M
     written = flow.speakers.count(DOMAIN)
     assert 0 < written < 4
     sink = NoOutput()
-    flow.steps.finalize(flow.job, 1, sink, RecordStores(flow.speakers, services.fraudsters))  # type: ignore[arg-type]
+    flow.steps.finalize(flow.job, 1, sink, services.stores)  # type: ignore[arg-type]
     document = json.loads(sink.body)
     assert len(document["SuccessfulEnrollments"]) == written
     assert {e["ErrorCode"] for e in document["Errors"]} == {500} and len(document["Errors"]) == 4 - written

@@ -143,7 +143,7 @@ class Composition:
 
     @cached_property
     def voiceprint_services(self) -> VoiceprintServices:
-        return VoiceprintServices(self.speakers, self.fraudsters, self.engine)
+        return VoiceprintServices(self.record_stores, self.engine)
 
     @cached_property
     def workflow(self) -> StepFunctionsWorkflow:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.model import OperationModel
 
+from ..telemetry import error_location
 from .errors import (
     ApiError,
     InternalServerException,
@@ -54,7 +54,7 @@ class VoiceIdApi:
             refusal = from_domain(error)
             if refusal is not None:
                 return ApiResponse(refusal.status, refusal.body())
-            LOG.error("%s failed: %s at %s", target, type(error).__name__, _where(error))
+            LOG.error("%s failed: %s at %s", target, type(error).__name__, " < ".join(reversed(error_location(error))))
             internal = InternalServerException(f"Internal error while handling {target}")
             return ApiResponse(internal.status, internal.body())
 
@@ -77,12 +77,6 @@ class VoiceIdApi:
             raise UnknownOperationException(f"Unknown operation '{target}' (expected X-Amz-Target "
                                             f"{TARGET_PREFIX}<Operation>)")
         return model
-
-
-def _where(error: BaseException) -> str:
-    """Where an error happened, without its message (it may hold personal data)."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return " < ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
 
 
 def _params(body: bytes | str | None) -> dict[str, Any]:

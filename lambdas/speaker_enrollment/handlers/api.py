@@ -20,7 +20,8 @@ from ..api import CONTENT_TYPE, TARGET_PREFIX, ApiResponse, VoiceIdApi
 from ..api.errors import InternalServerException
 from ..api.model import operation_model
 from ..composition import api_from_env
-from .runtime import logger, metrics, traced, tracer, where
+from ..telemetry import error_location
+from .runtime import logger, metrics, traced, tracer
 
 TARGET_HEADER = "x-amz-target"
 UNKNOWN_OPERATION = "Unknown"  # metric dimension of a target that names no Voice ID operation
@@ -72,7 +73,7 @@ def _answer(request: ProxyRequest) -> ApiResponse:
         return voice_id_api().handle(request.target, request.body)
     except Exception as exc:  # the client gets Voice ID's error shape, never API Gateway's bare 502
         logger.error("the Voice ID API failed", extra={"operation": request.operation,
-                                                        "error_type": type(exc).__name__, "where": where(exc)})
+                                                        "error_type": type(exc).__name__, "where": error_location(exc)})
         error = InternalServerException("An internal error occurred.")
         return ApiResponse(error.status, error.body())
 

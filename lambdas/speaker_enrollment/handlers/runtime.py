@@ -10,7 +10,6 @@ in its FailureDetails (which its owner reads through the API) before it is raise
 from __future__ import annotations
 
 import functools
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -23,6 +22,7 @@ from ..composition import Composition
 from ..domain.shared.job import BatchJob
 from ..domain.workflow.errors import JobFailure
 from ..domain.workflow.steps import JobSteps
+from ..telemetry import error_location
 
 logger = Logger()
 tracer = Tracer(auto_patch=False)  # patched boto3 would record every S3 key (personal data) in X-Ray
@@ -41,12 +41,6 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, tracer.capture_lambda_handler(handler, capture_response=False, capture_error=False))
 
 
-def where(error: BaseException) -> list[str]:
-    """The frames an error went through, without its message: file, line and function of each."""
-    return [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
-            for frame in traceback.extract_tb(error.__traceback__)]
-
-
 def private_errors(handler: Handler) -> Handler:
     """Let an error out of `handler` by its type alone, and log where it happened. A JobFailure about an event's
     job is first recorded as the job's FailureDetails (the first failure recorded wins)."""
@@ -56,14 +50,14 @@ def private_errors(handler: Handler) -> Handler:
         try:
             return handler(event, context)
         except JobFailure as failure:
-            logger.error("job failure", extra={"error_type": type(failure).__name__, "where": where(failure)})
+            logger.error("job failure", extra={"error_type": type(failure).__name__, "where": error_location(failure)})
             try:
                 _record(event, failure)
             except Exception as error:  # the catch-all records it instead; never let the message out
                 logger.error("recording the failure failed", extra={"error_type": type(error).__name__})
             raise type(failure)(RECORDED) from None
         except Exception as error:
-            logger.error("unexpected error", extra={"error_type": type(error).__name__, "where": where(error)})
+            logger.error("unexpected error", extra={"error_type": type(error).__name__, "where": error_location(error)})
             raise UnexpectedError(type(error).__name__) from None
 
     return wrapped  # type: ignore[return-value]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..ports import AudioSource, DataAccess, Embedder, FraudsterStore, JobStore, SpeakerStore, WorkStore
+from ..ports import AudioSource, DataAccess, Embedder, JobStore, WorkStore
 from ..shared.job import BatchJob, final_status
 from .errors import InvalidJobRequestError, JobNotFoundError, failure_details
 from .jobtype import JobType, JobTypes, Limits, RecordStores, ShardServices
@@ -34,10 +34,9 @@ class ShardProgress:
 
 @dataclass(frozen=True)
 class VoiceprintServices:
-    """What processing a shard needs beyond the job store: the voiceprint stores and the embedder."""
+    """What processing a shard needs beyond the job store: the record stores and the embedder."""
 
-    speakers: SpeakerStore
-    fraudsters: FraudsterStore
+    stores: RecordStores
     embedder: Embedder
 
 
@@ -96,8 +95,8 @@ class JobSteps:
         results so far (a continuation adds to them) and count this segment's progress once."""
         job_type = self.job_types.of(job)
         requests = self._shard_requests(job, shard_index)
-        shard = ShardServices(job, services.speakers, services.fraudsters, services.embedder, self.limits,
-                              self.clock)
+        stores = services.stores
+        shard = ShardServices(job, stores.speakers, stores.fraudsters, services.embedder, self.limits, self.clock)
         segment = run_segment(job_type, shard, data, requests, start=start, deadline=deadline)
         earlier = (self._results(job_type, job, shard_index) or [])[:start] if start else []
         self.work.put_results(job.job_id, shard_index, [r.to_json() for r in [*earlier, *segment.results]])
