@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from speaker_enrollment.adapters.dynamodb.base import ConflictRetries
 from speaker_enrollment.adapters.dynamodb.speakers import COUNT_SLOTS, DynamoSpeakerStore
+from speaker_enrollment.adapters.voiceprint_cipher import KmsVoiceprintCipher
 from speaker_enrollment.domain.shared.ids import new_generated_speaker_id, new_id
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
 
@@ -128,8 +129,11 @@ def run(slots: int, writers: int, each: int, hold_ms: int, think_ms: int) -> Out
         raw = boto3.client("dynamodb", region_name=REGION)
         create_tables(raw)
         conflicts = ConflictRetries()
+        kms = boto3.client("kms", region_name=REGION)
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         store = DynamoSpeakerStore(ContendedDynamoDB(raw, hold_ms / 1000), "speakers", "domains",  # type: ignore[arg-type]
-                                   conflicts=conflicts, count_slots=slots)
+                                   KmsVoiceprintCipher(kms, lambda _domain_id: key_id), conflicts=conflicts,
+                                   count_slots=slots)
         domain = new_id()
 
         def writer(index: int) -> int:

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from enrollctl.local.runtime import LocalRuntime
 from enrollctl.voiceid_client import Target, voice_id_client
 from helpers import pcm16_wav, recording
-from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoJobStore, DynamoSpeakerStore
+from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoJobStore
 from speaker_enrollment.adapters.kms import KmsMacSigner
 from speaker_enrollment.api.model import service_model
 from speaker_enrollment.api.operations import OPERATIONS
@@ -355,7 +355,7 @@ def test_opt_out_of_an_enrolled_speaker_deletes_its_voiceprint(
     runtime: LocalRuntime, client: VoiceId, finished_job: tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 ) -> None:
     domain_id = finished_job[0]["DomainId"]
-    store = DynamoSpeakerStore(runtime.client("dynamodb"), runtime.speakers_table, runtime.domains_table)
+    store = runtime.composition().speakers
     enrolled = store.get(domain_id, "allison")
     assert enrolled is not None and enrolled.voiceprint
     speaker = client.opt_out_speaker(DomainId=domain_id, SpeakerId=enrolled.generated_speaker_id)["Speaker"]
@@ -381,7 +381,7 @@ def test_list_and_delete_speakers(runtime: LocalRuntime, client: VoiceId, domain
         assert (error["Code"], error["ResourceType"]) == ("ResourceNotFoundException", "SPEAKER")
     left = client.list_speakers(DomainId=domain_id)["SpeakerSummaries"]
     assert [s["CustomerSpeakerId"] for s in left] == names[2:]
-    speakers = DynamoSpeakerStore(runtime.client("dynamodb"), runtime.speakers_table, runtime.domains_table)
+    speakers = runtime.composition().speakers
     assert speakers.count(domain_id) == 3
 
 

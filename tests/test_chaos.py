@@ -21,7 +21,7 @@ import pytest
 from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import pcm16_wav, recording
-from speaker_enrollment.adapters.dynamodb import DynamoJobStore, DynamoSpeakerStore
+from speaker_enrollment.adapters.dynamodb import DynamoJobStore
 from speaker_enrollment.domain.shared.job import BatchJob, JobStatus
 
 pytestmark = pytest.mark.slow
@@ -125,7 +125,7 @@ def test_each_upload_made_one_job_although_its_event_came_twice(
 
 def test_no_speaker_is_enrolled_twice_and_the_count_matches(runtime: LocalRuntime,
                                                             finished: list[tuple[BatchJob, list[Expected]]]) -> None:
-    speakers = DynamoSpeakerStore(runtime.client("dynamodb"), runtime.speakers_table, runtime.domains_table)
+    speakers = runtime.composition().speakers
     enrolled = [e for _, expected in finished for e in expected if e.outcome == "NEW_ENROLLMENT"]
     for job, expected in finished:
         for request in expected:

@@ -48,7 +48,7 @@ def client(runtime: LocalRuntime) -> VoiceId:
 
 
 def fraudster_store(rt: LocalRuntime) -> DynamoFraudsterStore:
-    return DynamoFraudsterStore(rt.client("dynamodb"), rt.fraudsters_table, rt.watchlists_table)
+    return rt.composition().fraudsters
 
 
 def register(rt: LocalRuntime, voiceprint_of: VoiceprintOf, domain_id: str, *watchlist_ids: str,

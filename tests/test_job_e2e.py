@@ -16,7 +16,7 @@ import pytest
 from enrollctl.local.jobs import job_for_manifest, wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import pcm16_wav, recording
-from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoJobStore, DynamoSpeakerStore
+from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoJobStore
 from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.ids import ID_PATTERN, new_id
 from speaker_enrollment.domain.shared.job import BatchJob
@@ -104,7 +104,7 @@ def main_manifest(rt: LocalRuntime) -> bytes:
 
 @pytest.fixture(scope="module")
 def first_job(runtime: LocalRuntime) -> tuple[BatchJob, list[int]]:
-    speakers = DynamoSpeakerStore(runtime.client("dynamodb"), runtime.speakers_table, runtime.domains_table)
+    speakers = runtime.composition().speakers
     speakers.put(Speaker(runtime.domain_id, "refuser", "id#" + new_id(), SpeakerStatus.OPTED_OUT, 1.0, 1.0))
     seen: list[int] = []
     return run(runtime, "first.json", main_manifest(runtime), seen=seen), seen

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
+from enrollctl.local.kms_key_state import key_state_enforced
 from enrollctl.local.stack import PREFIX, TableSpec, mirror, placeholder_keys
 from enrollctl.local.template import load_template
 from fakes import MemoryDomains, MemoryFraudsters, MemoryJobs, MemorySpeakers, MemoryWatchlists, MemoryWorkStore
@@ -32,6 +33,7 @@ from speaker_enrollment.adapters.dynamodb import (
     DynamoWatchlistStore,
 )
 from speaker_enrollment.adapters.s3 import S3WorkStore
+from speaker_enrollment.adapters.voiceprint_cipher import KmsVoiceprintCipher
 from speaker_enrollment.domain.ports import (
     DomainRegistry,
     FraudsterStore,
@@ -40,7 +42,7 @@ from speaker_enrollment.domain.ports import (
     WatchlistRegistry,
     WorkStore,
 )
-from speaker_enrollment.domain.shared.domain import Domain, DomainStatus, EncryptionUpdate
+from speaker_enrollment.domain.shared.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
 from speaker_enrollment.domain.shared.errors import (
     DomainChangedError,
     FraudsterChangedError,
@@ -106,21 +108,29 @@ def memory_stores() -> Stores:
                   MemoryJobs())
 
 
+def moto_cipher() -> KmsVoiceprintCipher:
+    """Voiceprints sealed under one key of moto's KMS (call inside ``mock_aws``): the contracts are about records."""
+    kms = boto3.client("kms", region_name=REGION)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    return KmsVoiceprintCipher(kms, lambda _domain_id: key_id)
+
+
 def dynamodb_stores(client: Any) -> Stores:
     table = {role: spec.name for role, spec in tables().items()}
+    cipher = moto_cipher()
     return Stores(
         DynamoDomainStore(client, table["domains"], table["watchlists"]),
         DynamoWatchlistStore(client, table["watchlists"], table["domains"]),
-        DynamoSpeakerStore(client, table["speakers"], table["domains"]),
-        DynamoFraudsterStore(client, table["fraudsters"], table["watchlists"]),
+        DynamoSpeakerStore(client, table["speakers"], table["domains"], cipher),
+        DynamoFraudsterStore(client, table["fraudsters"], table["watchlists"], cipher),
         DynamoJobStore(client, table["jobs"]),
     )
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
-    """A DynamoDB client on moto, with the stack's tables."""
-    with mock_aws():
+    """A DynamoDB client on moto, with the stack's tables (and moto's KMS, strict about key state)."""
+    with mock_aws(), key_state_enforced():
         client = boto3.client("dynamodb", region_name=REGION)
         for spec in tables().values():
             indexes = {"GlobalSecondaryIndexes": spec.global_secondary_indexes} if spec.global_secondary_indexes else {}
@@ -390,7 +400,8 @@ def test_update_writes_over_the_expected_version_and_keeps_the_speaker_count(
     stored = domains.get(domain.domain_id)
     assert stored == replace(changed, created_at=NOW, version=counted.version + 1)
     assert speakers.count(domain.domain_id) == 1
-    assert stored.encryption_update == EncryptionUpdate("key-1") and stored.description is None
+    assert stored.encryption_update == EncryptionUpdate("key-1", EncryptionUpdateStatus.IN_PROGRESS)
+    assert stored.description is None
     with pytest.raises(DomainChangedError):  # `counted` is stale now
         domains.update(replace(changed, name="lost"), counted)
     assert domains.get(domain.domain_id) == stored

@@ -20,9 +20,13 @@ from .adapters.dynamodb import (
 from .adapters.kms import KmsMacSigner
 from .adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, data_access_client
 from .adapters.stepfunctions import StepFunctionsWorkflow
+from .adapters.voiceprint_cipher import KmsVoiceprintCipher
 from .api.dispatcher import VoiceIdApi
 from .api.services import ApiServices
 from .api.tokens import PageTokens
+from .domain.admin.inline_maintenance import InlineMaintenance
+from .domain.admin.maintenance import DomainTask, MaintenanceStarter, tasks_by_name
+from .domain.admin.reencrypt import ReencryptVoiceprints
 from .domain.shared.domain import Deployment
 from .domain.shared.job import BatchJob
 from .domain.workflow.jobtype import Limits, RecordStores
@@ -95,7 +99,7 @@ class Composition:
     @cached_property
     def speakers(self) -> DynamoSpeakerStore:
         s = self.settings
-        return DynamoSpeakerStore(self._client("dynamodb"), s.speakers_table, s.domains_table)
+        return DynamoSpeakerStore(self._client("dynamodb"), s.speakers_table, s.domains_table, self.cipher)
 
     @cached_property
     def watchlists(self) -> DynamoWatchlistStore:
@@ -105,7 +109,19 @@ class Composition:
     @cached_property
     def fraudsters(self) -> DynamoFraudsterStore:
         s = self.settings
-        return DynamoFraudsterStore(self._client("dynamodb"), s.fraudsters_table, s.watchlists_table)
+        return DynamoFraudsterStore(self._client("dynamodb"), s.fraudsters_table, s.watchlists_table, self.cipher)
+
+    @cached_property
+    def cipher(self) -> KmsVoiceprintCipher:
+        """Voiceprints sealed under their domain's KMS key (data keys cached per container, bounded)."""
+        return KmsVoiceprintCipher(self._client("kms"), self._domain_key,
+                                   max_age_seconds=self.settings.tunables.voiceprint_key_cache_seconds)
+
+    def _domain_key(self, domain_id: str) -> str:
+        """The domain's KmsKeyId (every domain has one: CreateDomain requires it); the stack's key for a record
+        whose domain is gone."""
+        domain = self.domains.get(domain_id)
+        return domain.kms_key_id if domain is not None and domain.kms_key_id else self.settings.kms_key_id
 
     @cached_property
     def work(self) -> S3WorkStore:
@@ -158,6 +174,22 @@ class Composition:
         s = self.settings
         return UploadDefaults(s.output_bucket, s.kms_key_id, s.default_data_access_role_arn)
 
+    # ----------------------------------------------------------------------------------- maintenance
+
+    @cached_property
+    def maintenance_tasks(self) -> dict[str, DomainTask]:
+        """The background tasks over a domain's data, by name (the maintenance workflow's input)."""
+        return dict(tasks_by_name(self.reencrypt))
+
+    @cached_property
+    def reencrypt(self) -> ReencryptVoiceprints:
+        return ReencryptVoiceprints(self.domains, (self.speakers, self.fraudsters), self.cipher)
+
+    @cached_property
+    def maintenance(self) -> MaintenanceStarter:
+        """Until the DomainMaintenance workflow starts them in the background, tasks run in the caller."""
+        return InlineMaintenance(self.maintenance_tasks)
+
     # ------------------------------------------------------------------------------------------ API
 
     @cached_property
@@ -169,7 +201,8 @@ class Composition:
             domains=self.domains, jobs=self.jobs, speakers=self.speakers, watchlists=self.watchlists,
             fraudsters=self.fraudsters, submitter=self.submitter, tokens=PageTokens(signer, self.clock),
             clock=self.clock, deployment=self._deployment(), speaker_quota=t.speaker_quota,
-            watchlist_quota=t.watchlist_quota, fraudster_quota=t.fraudster_quota,
+            watchlist_quota=t.watchlist_quota, fraudster_quota=t.fraudster_quota, keys=self.cipher,
+            maintenance=self.maintenance,
         ))
 
     def _deployment(self) -> Deployment:

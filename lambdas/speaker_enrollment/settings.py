@@ -28,9 +28,11 @@ class Tunables:
     watchlist_quota: int = 3  # watchlists per domain, the default one included
     fraudster_quota: int = 500  # fraudsters per watchlist
     max_speech_seconds: int = 120  # a request's files are read until it has this much net speech
+    voiceprint_key_cache_seconds: int = 60  # a data key of a domain's KMS key is used this long (0: once)
 
     # Every other value is at least 1; below Voice ID's 30 s a request could never have enough speech.
-    MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0, "max_speech_seconds": 30}
+    MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0, "max_speech_seconds": 30,
+                                            "voiceprint_key_cache_seconds": 0}
 
     @staticmethod
     def variable(field_name: str) -> str:

@@ -21,10 +21,10 @@ from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 from moto.core.model_instances import reset_model_data
 from speaker_enrollment.api import VoiceIdApi
-from speaker_enrollment.composition import api_from_env
+from speaker_enrollment.composition import Composition, api_from_env
 from speaker_enrollment.settings import Settings
 
-from enrollctl.local import resources, stack
+from enrollctl.local import kms_key_state, resources, stack
 from enrollctl.local.call_guard import CallGuard
 from enrollctl.local.events import LambdaTarget, LocalEventBus, Rule
 from enrollctl.local.execution_events import ExecutionStatusEvents
@@ -132,6 +132,7 @@ class LocalRuntime:
         self._status_events: ExecutionStatusEvents | None = None
         self._log_levels: dict[str, int] = {}
         self._saved_session: boto3.Session | bool | None = False  # False: nothing saved
+        self._kms_strict = False  # kms_key_state installed by this runtime
         self.key = NO_KEY  # the key KMS_KEY_ID names
         self.mac_key = NO_KEY  # signs the Voice ID API's NextTokens (API_TOKEN_KEY_ID)
         self.api: VoiceIdApi | None = None  # the Voice ID API the endpoint answers X-Amz-Target: VoiceID.* with
@@ -191,6 +192,8 @@ class LocalRuntime:
         self._saved_config = {key: default_user_config.get(key) for key in MOTO_CONFIG}
         default_user_config.update(MOTO_CONFIG)  # type: ignore[typeddict-item]
         reset_moto()
+        kms_key_state.install()  # as AWS: a disabled key (or one pending deletion) refuses to encrypt and decrypt
+        self._kms_strict = True
         for name in NOISY_LOGGERS:
             logger = logging.getLogger(name)
             self._log_levels[name] = logger.level
@@ -230,6 +233,9 @@ class LocalRuntime:
             self._server = None
             self.api = None
             reset_moto()
+        if self._kms_strict:
+            kms_key_state.uninstall()
+            self._kms_strict = False
         self._guard.uninstall()
         self._env.restore()
         if self._saved_session is not False:
@@ -412,6 +418,10 @@ class LocalRuntime:
     def fault_counts(self) -> dict[str, FaultCount]:
         """Per fault that is on: how often it was injected, and how often it reached the caller's code."""
         return self.faults.counts()
+
+    def composition(self) -> Composition:
+        """The functions' adapters and services over the local resources (for inspection and tests)."""
+        return Composition(self.settings, self.client)
 
     def info(self) -> RuntimeInfo:
         return RuntimeInfo(endpoint=self.endpoint, region=self.region, inbox_bucket=self.inbox_bucket,

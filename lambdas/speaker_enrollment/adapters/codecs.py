@@ -17,6 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from ..domain.shared.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
 from ..domain.shared.fraudster import Fraudster
 from ..domain.shared.job import BatchJob, FailureDetails, JobStatus
+from ..domain.shared.sealed import SealedVoiceprint, VoiceprintKind, VoiceprintOwner
 from ..domain.shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..domain.shared.watchlist import Watchlist
 from ..domain.workflow.jobtype import JobTypes
@@ -24,6 +25,8 @@ from ..domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT
 
 if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from ..domain.ports import VoiceprintCipher
 
 SCHEMA_VERSION = "SchemaVersion"
 LEGACY_VERSION = 1  # items written before the codecs: no SchemaVersion attribute
@@ -82,6 +85,53 @@ def pack_voiceprint(vector: tuple[float, ...]) -> bytes | None:
 def unpack_voiceprint(blob: Any) -> tuple[float, ...]:
     data = bytes(blob.value if hasattr(blob, "value") else blob or b"")
     return struct.unpack(f"<{len(data) // 4}f", data)
+
+
+# Version 3 of speakers and fraudsters: the voiceprint sealed under the domain's key (never in plaintext).
+SEALED_VOICEPRINT = "SealedVoiceprint"  # nonce + AES-256-GCM ciphertext + tag
+VOICEPRINT_DATA_KEY = "VoiceprintDataKey"  # the data key as KMS wrapped it
+VOICEPRINT_KEY_ARN = "VoiceprintKeyArn"  # the KMS key that wrapped it
+PLAINTEXT_VOICEPRINT = "Voiceprint"  # versions 1 and 2: little-endian float32, in plaintext
+
+
+class VoiceprintFields:
+    """The voiceprint attributes of speakers and fraudsters: version 3 writes them sealed under the domain's key
+    (``VoiceprintCipher``); an item of version 1 or 2 holds ``Voiceprint`` in plaintext, which still reads, and
+    is sealed when it is next written (any write, or the domain's re-encryption)."""
+
+    VERSION = 3
+
+    def __init__(self, cipher: VoiceprintCipher, kind: VoiceprintKind) -> None:
+        self._cipher = cipher
+        self._kind = kind
+
+    def owner(self, domain_id: str, record_id: str) -> VoiceprintOwner:
+        return VoiceprintOwner(domain_id, self._kind, record_id)
+
+    def encode(self, domain_id: str, record_id: str, vector: tuple[float, ...]) -> dict[str, Any]:
+        packed = pack_voiceprint(vector)
+        if packed is None:
+            return {SEALED_VOICEPRINT: None, VOICEPRINT_DATA_KEY: None, VOICEPRINT_KEY_ARN: None}
+        sealed = self._cipher.seal(self.owner(domain_id, record_id), packed)
+        return {SEALED_VOICEPRINT: sealed.ciphertext, VOICEPRINT_DATA_KEY: sealed.wrapped_key,
+                VOICEPRINT_KEY_ARN: sealed.key_arn}
+
+    def decode(self, document: Mapping[str, Any], domain_id: str, record_id: str) -> tuple[float, ...]:
+        sealed = sealed_of(document)
+        if sealed is None:  # versions 1 and 2 (plaintext), or no voiceprint (opted out, or a listing's projection)
+            return unpack_voiceprint(document.get(PLAINTEXT_VOICEPRINT))
+        return unpack_voiceprint(self._cipher.open(self.owner(domain_id, record_id), sealed))
+
+
+def _binary(value: Any) -> bytes:
+    return bytes(value.value if hasattr(value, "value") else value)
+
+
+def sealed_of(document: Mapping[str, Any]) -> SealedVoiceprint | None:
+    if SEALED_VOICEPRINT not in document:
+        return None
+    return SealedVoiceprint(str(document[VOICEPRINT_KEY_ARN]), _binary(document[VOICEPRINT_DATA_KEY]),
+                            _binary(document[SEALED_VOICEPRINT]))
 
 
 def _version(document: Mapping[str, Any], current: int, table: str) -> int:
@@ -152,16 +202,22 @@ class JobCodec:
 
 
 class SpeakerCodec:
-    """Speakers (the GSI ``GeneratedSpeakerId`` and the listing's projection name these attributes)."""
+    """Speakers (the GSI ``GeneratedSpeakerId`` and the listing's projection name these attributes). Version 3
+    seals the voiceprint (``VoiceprintFields``, bound to the GeneratedSpeakerId); versions 1 and 2 stored the
+    same attributes with the voiceprint in plaintext."""
 
-    VERSION = 2
+    VERSION = VoiceprintFields.VERSION
+
+    def __init__(self, cipher: VoiceprintCipher) -> None:
+        self.voiceprints = VoiceprintFields(cipher, VoiceprintKind.SPEAKER)
 
     def encode(self, speaker: Speaker) -> dict[str, Any]:
         return {
             SCHEMA_VERSION: self.VERSION, "DomainId": speaker.domain_id,
             "CustomerSpeakerId": speaker.customer_speaker_id, "GeneratedSpeakerId": speaker.generated_speaker_id,
             "Status": speaker.status.value, "CreatedAt": speaker.created_at, "UpdatedAt": speaker.updated_at,
-            "LastAccessedAt": speaker.last_accessed_at, "Voiceprint": pack_voiceprint(speaker.voiceprint),
+            "LastAccessedAt": speaker.last_accessed_at, PLAINTEXT_VOICEPRINT: None,
+            **self.voiceprints.encode(speaker.domain_id, speaker.generated_speaker_id, speaker.voiceprint),
             "ModelId": speaker.model_id, "NetSpeechSeconds": speaker.net_speech_seconds,
             "EnrolledBy": speaker.enrolled_by,
             "EnrollmentStatus": speaker.enrollment_status.value if speaker.enrollment_status else None,
@@ -169,14 +225,15 @@ class SpeakerCodec:
         }
 
     def decode(self, document: Mapping[str, Any]) -> Speaker:
-        _version(document, self.VERSION, "Speakers")  # version 1 stored the same attributes
+        _version(document, self.VERSION, "Speakers")
         status = document.get("EnrollmentStatus")
+        domain_id, generated_id = document["DomainId"], document["GeneratedSpeakerId"]
         return Speaker(
-            domain_id=document["DomainId"], customer_speaker_id=document["CustomerSpeakerId"],
-            generated_speaker_id=document["GeneratedSpeakerId"], status=SpeakerStatus(document["Status"]),
+            domain_id=domain_id, customer_speaker_id=document["CustomerSpeakerId"],
+            generated_speaker_id=generated_id, status=SpeakerStatus(document["Status"]),
             created_at=float(document["CreatedAt"]), updated_at=float(document["UpdatedAt"]),
             last_accessed_at=_optional_float(document.get("LastAccessedAt")),
-            voiceprint=unpack_voiceprint(document.get("Voiceprint")), model_id=document.get("ModelId"),
+            voiceprint=self.voiceprints.decode(document, domain_id, generated_id), model_id=document.get("ModelId"),
             net_speech_seconds=document.get("NetSpeechSeconds"), enrolled_by=document.get("EnrolledBy"),
             enrollment_status=EnrollmentStatus(status) if status else None,
             version=int(document.get("Version", 0)),
@@ -248,25 +305,31 @@ class WatchlistCodec:
 
 
 class FraudsterCodec:
-    """Fraudsters (``WatchlistIds`` a string set, so a watchlist's members are found with ``contains``)."""
+    """Fraudsters (``WatchlistIds`` a string set, so a watchlist's members are found with ``contains``). Version 3
+    seals the voiceprint (bound to the GeneratedFraudsterId); versions 1 and 2 held it in plaintext."""
 
-    VERSION = 2
+    VERSION = VoiceprintFields.VERSION
+
+    def __init__(self, cipher: VoiceprintCipher) -> None:
+        self.voiceprints = VoiceprintFields(cipher, VoiceprintKind.FRAUDSTER)
 
     def encode(self, fraudster: Fraudster) -> dict[str, Any]:
         return {
             SCHEMA_VERSION: self.VERSION, "DomainId": fraudster.domain_id,
             "GeneratedFraudsterId": fraudster.generated_fraudster_id, "WatchlistIds": set(fraudster.watchlist_ids),
-            "CreatedAt": fraudster.created_at, "Voiceprint": pack_voiceprint(fraudster.voiceprint),
+            "CreatedAt": fraudster.created_at,
+            **self.voiceprints.encode(fraudster.domain_id, fraudster.generated_fraudster_id, fraudster.voiceprint),
             "ModelId": fraudster.model_id, "Version": fraudster.version, "RegisteredBy": fraudster.registered_by,
             "RegistrationScore": fraudster.registration_score,
         }
 
     def decode(self, document: Mapping[str, Any]) -> Fraudster:
-        _version(document, self.VERSION, "Fraudsters")  # version 1 stored the same attributes
+        _version(document, self.VERSION, "Fraudsters")
+        domain_id, fraudster_id = document["DomainId"], document["GeneratedFraudsterId"]
         return Fraudster(
-            domain_id=document["DomainId"], generated_fraudster_id=document["GeneratedFraudsterId"],
+            domain_id=domain_id, generated_fraudster_id=fraudster_id,
             watchlist_ids=frozenset(document.get("WatchlistIds", ())), created_at=float(document["CreatedAt"]),
-            voiceprint=unpack_voiceprint(document.get("Voiceprint")), model_id=document.get("ModelId"),
+            voiceprint=self.voiceprints.decode(document, domain_id, fraudster_id), model_id=document.get("ModelId"),
             version=int(document.get("Version", 0)), registered_by=document.get("RegisteredBy"),
             registration_score=document.get("RegistrationScore"),
         )

@@ -11,12 +11,14 @@ from ..domain.admin.errors import (
     AccessDeniedError,
     ConcurrentChangeError,
     DomainNotActiveError,
+    EncryptionUpdateLockedError,
     InvalidRequestError,
     LastWatchlistError,
     ResourceNotFoundError,
 )
 from ..domain.shared.errors import (
     ClientTokenReusedError,
+    KeyUnusableError,
     QuotaExceededError,
     SpeakerQuotaExceededError,
     WatchlistNotEmptyError,
@@ -107,4 +109,9 @@ def from_domain(error: Exception) -> ApiError | None:
         return ConflictException(message, "FRAUDSTER_MUST_BELONG_TO_AT_LEAST_ONE_WATCHLIST")
     if isinstance(error, SpeakerQuotaExceededError | QuotaExceededError):
         return ServiceQuotaExceededException(message)
+    if isinstance(error, EncryptionUpdateLockedError):
+        return ConflictException(message, "DOMAIN_LOCKED_FROM_ENCRYPTION_UPDATES")
+    if isinstance(error, KeyUnusableError):  # the domain's key, as KMS answered: not allowed, or unusable
+        return AccessDeniedException(message) if error.reason == "AccessDeniedException" else ValidationException(
+            message)
     return None

@@ -8,9 +8,17 @@ from typing import Any
 
 from ..domain.admin.domains import DomainAdmin
 from ..domain.admin.fraudsters import FraudsterAdmin
+from ..domain.admin.maintenance import MaintenanceStarter
 from ..domain.admin.speakers import SpeakerAdmin
 from ..domain.admin.watchlists import WatchlistAdmin
-from ..domain.ports import DomainRegistry, FraudsterStore, JobCatalog, SpeakerDirectory, WatchlistRegistry
+from ..domain.ports import (
+    DomainRegistry,
+    FraudsterStore,
+    JobCatalog,
+    SpeakerDirectory,
+    VoiceprintCipher,
+    WatchlistRegistry,
+)
 from ..domain.shared.domain import Deployment
 from ..domain.workflow.submission import Submitter
 from .tokens import PageTokens
@@ -30,10 +38,12 @@ class ApiServices:
     speaker_quota: int  # per domain
     watchlist_quota: int  # per domain, the default watchlist included
     fraudster_quota: int  # per watchlist
+    keys: VoiceprintCipher  # checks a domain's KMS key (CreateDomain, UpdateDomain)
+    maintenance: MaintenanceStarter  # background work over a domain's data (re-encryption)
 
     @property
     def domain_admin(self) -> DomainAdmin:
-        return DomainAdmin(self.domains, self.clock)
+        return DomainAdmin(self.domains, self.clock, self.keys, self.maintenance)
 
     @property
     def speaker_admin(self) -> SpeakerAdmin:

@@ -14,6 +14,7 @@ from .shared.fraudster import Fraudster
 from .shared.job import BatchJob, FailureDetails, JobStatus
 from .shared.paging import Page
 from .shared.s3uri import S3Location
+from .shared.sealed import SealedVoiceprint, StoredVoiceprint, VoiceprintOwner
 from .shared.speaker import Speaker
 from .shared.watchlist import Watchlist
 
@@ -167,6 +168,41 @@ class FraudsterStore(FraudsterSource, Protocol):
 
     def page(self, domain_id: str, limit: int, after: str | None, watchlist_id: str | None = None
              ) -> Page[Fraudster]: ...
+
+
+class VoiceprintCipher(Protocol):
+    """Envelope encryption of voiceprints under their domain's KMS key (``adapters/voiceprint_cipher.py``). Every
+    method raises ``KeyUnusableError`` when the key refuses (disabled, pending deletion, gone, not allowed)."""
+
+    def seal(self, owner: VoiceprintOwner, voiceprint: bytes) -> SealedVoiceprint:
+        """`voiceprint` encrypted under the owner's domain's current key, bound to `owner`."""
+        ...
+
+    def open(self, owner: VoiceprintOwner, sealed: SealedVoiceprint) -> bytes:
+        """The voiceprint; fails unless `sealed` was sealed for `owner` (whichever key of the domain wrapped it)."""
+        ...
+
+    def current_key(self, domain_id: str) -> str:
+        """The ARN of the key the domain's voiceprints are sealed under now."""
+        ...
+
+    def check_key(self, domain_id: str, key_id: str) -> str:
+        """The ARN of `key_id` if this service can seal the domain's voiceprints under it (CreateDomain,
+        UpdateDomain), else KeyUnusableError."""
+        ...
+
+
+class VoiceprintVault(Protocol):
+    """A store's voiceprints seen by the key protecting them (the speaker and the fraudster stores)."""
+
+    def voiceprint_keys(self, domain_id: str, limit: int, after: str | None) -> Page[StoredVoiceprint]:
+        """The domain's records that hold a voiceprint, with the key of each, in key order from `after` on."""
+        ...
+
+    def reseal(self, stored: StoredVoiceprint) -> bool:
+        """Rewrite the record's voiceprint under the domain's current key (nothing else changes, not its version);
+        False when the record changed or went away since it was listed (its writer sealed it)."""
+        ...
 
 
 class Workflow(Protocol):

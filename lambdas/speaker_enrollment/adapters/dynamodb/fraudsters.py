@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from ...domain.shared.errors import FraudsterChangedError, QuotaExceededError, WatchlistGoneError
 from ...domain.shared.fraudster import Fraudster
 from ...domain.shared.paging import Page
+from ...domain.shared.sealed import StoredVoiceprint
 from ..codecs import FraudsterCodec, from_item, to_item
 from .base import CONFLICTS, ConflictRetries, cancelled_by_condition, collect, values
 
@@ -18,19 +19,21 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
+    from ...domain.ports import VoiceprintCipher
     from .base import Attributes
 
 FRAUDSTER_SUMMARY = "DomainId, GeneratedFraudsterId, WatchlistIds, CreatedAt, Version"  # no voiceprint
-_fraudsters = FraudsterCodec()
 
 
 class DynamoFraudsterStore:
     """Fraudsters (pk DomainId, sk GeneratedFraudsterId; WatchlistIds a string set). Every write changes the
     fraudster and the ``FraudsterCount`` of each watchlist it joins or leaves in one transaction, so a watchlist's
-    quota and "only an empty watchlist is deleted" hold under concurrent writers."""
+    quota and "only an empty watchlist is deleted" hold under concurrent writers. Voiceprints are sealed under the
+    domain's key by `cipher` (codecs.VoiceprintFields): never stored in plaintext."""
 
-    def __init__(self, client: DynamoDBClient, table: str, watchlists_table: str,
+    def __init__(self, client: DynamoDBClient, table: str, watchlists_table: str, cipher: VoiceprintCipher,
                  conflicts: ConflictRetries = CONFLICTS) -> None:
+        self._fraudsters = FraudsterCodec(cipher)
         self._db = client
         self._table = table
         self._watchlists = watchlists_table
@@ -42,7 +45,7 @@ class DynamoFraudsterStore:
     def get(self, domain_id: str, fraudster_id: str) -> Fraudster | None:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True,
                                  Key=self._key(domain_id, fraudster_id)).get("Item")
-        return _fraudsters.decode(from_item(item)) if item else None
+        return self._fraudsters.decode(from_item(item)) if item else None
 
     def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
         pages = self._db.get_paginator("query").paginate(
@@ -50,7 +53,7 @@ class DynamoFraudsterStore:
             FilterExpression="contains(WatchlistIds, :w)", ExpressionAttributeValues=values(d=domain_id,
                                                                                           w=watchlist_id),
         )
-        return [_fraudsters.decode(from_item(item)) for page in pages for item in page["Items"]]
+        return [self._fraudsters.decode(from_item(item)) for page in pages for item in page["Items"]]
 
     def page(self, domain_id: str, limit: int, after: str | None, watchlist_id: str | None = None
              ) -> Page[Fraudster]:
@@ -63,17 +66,17 @@ class DynamoFraudsterStore:
             KeyConditionExpression="DomainId = :d", ProjectionExpression=FRAUDSTER_SUMMARY, **request,
         )
         position = last["GeneratedFraudsterId"]["S"] if last else None
-        return Page([_fraudsters.decode(from_item(i)) for i in items], position)
+        return Page([self._fraudsters.decode(from_item(i)) for i in items], position)
 
     def create(self, fraudster: Fraudster, quota: int) -> None:
         put: TransactWriteItemTypeDef = {"Put": {
-            "TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
+            "TableName": self._table, "Item": to_item(self._fraudsters.encode(fraudster)),
             "ConditionExpression": "attribute_not_exists(GeneratedFraudsterId)"}}
         self._transact(fraudster, put, fraudster.watchlist_ids, frozenset(), quota)
 
     def replace(self, fraudster: Fraudster, expected: Fraudster, quota: int) -> None:
         put: TransactWriteItemTypeDef = {"Put": {
-            "TableName": self._table, "Item": to_item(_fraudsters.encode(fraudster)),
+            "TableName": self._table, "Item": to_item(self._fraudsters.encode(fraudster)),
             "ConditionExpression": "Version = :v", "ExpressionAttributeValues": values(v=expected.version)}}
         self._transact(fraudster, put, fraudster.watchlist_ids - expected.watchlist_ids,
                        expected.watchlist_ids - fraudster.watchlist_ids, quota)
@@ -84,6 +87,29 @@ class DynamoFraudsterStore:
                              "ConditionExpression": "Version = :v",
                              "ExpressionAttributeValues": values(v=fraudster.version)}}
         self._transact(fraudster, delete, frozenset(), fraudster.watchlist_ids, 0)
+
+    def voiceprint_keys(self, domain_id: str, limit: int, after: str | None) -> Page[StoredVoiceprint]:
+        items, last = collect(
+            self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
+            KeyConditionExpression="DomainId = :d",
+            FilterExpression="attribute_exists(SealedVoiceprint) OR attribute_exists(Voiceprint)",
+            ProjectionExpression="GeneratedFraudsterId, VoiceprintKeyArn, Version",
+            ExpressionAttributeValues=values(d=domain_id),
+        )
+        stored = [StoredVoiceprint(domain_id, i["GeneratedFraudsterId"]["S"],
+                                   i.get("VoiceprintKeyArn", {}).get("S"), int(i.get("Version", {}).get("N", "0")))
+                  for i in items]
+        return Page(stored, last["GeneratedFraudsterId"]["S"] if last else None)
+
+    def reseal(self, stored: StoredVoiceprint) -> bool:
+        fraudster = self.get(stored.domain_id, stored.record_key)
+        if fraudster is None or fraudster.version != stored.version:
+            return False
+        try:
+            self.replace(fraudster, fraudster, 0)  # the same watchlists: no count changes; the version stays
+        except FraudsterChangedError:
+            return False
+        return True
 
     def _transact(self, fraudster: Fraudster, write: TransactWriteItemTypeDef, joined: frozenset[str],
                   left: frozenset[str], quota: int) -> None:

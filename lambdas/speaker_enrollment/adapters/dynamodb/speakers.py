@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from ...domain.shared.errors import SpeakerChangedError, SpeakerQuotaExceededError
 from ...domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
 from ...domain.shared.paging import Page
+from ...domain.shared.sealed import StoredVoiceprint
 from ...domain.shared.speaker import Speaker
 from ..codecs import SpeakerCodec, from_item, to_item
 from .base import CONFLICTS, ConflictRetries, cancelled_by_condition, collect, condition_failed, set_or_remove, values
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
+    from ...domain.ports import VoiceprintCipher
     from .base import Attributes
 
 GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
@@ -35,7 +37,6 @@ COUNT_SLOTS = 16
 SLOT_PREFIX = "#count#"
 FIRST_SPEAKER_ID = "0"  # CustomerSpeakerIds start with [a-zA-Z0-9]: the lowest is "0", above every slot key
 KEY_ATTRIBUTES = ("DomainId", "CustomerSpeakerId")
-_codec = SpeakerCodec()
 
 
 def shares(room: int, slots: int = COUNT_SLOTS) -> list[int]:
@@ -45,8 +46,12 @@ def shares(room: int, slots: int = COUNT_SLOTS) -> list[int]:
 
 
 class DynamoSpeakerStore:
-    def __init__(self, client: DynamoDBClient, speakers_table: str, domains_table: str,
-                 conflicts: ConflictRetries = CONFLICTS, count_slots: int = COUNT_SLOTS) -> None:
+    """Voiceprints are sealed under the domain's key by `cipher` (codecs.VoiceprintFields): never stored in
+    plaintext."""
+
+    def __init__(self, client: DynamoDBClient, speakers_table: str, domains_table: str, cipher: VoiceprintCipher,
+                 *, conflicts: ConflictRetries = CONFLICTS, count_slots: int = COUNT_SLOTS) -> None:
+        self._codec = SpeakerCodec(cipher)
         self._db = client
         self._table = speakers_table
         self._domains = domains_table
@@ -63,7 +68,7 @@ class DynamoSpeakerStore:
 
     def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None:
         item = self._raw(domain_id, customer_speaker_id)
-        return _codec.decode(from_item(item)) if item else None
+        return self._codec.decode(from_item(item)) if item else None
 
     def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
         if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):
@@ -83,7 +88,7 @@ class DynamoSpeakerStore:
             ExpressionAttributeValues=values(d=domain_id, first=FIRST_SPEAKER_ID),
             ProjectionExpression=SPEAKER_SUMMARY, ExpressionAttributeNames={"#status": "Status"},
         )
-        return Page([_codec.decode(from_item(i)) for i in items], last["CustomerSpeakerId"]["S"] if last else None)
+        return Page([self._codec.decode(from_item(i)) for i in items], last["CustomerSpeakerId"]["S"] if last else None)
 
     # ---------------------------------------------------------------------------------------- the count
 
@@ -127,7 +132,7 @@ class DynamoSpeakerStore:
         open_slots = [slot for slot, share in enumerate(slot_shares) if share > 0]
         for slot in random.sample(open_slots, len(open_slots)):
             put: TransactWriteItemTypeDef = {"Put": {
-                "TableName": self._table, "Item": to_item(_codec.encode(speaker) | {"CountSlot": slot}),
+                "TableName": self._table, "Item": to_item(self._codec.encode(speaker) | {"CountSlot": slot}),
                 "ConditionExpression": "attribute_not_exists(CustomerSpeakerId)"}}
             try:
                 self._write_counted(put, self._slot_change(domain_id, slot, +1, slot_shares[slot]))
@@ -144,11 +149,11 @@ class DynamoSpeakerStore:
 
     def put(self, speaker: Speaker) -> None:
         """Write a speaker record as is, uncounted (set-up and tests); enrollment uses create/replace."""
-        self._db.put_item(TableName=self._table, Item=to_item(_codec.encode(speaker)))
+        self._db.put_item(TableName=self._table, Item=to_item(self._codec.encode(speaker)))
 
     def replace(self, speaker: Speaker, expected: Speaker) -> None:
         """Every attribute but the key and the count slot, over the expected version."""
-        document = {k: v for k, v in _codec.encode(speaker).items() if k not in KEY_ATTRIBUTES}
+        document = {k: v for k, v in self._codec.encode(speaker).items() if k not in KEY_ATTRIBUTES}
         expression, names, attribute_values = set_or_remove(document)
         try:
             self._conflicts.run(lambda: self._db.update_item(
@@ -160,6 +165,30 @@ class DynamoSpeakerStore:
             if condition_failed(error):
                 raise SpeakerChangedError(speaker.customer_speaker_id) from None
             raise
+
+    # ---------------------------------------------------------------------------------- re-encryption
+
+    def voiceprint_keys(self, domain_id: str, limit: int, after: str | None) -> Page[StoredVoiceprint]:
+        items, last = collect(
+            self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
+            KeyConditionExpression="DomainId = :d AND CustomerSpeakerId >= :first",
+            FilterExpression="attribute_exists(SealedVoiceprint) OR attribute_exists(Voiceprint)",
+            ProjectionExpression="CustomerSpeakerId, VoiceprintKeyArn, Version",
+            ExpressionAttributeValues=values(d=domain_id, first=FIRST_SPEAKER_ID),
+        )
+        stored = [StoredVoiceprint(domain_id, i["CustomerSpeakerId"]["S"], i.get("VoiceprintKeyArn", {}).get("S"),
+                                   int(i.get("Version", {}).get("N", "0"))) for i in items]
+        return Page(stored, last["CustomerSpeakerId"]["S"] if last else None)
+
+    def reseal(self, stored: StoredVoiceprint) -> bool:
+        speaker = self.get(stored.domain_id, stored.record_key)
+        if speaker is None or speaker.version != stored.version:
+            return False
+        try:
+            self.replace(speaker, speaker)  # encoding seals under the current key; the version stays
+        except SpeakerChangedError:
+            return False
+        return True
 
     def delete(self, speaker: Speaker) -> None:
         stored = self._raw(speaker.domain_id, speaker.customer_speaker_id)

@@ -7,8 +7,8 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..ports import DomainRegistry
-from ..shared.domain import Domain, DomainStatus, Tags
+from ..ports import DomainRegistry, VoiceprintCipher
+from ..shared.domain import Domain, DomainStatus, EncryptionUpdateStatus, Tags
 from ..shared.errors import ClientTokenReusedError, DomainChangedError
 from ..shared.ids import stable_id
 from ..shared.paging import Page
@@ -16,13 +16,16 @@ from ..shared.watchlist import default_watchlist, default_watchlist_id
 from .errors import (
     ConcurrentChangeError,
     DomainNotActiveError,
+    EncryptionUpdateLockedError,
     InvalidRequestError,
     ResourceKind,
     ResourceNotFoundError,
 )
+from .maintenance import MaintenanceStarter
 from .tags import tagged, untagged
 
 MAX_ATTEMPTS = 3
+REENCRYPT = "reencrypt"  # the maintenance task re-encrypting a domain's voiceprints (admin/reencrypt.py)
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,20 @@ class DomainRequest:
 
 @dataclass(frozen=True)
 class DomainAdmin:
+    """`keys` checks that a domain's KMS key can protect its voiceprints; `maintenance` starts the background
+    re-encryption when the key changes."""
+
     registry: DomainRegistry
     clock: Callable[[], float]
+    keys: VoiceprintCipher
+    maintenance: MaintenanceStarter
 
     def create(self, request: DomainRequest) -> Domain:
-        """The new domain with its default watchlist; the same token and request again give the same domain."""
+        """The new domain with its default watchlist; the same token and request again give the same domain.
+        The key must be usable (KeyUnusableError otherwise) before anything is written."""
         now = self.clock()
         domain = request.new_domain(now)
+        self.keys.check_key(domain.domain_id, request.kms_key_id)
         if self.registry.create(domain, default_watchlist(domain.domain_id, now), request.client_token,
                                 request.fingerprint()):
             return domain
@@ -89,7 +99,31 @@ class DomainAdmin:
         return self.registry.page(limit, after)
 
     def update(self, domain_id: str, name: str, description: str | None, kms_key_id: str) -> Domain:
-        return self._change(domain_id, lambda d: d.reconfigured(name, description, kms_key_id, self.clock()))
+        """A new key (checked first) re-encrypts the domain's voiceprints in the background: the update is
+        IN_PROGRESS until every one is under the new key; meanwhile another change of key is refused. The same key
+        again retries a FAILED re-encryption."""
+        current = self.describe(domain_id)
+
+        def reconfigure(domain: Domain) -> Domain:
+            if kms_key_id != domain.kms_key_id and domain.reencrypting:
+                raise EncryptionUpdateLockedError(
+                    f"Domain '{domain_id}' is being re-encrypted under its new KMS key; its key can change again "
+                    "once ServerSideEncryptionUpdateDetails.UpdateStatus is no longer IN_PROGRESS")
+            return domain.reconfigured(name, description, kms_key_id, self.clock())
+
+        starts = reconfigure(current).reencrypting and not current.reencrypting
+        if kms_key_id != current.kms_key_id or starts:
+            self.keys.check_key(domain_id, kms_key_id)
+        updated = self._change(domain_id, reconfigure)
+        if starts:
+            try:
+                self.maintenance.start(domain_id, REENCRYPT)
+            except Exception:
+                end_reencryption(self.registry, domain_id, EncryptionUpdateStatus.FAILED,
+                                 "The re-encryption could not be started; call UpdateDomain with the same KMS key "
+                                 "to retry")
+                raise
+        return updated
 
     def tag(self, domain_id: str, tags: Sequence[tuple[str, str]]) -> Domain:
         return self._change(domain_id, lambda d: d.with_tags(tagged(d.tags, tags)))
@@ -102,13 +136,30 @@ class DomainAdmin:
             raise ResourceNotFoundError(ResourceKind.DOMAIN, f"Domain '{domain_id}' does not exist")
 
     def _change(self, domain_id: str, change: Callable[[Domain], Domain]) -> Domain:
-        """Read, change, write unless someone else wrote in between (then again, a few times)."""
-        for _ in range(MAX_ATTEMPTS):
-            current = self.describe(domain_id)
-            updated = change(current)
-            try:
-                self.registry.update(updated, current)
-            except DomainChangedError:
-                continue
-            return updated
-        raise ConcurrentChangeError(f"Domain '{domain_id}' kept changing concurrently; retry")
+        updated = change_domain(self.registry, domain_id, change)
+        if updated is None:
+            raise ResourceNotFoundError(ResourceKind.DOMAIN, f"Domain '{domain_id}' does not exist")
+        return updated
+
+
+def change_domain(registry: DomainRegistry, domain_id: str, change: Callable[[Domain], Domain]) -> Domain | None:
+    """Read, change, write unless someone else wrote in between (then again, a few times); None when the domain
+    does not exist."""
+    for _ in range(MAX_ATTEMPTS):
+        current = registry.get(domain_id)
+        if current is None:
+            return None
+        updated = change(current)
+        try:
+            registry.update(updated, current)
+        except DomainChangedError:
+            continue
+        return updated
+    raise ConcurrentChangeError(f"Domain '{domain_id}' kept changing concurrently; retry")
+
+
+def end_reencryption(registry: DomainRegistry, domain_id: str, status: EncryptionUpdateStatus,
+                     message: str | None = None) -> None:
+    """Record the end of the domain's re-encryption (COMPLETED, or FAILED saying why); nothing when the domain is
+    gone or not re-encrypting."""
+    change_domain(registry, domain_id, lambda domain: domain.reencryption_ended(status, message))

@@ -45,3 +45,7 @@ class AccessDeniedError(Exception):
 
 class LastWatchlistError(Exception):
     """A fraudster must stay in at least one watchlist."""
+
+
+class EncryptionUpdateLockedError(Exception):
+    """The domain's key is being changed (re-encryption IN_PROGRESS): another change of key waits for its end."""

@@ -34,6 +34,10 @@ class EncryptionUpdate:
     status: EncryptionUpdateStatus = EncryptionUpdateStatus.COMPLETED
     message: str | None = None
 
+    @property
+    def in_progress(self) -> bool:
+        return self.status is EncryptionUpdateStatus.IN_PROGRESS
+
     def to_api(self) -> dict[str, Any]:
         shape: dict[str, Any] = {"OldKmsKeyId": self.old_kms_key_id, "UpdateStatus": self.status.value}
         if self.message:
@@ -100,12 +104,26 @@ class Domain:
         return shape
 
     def reconfigured(self, name: str, description: str | None, kms_key_id: str, now: float) -> Domain:
-        """UpdateDomain: every attribute is replaced; an omitted Description is removed (as in Voice ID)."""
+        """UpdateDomain: every attribute is replaced; an omitted Description is removed (as in Voice ID). A new key
+        starts re-encryption (IN_PROGRESS, from the key before); the same key again retries a FAILED one."""
         update = self.encryption_update
         if self.kms_key_id and kms_key_id != self.kms_key_id:
-            update = EncryptionUpdate(self.kms_key_id)
+            update = EncryptionUpdate(self.kms_key_id, EncryptionUpdateStatus.IN_PROGRESS)
+        elif update is not None and update.status is EncryptionUpdateStatus.FAILED:
+            update = EncryptionUpdate(update.old_kms_key_id, EncryptionUpdateStatus.IN_PROGRESS)
         return replace(self, name=name, description=description, kms_key_id=kms_key_id,
                        encryption_update=update, updated_at=now)
+
+    @property
+    def reencrypting(self) -> bool:
+        return self.encryption_update is not None and self.encryption_update.in_progress
+
+    def reencryption_ended(self, status: EncryptionUpdateStatus, message: str | None = None) -> Domain:
+        """The end of an IN_PROGRESS re-encryption (COMPLETED, or FAILED saying why)."""
+        if self.encryption_update is None or not self.encryption_update.in_progress:
+            return self
+        return replace(self, encryption_update=EncryptionUpdate(self.encryption_update.old_kms_key_id, status,
+                                                                message))
 
     def with_tags(self, tags: Tags) -> Domain:
         return replace(self, tags=tags)

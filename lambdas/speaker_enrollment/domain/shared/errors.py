@@ -38,3 +38,15 @@ class FraudsterChangedError(Exception):
 
 class ClientTokenReusedError(Exception):
     """The same ClientToken was used for a different request."""
+
+
+class KeyUnusableError(Exception):
+    """A domain's KMS key refused to protect or reveal voiceprints: disabled, pending deletion, gone, not a
+    symmetric encryption key, or not usable by this service (its key policy). Nothing was written in plaintext.
+    ``reason`` is KMS's answer (``DisabledException``, ``KMSInvalidStateException``, ``NotFoundException``,
+    ``AccessDeniedException``, ``InvalidKeyUsageException``, ...); the message is fit for the domain's owner."""
+
+    def __init__(self, key_id: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.key_id = key_id
+        self.reason = reason

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from ...voiceprint.engine import Voiceprint
-from ..ports import Embedder
+from ..ports import Embedder, SpeechPool
+from ..shared.errors import KeyUnusableError
 from .fraud import FraudScreen
 from .manifest import ManifestRequest
 from .results import JobResult, RequestError
@@ -117,17 +118,36 @@ class ShardProcessor:
                     stop = index
                     break
                 outcome = _too_long(requests[index], out, budget.initial)
+            except KeyUnusableError as refused:
+                outcome = key_refused(requests[index], refused)
             budget.timed(began)
             if outcome is None:
                 pending.append(index)
             else:
                 results[index] = outcome
         if pending:
-            screen = rules.screen()
-            for index in pending:
-                results[index] = rules.write(requests[index], pool.voiceprint(index), screen)
+            self._write(rules, requests, pending, pool, results)
         return Segment(start, stop, [results[i] for i in range(start, stop)])
 
+    @staticmethod
+    def _write(rules: ShardRules[RequestT], requests: Sequence[RequestT], pending: list[int], pool: SpeechPool,
+               results: dict[int, JobResult]) -> None:
+        try:
+            screen = rules.screen()
+        except KeyUnusableError as refused:  # the watchlist's voiceprints cannot be read: nothing is written
+            results.update((index, key_refused(requests[index], refused)) for index in pending)
+            return
+        for index in pending:
+            try:
+                results[index] = rules.write(requests[index], pool.voiceprint(index), screen)
+            except KeyUnusableError as refused:
+                results[index] = key_refused(requests[index], refused)
+
+
+
+def key_refused(request: ManifestRequest, refused: KeyUnusableError) -> RequestError:
+    """The 403 entry of a request whose domain's key refused: nothing of it was written (and nothing in plaintext)."""
+    return RequestError(request.request_id, 403, f"{refused}; this request wrote nothing")
 
 
 def _too_long(request: ManifestRequest, out: OutOfTime, seconds: float) -> RequestError:
