@@ -14,6 +14,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks.domain_keys import grant_domain_keys
 from stacks.nag import acknowledge
 from stacks.storage import EnrollmentStorage
 from stacks.workflow import EnrollmentWorkflow, FunctionSpec, allow, encrypted_log_group
@@ -99,6 +100,9 @@ class VoiceIdRestApi(Construct):
         storage, role = self._storage, self.role
         self._grant_tables()
         storage.grant_key_read_write(role)  # the tables' items are encrypted with the stack key
+        # CreateDomain/UpdateDomain check the domain's key; speaker and fraudster operations open and seal
+        # voiceprints under it; UpdateDomain with a new key re-encrypts them (until the maintenance workflow does).
+        grant_domain_keys(role)
         # NextToken: GenerateMac signs a page position, VerifyMac checks one presented by a client.
         storage.token_key.grant(role, "kms:GenerateMac", "kms:VerifyMac")
         # StartSpeakerEnrollmentJob / StartFraudsterRegistrationJob start the workflow; no iam:PassRole (the state

@@ -18,6 +18,7 @@ from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.settings import Tunables
 from speaker_enrollment.voiceprint.model import MODEL_ARTIFACT
 
+from stacks.domain_keys import grant_domain_keys
 from stacks.nag import acknowledge, acknowledge_wildcard, logical_id
 from stacks.storage import EnrollmentStorage
 
@@ -341,6 +342,7 @@ class EnrollmentWorkflow(Construct):
         # (PercentComplete).
         allow(role, "dynamodb", ["GetItem", "PutItem", "Query", "UpdateItem"], storage.jobs_table.table_arn)
         storage.grant_key_read_write(role)
+        grant_domain_keys(role)  # seals new voiceprints, opens the watchlist's and the stored speakers'
         self._acknowledge_work_prefix(role, SHARD_OBJECTS, "reads its shard jobs/<JobId>/shards/<index>.json")
         self._acknowledge_work_prefix(role, RESULT_OBJECTS, "writes jobs/<JobId>/results/<index>.json (and a "
                                       "continuation reads what it wrote so far)")
@@ -356,6 +358,7 @@ class EnrollmentWorkflow(Construct):
         allow(role, "dynamodb", ["GetItem"], storage.speakers_table.table_arn)
         allow(role, "dynamodb", ["GetItem"], storage.fraudsters_table.table_arn)
         storage.grant_key_read_write(role)
+        grant_domain_keys(role)  # a speaker or fraudster read back opens its voiceprint
         self._acknowledge_work_prefix(role, "jobs/*", "reads the shards, results and validation errors of its job")
 
     def _grant_fail(self, role: iam.Role) -> None:

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
+from speaker_enrollment.domain.admin.inline_maintenance import run_to_end
 from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerStore
 from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.errors import (
     AudioFetchError,
     DomainChangedError,
     FraudsterChangedError,
+    KeyUnusableError,
     QuotaExceededError,
     SpeakerChangedError,
     SpeakerQuotaExceededError,
@@ -26,6 +28,7 @@ from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
 from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, percent
 from speaker_enrollment.domain.shared.paging import Page
+from speaker_enrollment.domain.shared.sealed import SealedVoiceprint, VoiceprintOwner
 from speaker_enrollment.domain.shared.speaker import Speaker
 from speaker_enrollment.domain.shared.watchlist import Watchlist
 from speaker_enrollment.domain.workflow.jobtype import JobType, Limits, ShardServices
@@ -518,3 +521,63 @@ def run_shard_of(job_type: JobType, config: JobConfig, requests: Sequence[Manife
     services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder, limits,
                              clock=lambda: 1_700_000_000.0)
     return run_shard(job_type, services, audio, requests)
+
+
+# ------------------------------------------------------------------------------------- domain keys
+
+
+@dataclass
+class FakeCipher:
+    """The VoiceprintCipher port without KMS: keys by id (→ ARN), some disabled; a sealed voiceprint names its key
+    and owner and opens only for them (not encryption: the adapter's tests cover that)."""
+
+    keys: dict[str, str] = field(default_factory=dict)  # key id → ARN
+    disabled: set[str] = field(default_factory=set)
+    domain_keys: dict[str, str] = field(default_factory=dict)  # domain id → key id
+    checked: list[tuple[str, str]] = field(default_factory=list)
+
+    def add_key(self, key_id: str) -> str:
+        self.keys[key_id] = f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"
+        return self.keys[key_id]
+
+    def _usable(self, key_id: str) -> str:
+        if key_id not in self.keys:
+            raise KeyUnusableError(key_id, "NotFoundException", f"The domain's KMS key {key_id} does not exist")
+        if key_id in self.disabled:
+            raise KeyUnusableError(key_id, "DisabledException", f"The domain's KMS key {key_id} is disabled")
+        return self.keys[key_id]
+
+    def seal(self, owner: VoiceprintOwner, voiceprint: bytes) -> SealedVoiceprint:
+        arn = self._usable(self.domain_keys[owner.domain_id])
+        return SealedVoiceprint(arn, arn.encode(), owner.binding() + b"|" + voiceprint[::-1])
+
+    def open(self, owner: VoiceprintOwner, sealed: SealedVoiceprint) -> bytes:
+        self._usable(sealed.key_arn.rsplit("/", 1)[-1])
+        binding, _, reversed_voiceprint = sealed.ciphertext.partition(b"|")
+        if binding != owner.binding():
+            raise ValueError("sealed for another owner")
+        return reversed_voiceprint[::-1]
+
+    def current_key(self, domain_id: str) -> str:
+        return self._usable(self.domain_keys[domain_id])
+
+    def check_key(self, domain_id: str, key_id: str) -> str:
+        self.checked.append((domain_id, key_id))
+        return self._usable(key_id)
+
+
+@dataclass
+class DeferredMaintenance:
+    """A MaintenanceStarter that records what was started; ``run`` then runs it synchronously (as the maintenance
+    workflow would, page by page), so a test can look at the domain while the task is pending or half done."""
+
+    tasks: dict[str, Any] = field(default_factory=dict)  # name → DomainTask
+    started: list[tuple[str, str]] = field(default_factory=list)
+
+    def start(self, domain_id: str, task: str) -> None:
+        self.started.append((domain_id, task))
+
+    def run(self) -> None:
+        while self.started:
+            domain_id, task = self.started.pop(0)
+            run_to_end(self.tasks[task], domain_id, lambda: float("inf"))

@@ -286,13 +286,20 @@ def test_domain_life_cycle(runtime: LocalRuntime, client: VoiceId) -> None:
                       ServerSideEncryptionConfiguration={"KmsKeyId": runtime.key.key_id})
     assert reused["Code"] == "ValidationException" and "already used" in reused["Message"]
 
+    other_key = runtime.client("kms").create_key(Description="another domain key")["KeyMetadata"]["KeyId"]
+    unknown = error_of(client.update_domain, DomainId=domain_id, Name="renamed",
+                       ServerSideEncryptionConfiguration={"KmsKeyId": "alias/other"})
+    assert unknown["Code"] == "ValidationException" and "does not exist" in unknown["Message"]
     updated = client.update_domain(DomainId=domain_id, Name="renamed",
-                                   ServerSideEncryptionConfiguration={"KmsKeyId": "alias/other"})["Domain"]
+                                   ServerSideEncryptionConfiguration={"KmsKeyId": other_key})["Domain"]
     assert updated["Name"] == "renamed" and "Description" not in updated  # UpdateDomain replaces everything
+    # The new key re-encrypts the domain's voiceprints (none here): IN_PROGRESS, then COMPLETED.
     assert updated["ServerSideEncryptionUpdateDetails"] == {"OldKmsKeyId": runtime.key.key_id,
-                                                            "UpdateStatus": "COMPLETED"}
+                                                            "UpdateStatus": "IN_PROGRESS"}
     assert updated["UpdatedAt"] >= updated["CreatedAt"] == created["CreatedAt"]
-    assert client.describe_domain(DomainId=domain_id)["Domain"] == updated
+    described = client.describe_domain(DomainId=domain_id)["Domain"]
+    assert described["ServerSideEncryptionUpdateDetails"]["UpdateStatus"] == "COMPLETED"
+    assert described["ServerSideEncryptionConfiguration"] == {"KmsKeyId": other_key}
 
     client.delete_domain(DomainId=domain_id)
     for call in (client.describe_domain, client.delete_domain, client.list_speakers):

@@ -74,6 +74,7 @@ SETTINGS_VARIABLES = {
     "WATCHLIST_QUOTA",
     "FRAUDSTER_QUOTA",
     "MAX_SPEECH_SECONDS",
+    "VOICEPRINT_KEY_CACHE_SECONDS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -231,6 +232,11 @@ def function_permissions(synth: Synthesized, function_id: str) -> set[tuple[str,
 
 def kms(actions: set[str]) -> set[tuple[str, str]]:
     return {(action, "Key.Arn") for action in actions}
+
+
+# Data keys under any customer key of the account and Region, only with the voiceprint cipher's context (marked "?").
+DOMAIN_KEYS = {(action, "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*?")
+               for action in ("kms:GenerateDataKey", "kms:Decrypt")}
 
 
 def definition(synth: Synthesized) -> dict[str, Any]:
@@ -511,6 +517,7 @@ SETTINGS_VALUES = {
     "WATCHLIST_QUOTA": "3",
     "FRAUDSTER_QUOTA": "500",
     "MAX_SPEECH_SECONDS": "120",
+    "VOICEPRINT_KEY_CACHE_SECONDS": "60",
     "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
     "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
     "LOG_LEVEL": "INFO",
@@ -677,7 +684,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),
         ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
-    } | kms(KMS_WRITE)
+    } | kms(KMS_WRITE) | DOMAIN_KEYS
 
 
 def test_finalize_job_permissions(synth: Synthesized) -> None:
@@ -689,7 +696,7 @@ def test_finalize_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "SpeakersTable.Arn"),  # what a failed shard's requests wrote, if anything
         ("dynamodb:GetItem", "FraudstersTable.Arn"),
         ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
-    } | kms(KMS_WRITE)
+    } | kms(KMS_WRITE) | DOMAIN_KEYS
 
 
 def test_api_function_permissions(synth: Synthesized) -> None:
@@ -706,7 +713,21 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         ("kms:GenerateMac", "TokenKey.Arn"),
         ("kms:VerifyMac", "TokenKey.Arn"),
         ("states:StartExecution", "StateMachine"),
-    } | kms(KMS_WRITE)  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
+    } | kms(KMS_WRITE) | DOMAIN_KEYS  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
+
+
+def test_only_the_voiceprint_functions_use_domain_keys_and_only_with_the_cipher_context(synth: Synthesized) -> None:
+    users = set()
+    for role, statement in _statements_anywhere(synth):
+        if "key/*" not in json.dumps(render(statement["Resource"], synth.names)):
+            continue
+        users.add(role)
+        assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statement["Condition"] == {
+            "Null": {"kms:EncryptionContext:voiceid:DomainId": "false"},
+            "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["voiceid:DomainId"]},
+        }
+    assert users == {"EnrollShardFunctionRole", "FinalizeJobFunctionRole", f"{API_FUNCTION_ID}Role"}
 
 
 def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
