@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from enrollctl import samples
+from speaker_enrollment.adapters.codecs import pack_voiceprint
 from speaker_enrollment.voiceprint.audio import Speech
 from speaker_enrollment.voiceprint.engine import Voiceprint
 
@@ -47,3 +48,18 @@ def golden() -> dict[str, Any]:
     """tests/golden/voiceprints.json, written by tools/make_golden.py from resemblyzer itself."""
     data: dict[str, Any] = json.loads((GOLDEN_DIR / "voiceprints.json").read_text())
     return data
+
+
+def plaintext_voiceprints(dynamodb: Any, tables: Iterable[str], vectors: Iterable[tuple[float, ...]]) -> list[str]:
+    """``table:attribute`` of every item attribute, in any table, that holds a voiceprint in plaintext: the old
+    ``Voiceprint`` attribute, or a binary value containing one of `vectors` packed as the stores packed them."""
+    packed = [p for p in (pack_voiceprint(v) for v in vectors) if p]
+    found = []
+    for table in tables:
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+            for item in page["Items"]:
+                for name, value in item.items():
+                    blob = value.get("B")
+                    if name == "Voiceprint" or (blob is not None and any(p in bytes(blob) for p in packed)):
+                        found.append(f"{table}:{name}")
+    return found

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from enrollctl.local import kms_key_state
 from enrollctl.local.kms_key_state import key_state_enforced
 from fakes import DeferredMaintenance, FakeCipher, MemoryDomains, MemoryWatchlists
-from helpers import VoiceprintOf
+from helpers import VoiceprintOf, plaintext_voiceprints
 from moto import mock_aws
 from speaker_enrollment.adapters.codecs import SEALED_VOICEPRINT, from_item, pack_voiceprint, to_item
 from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoFraudsterStore, DynamoSpeakerStore
@@ -307,18 +307,8 @@ def new_domain(stores: Stores, key_id: str) -> Domain:
     return domain
 
 
-def plaintext_voiceprints(moto: Moto, stores: Stores, vectors: list[tuple[float, ...]]) -> list[str]:
-    """Every attribute of every item of every table that holds one of `vectors` in plaintext (float32 or numbers)."""
-    packed = [pack_voiceprint(v) for v in vectors]
-    found = []
-    for table in stores.table.values():
-        for page in moto.dynamodb.get_paginator("scan").paginate(TableName=table):
-            for item in page["Items"]:
-                for name, value in from_item(item).items():
-                    blob = bytes(value.value) if hasattr(value, "value") else None
-                    if name == "Voiceprint" or (blob and any(p and p in blob for p in packed)):
-                        found.append(f"{table}:{name}")
-    return found
+def plaintext_in(moto: Moto, stores: Stores, vectors: list[tuple[float, ...]]) -> list[str]:
+    return plaintext_voiceprints(moto.dynamodb, stores.table.values(), vectors)
 
 
 def test_stored_speakers_and_fraudsters_hold_ciphertext_only_and_old_plaintext_items_still_read(
@@ -333,7 +323,7 @@ def test_stored_speakers_and_fraudsters_hold_ciphertext_only_and_old_plaintext_i
     watchlists = frozenset({domain.default_watchlist_id or ""})
     fraudster = Fraudster(domain.domain_id, new_generated_fraudster_id(), watchlists, NOW, carlo, "ge2e")
     stores.fraudsters.create(fraudster, 10)
-    assert plaintext_voiceprints(moto, stores, [allison, carlo]) == []
+    assert plaintext_in(moto, stores, [allison, carlo]) == []
     item = from_item(moto.dynamodb.get_item(TableName=stores.table["speakers"], Key={
         "DomainId": {"S": domain.domain_id}, "CustomerSpeakerId": {"S": "allison"}})["Item"])
     assert item["SchemaVersion"] == 3 and item["VoiceprintKeyArn"] == moto.arn("a") and SEALED_VOICEPRINT in item
@@ -347,11 +337,11 @@ def test_stored_speakers_and_fraudsters_hold_ciphertext_only_and_old_plaintext_i
                 "UpdatedAt": NOW, "Voiceprint": pack_voiceprint(carlo), "ModelId": "ge2e", "Version": 1}
     moto.dynamodb.put_item(TableName=stores.table["speakers"], Item=to_item(old_item))
     assert stores.speakers.get(domain.domain_id, "carlo") == legacy
-    assert plaintext_voiceprints(moto, stores, [carlo]) == [f"{stores.table['speakers']}:Voiceprint"]
+    assert plaintext_in(moto, stores, [carlo]) == [f"{stores.table['speakers']}:Voiceprint"]
     rewritten = replace(legacy, updated_at=NOW + 1, version=2)
     stores.speakers.replace(rewritten, legacy)
     assert stores.speakers.get(domain.domain_id, "carlo") == rewritten
-    assert plaintext_voiceprints(moto, stores, [allison, carlo]) == []
+    assert plaintext_in(moto, stores, [allison, carlo]) == []
 
 
 def test_a_disabled_domain_key_stops_that_domains_voiceprints_only_and_nothing_is_written(

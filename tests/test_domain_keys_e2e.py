@@ -1,0 +1,119 @@
+"""Per-domain keys end to end on the local runtime, with real speech (issue 10 item 3): two domains under two
+customer keys; disabling one domain's key stops that domain's enrollments (each request a 403 naming the key's
+state, nothing written, nothing in plaintext) and not the other's; UpdateDomain with a new key re-encrypts every
+voiceprint, after which the old key no longer matters. The tables are scanned for plaintext voiceprints throughout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from enrollctl.local.runtime import LocalRuntime
+from helpers import VoiceprintOf, pcm16_wav, plaintext_voiceprints, recording
+from speaker_enrollment.domain.shared.ids import new_id
+from speaker_enrollment.domain.shared.job import JobStatus
+from speaker_enrollment.voiceprint.scoring import DEFAULT_ACCEPTANCE_THRESHOLD, cosine, score
+from test_api import VoiceId, error_of, voice_id
+from test_job_e2e import audio, entry, manifest, outcomes, output_of, run
+
+pytestmark = pytest.mark.slow
+CACHE_SECONDS = 1  # data keys live this long here (60 s deployed), so the test waits 1 s for a key's new state
+ENVIRONMENT = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true", "VOICEPRINT_THREADS": "1",
+               "SHARD_SIZE": "2", "VOICEPRINT_KEY_CACHE_SECONDS": str(CACHE_SECONDS)}
+AUDIO = {"allison.wav": ("allison-en", 35, 0), "carlo.wav": ("carlo-it", 35, 0), "june.wav": ("june-fr", 50, 0),
+         "menardi.wav": ("menardi-it", 35, 0), "armelle.wav": ("armelle-fr", 50, 0)}
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    with LocalRuntime.start(port=0, environment=ENVIRONMENT) as rt:
+        for name, recipe in AUDIO.items():
+            rt.client("s3").put_object(Bucket=rt.inbox_bucket, Key=f"audio/{name}", Body=pcm16_wav(recording(*recipe)))
+        yield rt
+
+
+def new_key(rt: LocalRuntime, name: str) -> tuple[str, str]:
+    meta = rt.client("kms").create_key(Description=name)["KeyMetadata"]
+    return meta["KeyId"], meta["Arn"]
+
+
+def new_domain(client: VoiceId, key_id: str) -> str:
+    return str(client.create_domain(Name="calls", ClientToken=new_id(),
+                                    ServerSideEncryptionConfiguration={"KmsKeyId": key_id})["Domain"]["DomainId"])
+
+
+def enroll(rt: LocalRuntime, domain_id: str, *speakers: str) -> tuple[JobStatus, dict[str, Any], dict[str, Any]]:
+    body = manifest(*(entry(f"r-{name}", name, audio(rt, f"{name}.wav")) for name in speakers))
+    job = run(rt, f"{new_id()}.json", body, domain=domain_id)
+    document, _ = output_of(rt, job)
+    return job.status, outcomes(document), {e["RequestId"]: e["ErrorMessage"] for e in document["Errors"]}
+
+
+def tables(rt: LocalRuntime) -> list[str]:
+    s = rt.settings
+    return [s.speakers_table, s.fraudsters_table, s.domains_table, s.watchlists_table, s.jobs_table]
+
+
+def key_arns(rt: LocalRuntime, domain_id: str) -> set[str]:
+    speakers = rt.composition().speakers
+    return {s.key_arn or "plaintext" for s in speakers.voiceprint_keys(domain_id, 100, None).items}
+
+
+def test_a_domain_key_protects_that_domain_only_and_a_new_key_reencrypts_it(
+    runtime: LocalRuntime, voiceprint_of: VoiceprintOf
+) -> None:
+    client = voice_id(runtime)
+    kms = runtime.client("kms")
+    (key_a, arn_a), (key_b, arn_b) = new_key(runtime, "domain A"), new_key(runtime, "domain B")
+    domain_a, domain_b = new_domain(client, key_a), new_domain(client, key_b)
+    assert enroll(runtime, domain_a, "allison", "carlo")[1] == {"r-allison": "NEW_ENROLLMENT",
+                                                                 "r-carlo": "NEW_ENROLLMENT"}
+    assert enroll(runtime, domain_b, "june", "menardi")[1] == {"r-june": "NEW_ENROLLMENT",
+                                                                "r-menardi": "NEW_ENROLLMENT"}
+    assert (key_arns(runtime, domain_a), key_arns(runtime, domain_b)) == ({arn_a}, {arn_b})
+    stored = runtime.composition().speakers
+    vectors = [stored.get(d, n).voiceprint for d, n in  # type: ignore[union-attr]
+               ((domain_a, "allison"), (domain_a, "carlo"), (domain_b, "june"), (domain_b, "menardi"))]
+    vectors += [tuple(voiceprint_of(v, s, p).as_list()) for v, s, p in AUDIO.values()]
+    assert plaintext_voiceprints(runtime.client("dynamodb"), tables(runtime), vectors) == []
+
+    # Domain A's key disabled: its enrollments fail, each request saying why; nothing is written.
+    kms.disable_key(KeyId=key_a)
+    time.sleep(CACHE_SECONDS + 0.2)
+    status, results, messages = enroll(runtime, domain_a, "armelle", "allison")
+    assert status is JobStatus.COMPLETED_WITH_ERRORS and results == {"r-armelle": 403, "r-allison": 403}
+    assert all(f"{arn_a} is disabled (DisabledException)" in m or f"{key_a} is disabled (DisabledException)" in m
+               for m in messages.values()), messages
+    assert runtime.composition().speakers.count(domain_a) == 2
+    assert [s.customer_speaker_id for s in stored.page(domain_a, 10, None).items] == ["allison", "carlo"]
+    refused = error_of(client.describe_speaker, DomainId=domain_a, SpeakerId="allison")
+    assert refused["Code"] == "ValidationException" and "is disabled" in refused["Message"]
+    # Domain B is not affected: it enrolls, and its stored voiceprints open and score.
+    assert enroll(runtime, domain_b, "armelle")[1] == {"r-armelle": "NEW_ENROLLMENT"}
+    june = np.array(runtime.composition().speakers.get(domain_b, "june").voiceprint, dtype=np.float32)  # type: ignore[union-attr]
+    same = np.array(voiceprint_of("june-fr", 20, 1).as_list(), dtype=np.float32)
+    other = np.array(voiceprint_of("carlo-it", 20, 1).as_list(), dtype=np.float32)
+    assert score(cosine(june, same)) >= DEFAULT_ACCEPTANCE_THRESHOLD > score(cosine(june, other))
+
+    # A's key enabled again, then replaced: every voiceprint of A is re-encrypted under the new key.
+    kms.enable_key(KeyId=key_a)
+    key_c, arn_c = new_key(runtime, "domain A, second key")
+    updated = client.update_domain(DomainId=domain_a, Name="calls",
+                                   ServerSideEncryptionConfiguration={"KmsKeyId": key_c})["Domain"]
+    assert updated["ServerSideEncryptionUpdateDetails"] == {"OldKmsKeyId": key_a, "UpdateStatus": "IN_PROGRESS"}
+    described = client.describe_domain(DomainId=domain_a)["Domain"]
+    assert described["ServerSideEncryptionUpdateDetails"] == {"OldKmsKeyId": key_a, "UpdateStatus": "COMPLETED"}
+    assert key_arns(runtime, domain_a) == {arn_c} and key_arns(runtime, domain_b) == {arn_b}
+
+    # The old key no longer matters: disabled, A still reads and enrolls under the new one.
+    kms.disable_key(KeyId=key_a)
+    time.sleep(CACHE_SECONDS + 0.2)
+    assert client.describe_speaker(DomainId=domain_a, SpeakerId="allison")["Speaker"]["Status"] == "ENROLLED"
+    assert enroll(runtime, domain_a, "allison", "june")[1] == {"r-allison": "DUPLICATE_SKIPPED",
+                                                                "r-june": "NEW_ENROLLMENT"}
+    assert key_arns(runtime, domain_a) == {arn_c}
+    assert plaintext_voiceprints(runtime.client("dynamodb"), tables(runtime), vectors) == []
