@@ -15,7 +15,18 @@ import pytest
 from botocore.exceptions import ClientError
 from enrollctl.local import kms_key_state
 from enrollctl.local.kms_key_state import key_state_enforced
-from fakes import DeferredMaintenance, FakeCipher, MemoryDomains, MemoryWatchlists
+from fakes import (
+    DeferredMaintenance,
+    FakeCipher,
+    FakeEmbedder,
+    MemoryAudio,
+    MemoryDomains,
+    MemoryFraudsters,
+    MemorySpeakers,
+    MemoryWatchlists,
+    fake_recording,
+    run_shard_of,
+)
 from helpers import VoiceprintOf, plaintext_voiceprints
 from moto import mock_aws
 from speaker_enrollment.adapters.codecs import SEALED_VOICEPRINT, from_item, pack_voiceprint, to_item
@@ -36,6 +47,10 @@ from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new
 from speaker_enrollment.domain.shared.sealed import VoiceprintKind, VoiceprintOwner
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
 from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
+from speaker_enrollment.domain.workflow.fraud import FraudDetectionAction, FraudDetectionConfig
+from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT, EnrollmentConfig, EnrollmentRequest
+from speaker_enrollment.domain.workflow.manifest import AudioSpecification
+from speaker_enrollment.domain.workflow.results import JobResult, RequestError
 from test_store_contracts import tables
 
 REGION = "us-east-1"
@@ -118,6 +133,60 @@ def test_the_same_key_again_retries_a_failed_reencryption(admin: Admin) -> None:
     task.fail(domain.domain_id, "late")
     task.complete(new_id())
     assert admin.admin.describe(domain.domain_id).encryption_update == EncryptionUpdate("key-a")
+
+
+# A shard in a domain whose key refuses: every request a 403 naming the key's state, nothing written.
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/k"
+REFUSAL = KeyUnusableError(KEY_ARN, "DisabledException",
+                           f"The domain's KMS key {KEY_ARN} is disabled (DisabledException)")
+
+
+class RefusingSpeakers(MemorySpeakers):
+    """Speakers of a domain whose key refuses, as the sealed store answers: reading a stored voiceprint or
+    writing one raises KeyUnusableError."""
+
+    def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None:
+        if super().get(domain_id, customer_speaker_id) is not None:
+            raise REFUSAL
+        return None
+
+    def create(self, speaker: Speaker, quota: int) -> None:
+        raise REFUSAL
+
+
+class RefusingFraudsters(MemoryFraudsters):
+    def in_watchlist(self, domain_id: str, watchlist_id: str) -> list[Fraudster]:
+        raise REFUSAL
+
+
+def enrollment_shard(speakers: MemorySpeakers, fraudsters: MemoryFraudsters | None = None,
+                     config: EnrollmentConfig | None = None) -> list[JobResult]:
+    requests = [EnrollmentRequest(f"r{i}", name, (AudioSpecification(f"s3://in/{name}.wav", 0),))
+                for i, name in enumerate(("allison", "carlo"))]
+    audio = MemoryAudio({f"s3://in/{name}.wav": fake_recording(voice, 40)
+                         for name, voice in (("allison", "allison-en"), ("carlo", "carlo-it"))})
+    return run_shard_of(SPEAKER_ENROLLMENT, config or EnrollmentConfig(), requests, audio=audio,
+                        embedder=FakeEmbedder(), speakers=speakers, fraudsters=fraudsters, domain_id="D" * 22)
+
+
+def refused_with_the_key_state(results: list[JobResult]) -> bool:
+    return all(isinstance(r, RequestError) and r.error_code == 403 and "is disabled (DisabledException)" in
+               r.error_message and "wrote nothing" in r.error_message for r in results)
+
+
+def test_a_refusing_domain_key_makes_every_request_of_the_shard_a_403_and_writes_nothing() -> None:
+    speakers = RefusingSpeakers()
+    speakers.speakers[("D" * 22, "allison")] = speaker_of("D" * 22, "allison", (0.5,) * 4)  # stored earlier
+    assert refused_with_the_key_state(enrollment_shard(speakers))
+    assert list(speakers.speakers) == [("D" * 22, "allison")]
+
+
+def test_a_watchlist_whose_voiceprints_do_not_open_refuses_the_shards_requests() -> None:
+    screened = EnrollmentConfig(fraud_detection=FraudDetectionConfig(FraudDetectionAction.FAIL))
+    speakers = MemorySpeakers()
+    assert refused_with_the_key_state(enrollment_shard(speakers, RefusingFraudsters(), screened))
+    assert speakers.speakers == {}
 
 
 # ----------------------------------------------------------------- the emulated KMS honours key state
