@@ -6,6 +6,7 @@ KMS's key states through boto3; the KMS cipher and the stores on moto with real 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -39,6 +40,7 @@ from speaker_enrollment.adapters.voiceprint_cipher import (
 from speaker_enrollment.api.errors import from_domain
 from speaker_enrollment.domain.admin.domains import REENCRYPT, DomainAdmin, DomainRequest
 from speaker_enrollment.domain.admin.errors import EncryptionUpdateLockedError
+from speaker_enrollment.domain.admin.inline_maintenance import UNFINISHED, InlineMaintenance
 from speaker_enrollment.domain.admin.reencrypt import ReencryptVoiceprints
 from speaker_enrollment.domain.shared.domain import Domain, EncryptionUpdate, EncryptionUpdateStatus
 from speaker_enrollment.domain.shared.errors import KeyUnusableError
@@ -495,3 +497,29 @@ def test_reencryption_fails_with_a_message_when_the_old_key_refuses_and_a_retry_
     assert [s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items] == [
         moto.arn("new")]
 
+
+
+def test_reencryption_run_inline_stops_at_its_budget_and_the_same_key_again_continues_it(
+    moto: Moto, voiceprint_of: VoiceprintOf
+) -> None:
+    stores = stores_on(moto)
+    domain = new_domain(stores, moto.new_key("old"))
+    moto.new_key("new")
+    vector = tuple(voiceprint_of("allison-en", 30, 0).as_list())
+    for name in ("a", "b", "c"):
+        stores.speakers.create(speaker_of(domain.domain_id, name, vector), 100)
+    task = ReencryptVoiceprints(stores.domains, (stores.speakers, stores.fraudsters), stores.cipher, page_size=1)
+    ticks = itertools.count()
+    short = InlineMaintenance({REENCRYPT: task}, budget_seconds=2, clock=lambda: float(next(ticks)))
+    DomainAdmin(stores.domains, lambda: NOW, stores.cipher, short).update(domain.domain_id, "support", None,
+                                                                          moto.keys["new"])
+    update = stores.domains.get(domain.domain_id).encryption_update  # type: ignore[union-attr]
+    assert update == EncryptionUpdate(moto.keys["old"], EncryptionUpdateStatus.FAILED, UNFINISHED)
+    arns = [s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items]
+    assert arns == [moto.arn("new"), moto.arn("old"), moto.arn("old")]
+    enough = InlineMaintenance({REENCRYPT: task})
+    DomainAdmin(stores.domains, lambda: NOW, stores.cipher, enough).update(domain.domain_id, "support", None,
+                                                                           moto.keys["new"])
+    assert stores.domains.get(domain.domain_id).encryption_update == EncryptionUpdate(moto.keys["old"])  # type: ignore[union-attr]
+    assert {s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items} == {
+        moto.arn("new")}
