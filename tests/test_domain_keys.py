@@ -382,6 +382,16 @@ def plaintext_in(moto: Moto, stores: Stores, vectors: list[tuple[float, ...]]) -
     return plaintext_voiceprints(moto.dynamodb, stores.table.values(), vectors)
 
 
+def put_legacy_speaker(moto: Moto, stores: Stores, speaker: Speaker) -> Speaker:
+    """`speaker` as the previous release wrote it: SchemaVersion 2, the voiceprint in plaintext."""
+    item = {"SchemaVersion": 2, "DomainId": speaker.domain_id, "CustomerSpeakerId": speaker.customer_speaker_id,
+            "GeneratedSpeakerId": speaker.generated_speaker_id, "Status": speaker.status.value,
+            "CreatedAt": speaker.created_at, "UpdatedAt": speaker.updated_at,
+            "Voiceprint": pack_voiceprint(speaker.voiceprint), "ModelId": speaker.model_id, "Version": speaker.version}
+    moto.dynamodb.put_item(TableName=stores.table["speakers"], Item=to_item(item))
+    return speaker
+
+
 def test_stored_speakers_and_fraudsters_hold_ciphertext_only_and_old_plaintext_items_still_read(
     moto: Moto, voiceprint_of: VoiceprintOf
 ) -> None:
@@ -402,11 +412,7 @@ def test_stored_speakers_and_fraudsters_hold_ciphertext_only_and_old_plaintext_i
     assert stores.fraudsters.in_watchlist(domain.domain_id, domain.default_watchlist_id or "")[0].voiceprint == carlo
 
     # A speaker the previous release wrote (SchemaVersion 2, plaintext) reads, and is sealed when written again.
-    legacy = speaker_of(domain.domain_id, "carlo", carlo)
-    old_item = {"SchemaVersion": 2, "DomainId": legacy.domain_id, "CustomerSpeakerId": "carlo",
-                "GeneratedSpeakerId": legacy.generated_speaker_id, "Status": "ENROLLED", "CreatedAt": NOW,
-                "UpdatedAt": NOW, "Voiceprint": pack_voiceprint(carlo), "ModelId": "ge2e", "Version": 1}
-    moto.dynamodb.put_item(TableName=stores.table["speakers"], Item=to_item(old_item))
+    legacy = put_legacy_speaker(moto, stores, speaker_of(domain.domain_id, "carlo", carlo))
     assert stores.speakers.get(domain.domain_id, "carlo") == legacy
     assert plaintext_in(moto, stores, [carlo]) == [f"{stores.table['speakers']}:Voiceprint"]
     rewritten = replace(legacy, updated_at=NOW + 1, version=2)
@@ -446,6 +452,7 @@ def test_reencryption_moves_every_voiceprint_to_the_new_key_while_reads_go_on(
     stores.fraudsters.create(Fraudster(domain.domain_id, new_generated_fraudster_id(), frozenset({watchlist}), NOW,
                                        vectors[0], "ge2e"), 10)
     stores.speakers.put(replace(speaker_of(domain.domain_id, "opted-out", ()), status=SpeakerStatus.OPTED_OUT))
+    legacy = put_legacy_speaker(moto, stores, speaker_of(domain.domain_id, "legacy", vectors[1]))
     maintenance = DeferredMaintenance()
     admin = DomainAdmin(stores.domains, lambda: NOW, stores.cipher, maintenance)
     task = ReencryptVoiceprints(stores.domains, (stores.speakers, stores.fraudsters), stores.cipher, page_size=1)
@@ -457,14 +464,16 @@ def test_reencryption_moves_every_voiceprint_to_the_new_key_while_reads_go_on(
     cursor = task.run_page(domain.domain_id, None, lambda: 0.0)  # one page: one speaker under the new key
     assert cursor is not None
     keys = {s.record_key: s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items}
-    assert sorted(keys.values()) == sorted([moto.arn("new"), moto.arn("old"), moto.arn("old")])
-    assert "opted-out" not in keys
+    assert keys == {"caller-0": moto.arn("new"), "caller-1": moto.arn("old"), "caller-2": moto.arn("old"),
+                    "legacy": None}  # the opted-out speaker has no voiceprint; the legacy one is in plaintext
     assert [stores.speakers.get(domain.domain_id, f"caller-{i}").voiceprint for i in range(3)] == vectors  # type: ignore[union-attr]
 
     maintenance.run()
     assert admin.describe(domain.domain_id).encryption_update == EncryptionUpdate(moto.keys["old"])  # COMPLETED
     for vault in (stores.speakers, stores.fraudsters):
         assert {s.key_arn for s in vault.voiceprint_keys(domain.domain_id, 10, None).items} == {moto.arn("new")}
+    assert stores.speakers.get(domain.domain_id, "legacy") == legacy
+    assert plaintext_in(moto, stores, vectors) == []
     moto.kms.disable_key(KeyId=moto.keys["old"])  # the old key no longer matters
     fresh = stores_on(moto)  # no cached data keys
     assert [fresh.speakers.get(domain.domain_id, f"caller-{i}").voiceprint for i in range(3)] == vectors  # type: ignore[union-attr]
