@@ -1,9 +1,9 @@
 """Use of the customers' domain keys: the functions that seal or open voiceprints may ask KMS for data keys under
 any key of this account and Region (each domain names its own key, chosen at run time by CreateDomain and
 UpdateDomain), but only with the encryption context the voiceprint cipher uses, ``{"voiceid:DomainId": <id>}``
-and nothing else (``speaker_enrollment.adapters.voiceprint_cipher``): the roles cannot use those keys for any other
-data of the account. The key's own policy must let them (the default key policy delegates to IAM); see README
-"Domain keys"."""
+and nothing else (``speaker_enrollment.adapters.voiceprint_cipher``): the roles cannot decrypt data encrypted
+under those keys with any other context, or none. The key's own policy must let them (the default key policy
+delegates to IAM); see README "Domain keys"."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def grant_domain_keys(role: iam.Role) -> None:
         role, NAG_TARGET,
         "Each Voice ID domain names its own customer managed key (CreateDomain/UpdateDomain KmsKeyId), chosen at run "
         "time, so the keys are not known at deploy time. Limited to keys of this account and Region, to "
-        "GenerateDataKey and Decrypt, and to requests whose encryption context is exactly voiceid:DomainId (the "
-        "voiceprint cipher's), so no other data under those keys can be decrypted; each key's policy must also "
-        "allow it.",
+        "GenerateDataKey and Decrypt, and to requests whose encryption context has exactly the one key "
+        "voiceid:DomainId (the voiceprint cipher's), so data encrypted under those keys with any other context (or "
+        "none) cannot be decrypted; each key's policy must also allow it.",
     )
