@@ -24,7 +24,7 @@ from speaker_enrollment.domain.shared.errors import (
 )
 from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
-from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, percent
+from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, JobSummary, percent
 from speaker_enrollment.domain.shared.paging import Page
 from speaker_enrollment.domain.shared.speaker import Speaker
 from speaker_enrollment.domain.shared.watchlist import Watchlist
@@ -389,11 +389,13 @@ class MemoryJobs:
             record.job = replace(record.job, percent_complete=done)
         return done
 
-    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None:
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float,
+               summary: JobSummary | None = None) -> None:
         record = self.records[(domain_id, job_id)]
         if record.job.status not in (JobStatus.IN_PROGRESS, status):
             raise JobNotRunningError(f"{job_id} is {record.job.status}")
-        record.job = replace(record.job, status=status, ended_at=ended_at, percent_complete=100)
+        record.job = replace(record.job, status=status, ended_at=ended_at, percent_complete=100,
+                             summary=summary or record.job.summary)
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
         record = self.records.get((domain_id, job_id))

@@ -40,7 +40,7 @@ def test_tunables_round_trip_through_the_environment_the_stack_sets() -> None:
     assert Tunables.from_env(custom.environment()) == custom
     assert set(Tunables().environment()) == {"MAX_REQUESTS_PER_JOB", "SPEAKER_QUOTA", "SHARD_SIZE",
                                              "MAX_AUDIO_FILE_BYTES", "VOICEPRINT_THREADS", "WATCHLIST_QUOTA",
-                                             "FRAUDSTER_QUOTA", "MAX_SPEECH_SECONDS"}
+                                             "FRAUDSTER_QUOTA", "MAX_SPEECH_SECONDS", "MIN_EVALUATION_SPEECH_SECONDS"}
 
 
 @pytest.mark.parametrize(("component", "variable"), [("workflow", "STATE_MACHINE_ARN"),

@@ -125,7 +125,7 @@ class Composition:
     def limits(self) -> Limits:
         t = self.settings.tunables
         return Limits(t.max_requests_per_job, t.shard_size, t.speaker_quota, t.max_audio_file_bytes,
-                      t.fraudster_quota, t.max_speech_seconds)
+                      t.fraudster_quota, t.max_speech_seconds, t.min_evaluation_speech_seconds)
 
     @cached_property
     def steps(self) -> JobSteps:

@@ -28,6 +28,7 @@ class Tunables:
     watchlist_quota: int = 3  # watchlists per domain, the default one included
     fraudster_quota: int = 500  # fraudsters per watchlist
     max_speech_seconds: int = 120  # a request's files are read until it has this much net speech
+    min_evaluation_speech_seconds: int = 10  # net speech a call needs to be evaluated (else NOT_ENOUGH_SPEECH)
 
     # Every other value is at least 1; below Voice ID's 30 s a request could never have enough speech.
     MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0, "max_speech_seconds": 30}

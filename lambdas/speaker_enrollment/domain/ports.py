@@ -11,7 +11,7 @@ from ..voiceprint.audio import Speech
 from ..voiceprint.engine import Voiceprint
 from .shared.domain import Domain
 from .shared.fraudster import Fraudster
-from .shared.job import BatchJob, FailureDetails, JobStatus
+from .shared.job import BatchJob, FailureDetails, JobStatus, JobSummary
 from .shared.paging import Page
 from .shared.s3uri import S3Location
 from .shared.speaker import Speaker
@@ -76,7 +76,10 @@ class JobStore(Protocol):
         returns PercentComplete."""
         ...
 
-    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None: ...
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float,
+               summary: JobSummary | None = None) -> None:
+        """IN_PROGRESS → `status` (a no-op when already there), with the kind's summary of the results."""
+        ...
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
         """Mark FAILED unless the job already ended (completed, or failed: the first failure recorded wins)."""
