@@ -327,8 +327,10 @@ class EnrollmentWorkflow(Construct):
         allow(role, "s3", ["GetObject", "PutObject"], work.arn_for_objects(RESULT_OBJECTS))
         allow(role, "s3", ["ListBucket"], work.bucket_arn)
         # Speakers: GetItem (rules), PutItem (a new speaker, in a transaction with +1 on a count slot:
-        # UpdateItem), UpdateItem (OVERWRITE of an existing one).
+        # UpdateItem), UpdateItem (OVERWRITE of an existing one; an evaluation's ACCEPT moves LastAccessedAt);
+        # Query of the GeneratedSpeakerId index (an evaluation naming the speaker by its GeneratedSpeakerId).
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.speakers_table.table_arn)
+        allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
         # Domains: GetItem (the speakers the first release counted on the domain item, under the quota).
         allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
         # Fraudsters: the fraud check and the duplicate check read the fraudsters of one watchlist once per shard

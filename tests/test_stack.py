@@ -74,6 +74,7 @@ SETTINGS_VARIABLES = {
     "WATCHLIST_QUOTA",
     "FRAUDSTER_QUOTA",
     "MAX_SPEECH_SECONDS",
+    "MIN_EVALUATION_SPEECH_SECONDS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -511,6 +512,7 @@ SETTINGS_VALUES = {
     "WATCHLIST_QUOTA": "3",
     "FRAUDSTER_QUOTA": "500",
     "MAX_SPEECH_SECONDS": "120",
+    "MIN_EVALUATION_SPEECH_SECONDS": "10",
     "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
     "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
     "LOG_LEVEL": "INFO",
@@ -635,8 +637,10 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "WatchlistsTable.Arn"),
         ("s3:GetObject", "InboxBucket.Arn/manifests/*"),
         ("s3:GetObject", "InboxBucket.Arn/fraudsters/*"),
+        ("s3:GetObject", "InboxBucket.Arn/evaluations/*"),
         ("s3:GetObjectVersion", "InboxBucket.Arn/manifests/*"),  # the version the event names
         ("s3:GetObjectVersion", "InboxBucket.Arn/fraudsters/*"),
+        ("s3:GetObjectVersion", "InboxBucket.Arn/evaluations/*"),
         ("states:StartExecution", "StateMachine"),
         # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
         ("sqs:SendMessage", "DeadLetterQueue.Arn"),
@@ -664,7 +668,8 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("s3:ListBucket", "WorkBucket.Arn"),  # so a missing result file reads as 404
         ("dynamodb:GetItem", "SpeakersTable.Arn"),
         ("dynamodb:PutItem", "SpeakersTable.Arn"),
-        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # count slots, OVERWRITE
+        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # count slots, OVERWRITE, an evaluation's LastAccessedAt
+        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerId"),  # evaluations by GeneratedSpeakerId
         ("dynamodb:GetItem", "DomainsTable.Arn"),  # the first release's SpeakerCount
         ("dynamodb:Query", "FraudstersTable.Arn"),
         # Fraudster registration: a request's earlier result, a new fraudster and its watchlist's count.
@@ -1051,7 +1056,7 @@ def rule_pattern(synth: Synthesized) -> dict[str, Any]:
 
 DOMAIN_ID = "Ab3dEf6hIj9kLmN0pQr5tU"  # 22 alphanumerics
 MATCHING = [f"manifests/{DOMAIN_ID}/x.json", f"manifests/{DOMAIN_ID}/batch 2026-06.json",
-            f"fraudsters/{DOMAIN_ID}/x.json"]
+            f"fraudsters/{DOMAIN_ID}/x.json", f"evaluations/{DOMAIN_ID}/calls 2026-07.json"]
 NOT_MATCHING = [
     "audio/a.wav",
     "fraudsters/x.json",
@@ -1059,6 +1064,8 @@ NOT_MATCHING = [
     f"manifests/{DOMAIN_ID}/a.wav",
     f"manifests/{DOMAIN_ID}/x.json.out",
     "manifests/x.json",
+    "evaluations/x.json",
+    f"evaluations/{DOMAIN_ID}/call.wav",
     f"other/manifests/{DOMAIN_ID}/x.json",
 ]
 
@@ -1068,7 +1075,8 @@ def test_rule_pattern_is_the_documented_one(rule_pattern: dict[str, Any]) -> Non
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": [INBOX_NAME]},
-                   "object": {"key": [{"wildcard": "manifests/*/*.json"}, {"wildcard": "fraudsters/*/*.json"}]}},
+                   "object": {"key": [{"wildcard": "manifests/*/*.json"}, {"wildcard": "fraudsters/*/*.json"},
+                                      {"wildcard": "evaluations/*/*.json"}]}},
     }
 
 
