@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
-from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerStore
+from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerDirectory
 from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.errors import (
     AudioFetchError,
@@ -508,15 +508,15 @@ class FakeEmbedder:
 
 
 def run_shard_of(job_type: JobType, config: JobConfig, requests: Sequence[ManifestRequest], *, audio: AudioSource,
-                 embedder: Embedder, speakers: SpeakerStore | None = None, fraudsters: FraudsterStore | None = None,
+                 embedder: Embedder, speakers: SpeakerDirectory | None = None, fraudsters: FraudsterStore | None = None,
                  job_id: str = "J", domain_id: str = "D" * 22, speaker_quota: int = 100, fraudster_quota: int = 500,
-                 ) -> list[JobResult]:
+                 min_evaluation_speech_seconds: float = 10.0) -> list[JobResult]:
     """One shard of a job of `job_type` with `config`, as the workflow's shard step runs it, on in-memory stores."""
     job = BatchJob(job_id, domain_id, job_type.name, config, "arn:aws:iam::123456789012:role/data", "s3://in/m.json",
                    "s3://out/", created_at=1_700_000_000.0)
     limits = Limits(max_requests_per_job=10_000, shard_size=20, speaker_quota=speaker_quota,
                     max_audio_file_bytes=20 * 1024 * 1024, fraudster_quota=fraudster_quota,
-                    max_speech_seconds=120)
+                    max_speech_seconds=120, min_evaluation_speech_seconds=min_evaluation_speech_seconds)
     services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder, limits,
                              clock=lambda: 1_700_000_000.0)
     return run_shard(job_type, services, audio, requests)
