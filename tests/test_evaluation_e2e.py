@@ -268,3 +268,15 @@ def test_evaluation_jobs_are_listed_and_described_apart_from_other_kinds(
     assert (missing["Code"], missing["ResourceType"]) == ("ResourceNotFoundException", "BATCH_JOB")
     other = error_of(client.describe_speaker_evaluation_job, DomainId=domain_id, JobId="A" * 22)
     assert other["ResourceType"] == "BATCH_JOB"
+
+
+def test_start_validates_the_evaluation_config_against_the_model(runtime: LocalRuntime, domain: dict[str, Any]
+                                                                 ) -> None:
+    lax = voice_id(runtime, parameter_validation=False)  # the server must refuse what botocore would
+    request = start_request(runtime, domain["DomainId"], "api/strict.json")
+    refused = error_of(lax.start_speaker_evaluation_job, **request, EvaluationConfig={"AcceptanceThreshold": 101})
+    assert (refused["Code"], refused["Status"]) == ("ValidationException", 400)
+    assert "EvaluationConfig.AcceptanceThreshold" in refused["Message"]
+    unknown = {"FraudDetectionConfig": {"WatchlistIds": ["W" * 22]}}
+    missing = error_of(lax.start_speaker_evaluation_job, **request, EvaluationConfig=unknown)
+    assert (missing["Code"], missing["ResourceType"]) == ("ResourceNotFoundException", "WATCHLIST")
