@@ -1,7 +1,7 @@
 """Nothing personal leaves a job through telemetry: a whole job on the local runtime (successes, refusals, a
-missing file, unreadable audio, a failed job) with every log line at DEBUG, every trace annotation and metadata,
-and every state input and output Step Functions keeps in its execution history scanned for the job's
-CustomerSpeakerIds, S3 URIs, bucket names, role ARNs and voiceprints.
+missing file, unreadable audio, a failed job; an evaluation job of the enrolled speakers' calls) with every log
+line at DEBUG, every trace annotation and metadata, and every state input and output Step Functions keeps in its
+execution history scanned for the job's CustomerSpeakerIds, S3 URIs, bucket names, role ARNs and voiceprints.
 
 The output file and the job record hold those on purpose (they are the customer's results); telemetry must not.
 """
@@ -96,11 +96,17 @@ def finished(telemetry: Telemetry) -> Iterator[tuple[LocalRuntime, list[str]]]:
         requests = [{"RequestId": f"r{i}", "SpeakerId": speaker,
                      "AudioSpecifications": [{"S3Uri": f"s3://{rt.inbox_bucket}/audio/{file}", "ChannelId": 0}]}
                     for i, (speaker, file) in enumerate(zip(SPEAKERS, files, strict=True))]
+        # Then the enrolled speakers' calls evaluated (an ACCEPT moves LastAccessedAt), a short call, unreadable
+        # audio, a speaker not enrolled and a speaker id of neither format.
+        evaluations = [{**request, "SpeakerId": speaker} for request, speaker in zip(
+            requests, (SPEAKERS[0], SPEAKERS[0], SPEAKERS[1], SPEAKERS[2], "id#" + SPEAKERS[4]), strict=True)]
         jobs = DynamoJobStore(rt.client("dynamodb"), rt.jobs_table)
         statuses = []
-        for name, body in (("calls.json", {"Version": "1.0", "SpeakerEnrollmentRequests": requests}),
-                           ("broken.json", {"Version": "9.9"})):
-            key = f"manifests/{rt.domain_id}/{name}"
+        for prefix, name, body in (
+                ("manifests", "calls.json", {"Version": "1.0", "SpeakerEnrollmentRequests": requests}),
+                ("evaluations", "checks.json", {"Version": "1.0", "SpeakerEvaluationRequests": evaluations}),
+                ("manifests", "broken.json", {"Version": "9.9"})):
+            key = f"{prefix}/{rt.domain_id}/{name}"
             s3.put_object(Bucket=rt.inbox_bucket, Key=key, Body=json.dumps(body).encode())
             job = wait_for_job(jobs, rt.domain_id, f"s3://{rt.inbox_bucket}/{key}", timeout=300)
             statuses.append(job.status.value)
@@ -114,7 +120,7 @@ def secrets(finished: tuple[LocalRuntime, list[str]]) -> list[str]:
 
 
 def test_the_jobs_ran_to_their_ends(finished: tuple[LocalRuntime, list[str]], telemetry: Telemetry) -> None:
-    assert finished[1] == ["COMPLETED_WITH_ERRORS", "FAILED"]
+    assert finished[1] == ["COMPLETED_WITH_ERRORS", "COMPLETED_WITH_ERRORS", "FAILED"]
     assert telemetry.states and telemetry.traces and telemetry.logs.lines  # the scans below scan something
 
 
