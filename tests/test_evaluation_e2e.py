@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from enrollctl import cli
 from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from helpers import pcm16_wav, recording
@@ -280,3 +281,17 @@ def test_start_validates_the_evaluation_config_against_the_model(runtime: LocalR
     unknown = {"FraudDetectionConfig": {"WatchlistIds": ["W" * 22]}}
     missing = error_of(lax.start_speaker_evaluation_job, **request, EvaluationConfig=unknown)
     assert (missing["Code"], missing["ResourceType"]) == ("ResourceNotFoundException", "WATCHLIST")
+
+
+def test_enrollctl_wait_follows_an_evaluation_job_and_prints_its_summary(
+    runtime: LocalRuntime, domain: dict[str, Any], uploaded_job: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["wait", uploaded_job["JobId"], "--domain-id", domain["DomainId"], "--endpoint-url",
+                       runtime.endpoint, "--interval", "0"])
+    out, err = capsys.readouterr()
+    assert status == 1  # COMPLETED_WITH_ERRORS
+    assert json.loads(out)["Job"]["EvaluationSummary"]["AcceptRate"] == 0.5
+    (line,) = [line for line in err.splitlines() if line.startswith("EvaluationSummary: ")]
+    assert line.startswith("EvaluationSummary: AuthenticationDecisions: ")  # the model's order of members
+    assert all(f"{decision} {count}" in line for decision, count in (("ACCEPT", 2), ("REJECT", 2), ("HIGH_RISK", 1)))
+    assert "; Errors: 2; AcceptRate: 0.5; Scores: Count 4, Minimum " in line
