@@ -20,6 +20,7 @@ import pytest
 from enrollctl.voiceid_client import Target, voice_id_client
 from speaker_enrollment.api import VoiceIdApi
 from speaker_enrollment.api import model as api_model
+from speaker_enrollment.api.authorization import OpenAccess
 from speaker_enrollment.api.model import API_VERSION, DATA_PATH, MODEL_TYPES, SERVICE_NAME, load_model, operation_model
 from speaker_enrollment.api.services import ApiServices
 from test_voiceid_cli import credential_scope, parse, request_of, run, sent_requests
@@ -186,7 +187,7 @@ def test_an_extension_operation_is_an_operation_of_the_apis_model(extended: Path
 
 
 def test_the_api_validates_and_answers_an_extension_operation(extended: Path) -> None:
-    api = VoiceIdApi(cast(ApiServices, None), {"DescribeProbe": describe_probe})
+    api = VoiceIdApi(cast(ApiServices, None), {"DescribeProbe": describe_probe}, authorizer=OpenAccess())
     answer = api.handle("VoiceID.DescribeProbe", json.dumps({"DomainId": DOMAIN_ID, "ProbeId": PROBE_ID}))
     assert (answer.status, answer.body) == (200, {"Probe": {"DomainId": DOMAIN_ID, "ProbeId": PROBE_ID}})
     refused = api.handle("VoiceID.DescribeProbe", json.dumps({"DomainId": DOMAIN_ID, "ProbeId": "short"}))
@@ -195,7 +196,7 @@ def test_the_api_validates_and_answers_an_extension_operation(extended: Path) ->
 
 
 def test_an_unimplemented_extension_operation_is_known_but_not_supported(extended: Path) -> None:
-    answer = VoiceIdApi(cast(ApiServices, None)).handle("VoiceID.DescribeProbe", "{}")
+    answer = VoiceIdApi(cast(ApiServices, None), authorizer=OpenAccess()).handle("VoiceID.DescribeProbe", "{}")
     assert (answer.status, answer.body["__type"]) == (400, "ValidationException")
     assert answer.body["message"].startswith("DescribeProbe is not supported yet by this service")
 

@@ -66,6 +66,7 @@ SETTINGS_VARIABLES = {
     "OUTPUT_BUCKET",
     "KMS_KEY_ID",
     "DEFAULT_DATA_ACCESS_ROLE_ARN",
+    "DATA_ACCESS_EXTERNAL_ID",  # every function has the workflow's variables; the data access functions use it
     "MAX_REQUESTS_PER_JOB",
     "SPEAKER_QUOTA",
     "SHARD_SIZE",
@@ -503,6 +504,7 @@ SETTINGS_VALUES = {
     "OUTPUT_BUCKET": "OutputBucket",
     "KMS_KEY_ID": "Key.Arn",
     "DEFAULT_DATA_ACCESS_ROLE_ARN": "DefaultDataAccessRole.Arn",
+    "DATA_ACCESS_EXTERNAL_ID": "SpeakerEnrollmentStack",
     "MAX_REQUESTS_PER_JOB": "10000",
     "SPEAKER_QUOTA": "100000",
     "SHARD_SIZE": "20",
@@ -645,6 +647,13 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
     } | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"})
 
 
+# Only roles tagged speaker-enrollment:data-access=true, sessions tagged DomainId/JobId only (conditions: '?').
+ASSUME_OPTED_IN_ROLES = {
+    ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*?"),
+    ("sts:TagSession", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*?"),
+}
+
+
 def test_prepare_job_permissions(synth: Synthesized) -> None:
     assert function_permissions(synth, "PrepareJobFunction") == {
         ("dynamodb:GetItem", "JobsTable.Arn"),
@@ -652,7 +661,7 @@ def test_prepare_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),  # the progress markers' sum
         ("s3:PutObject", "WorkBucket.Arn/jobs/*"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -676,7 +685,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -688,7 +697,7 @@ def test_finalize_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:GetItem", "SpeakersTable.Arn"),  # what a failed shard's requests wrote, if anything
         ("dynamodb:GetItem", "FraudstersTable.Arn"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -706,6 +715,10 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         ("kms:GenerateMac", "TokenKey.Arn"),
         ("kms:VerifyMac", "TokenKey.Arn"),
         ("states:StartExecution", "StateMachine"),
+        # Authorization: the caller's policies simulated (a session as its role, found by name).
+        ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"),
+        ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        ("iam:GetRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE)  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
 
 
@@ -759,7 +772,8 @@ def test_default_data_access_role_is_trusted_by_the_data_functions_and_reads_inb
     synth: Synthesized,
 ) -> None:
     trust = synth.resource("DefaultDataAccessRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
+    assert len(trust) == 1 and trust[0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": "SpeakerEnrollmentStack"}}
     assert sorted(render(trust[0]["Principal"]["AWS"], synth.names)) == [
         "EnrollShardFunctionRole.Arn",
         "FinalizeJobFunctionRole.Arn",
