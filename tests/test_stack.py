@@ -752,6 +752,31 @@ def test_only_the_data_access_functions_assume_roles(synth: Synthesized) -> None
     assert assumers == {"PrepareJobFunctionRole", "EnrollShardFunctionRole", "FinalizeJobFunctionRole"}
 
 
+def test_functions_assume_only_roles_that_opt_in_and_tag_sessions_with_domain_and_job(synth: Synthesized) -> None:
+    """0 roles assumable without opting in: every sts:AssumeRole a function has is conditioned on the role's tag,
+    and its session tags are limited to DomainId and JobId (which a role's trust policy can pin)."""
+    found = 0
+    for role, statement in _statements_anywhere(synth):
+        actions = as_list(statement["Action"])
+        if "sts:AssumeRole" in actions:
+            found += 1
+            assert actions == ["sts:AssumeRole"], role
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:ResourceTag/speaker-enrollment:data-access": "true"}}, role
+        if "sts:TagSession" in actions:
+            assert statement["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["DomainId", "JobId"]}}
+    assert found == 3
+    tags = synth.resource("DefaultDataAccessRole")["Properties"]["Tags"]
+    assert {"Key": "speaker-enrollment:data-access", "Value": "true"} in tags  # the stack's own role opts in
+
+
+def test_the_api_simulates_only_principals_of_its_account(synth: Synthesized) -> None:
+    simulated = {render(s["Resource"], synth.names) for _, s in _statements_anywhere(synth)
+                 if "iam:SimulatePrincipalPolicy" in as_list(s["Action"])}
+    assert simulated == {"arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*",
+                         "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"}
+
+
 def test_no_function_role_has_wildcard_actions_beyond_cdk_grants(synth: Synthesized) -> None:
     for function_id in ALL_FUNCTION_IDS:
         for action, resource in function_permissions(synth, function_id):
