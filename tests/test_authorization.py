@@ -246,6 +246,7 @@ def test_the_adapter_simulates_a_users_policies(iam: Any) -> None:
     assert not simulator.allowed(arn, "voiceid:DescribeDomain", DOMAIN_ARN.replace("Ab3", "Zz3"), {})
     assert not simulator.allowed(arn, "voiceid:DeleteDomain", DOMAIN_ARN, {})  # an explicit deny wins
     assert not simulator.allowed("arn:aws:iam::123456789012:user/nobody", "voiceid:ListDomains", "*", {})
+    assert simulator.allowed("arn:aws:iam::123456789012:root", "voiceid:DeleteDomain", DOMAIN_ARN, {})
 
 
 def test_the_adapter_evaluates_an_assumed_role_as_its_role_found_by_name_once(iam: Any) -> None:

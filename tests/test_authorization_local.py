@@ -5,6 +5,7 @@ same authorizer and IAM adapter as in AWS), and moto enforcing IAM on the emulat
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from botocore.exceptions import ClientError
 from enrollctl.local import LocalRuntime
 from enrollctl.local.iam import ADMIN_USER
 from enrollctl.voiceid_client import boto3_session
+from speaker_enrollment.domain.shared.job import JobStatus
 
 ENVIRONMENT = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true", "VOICEPRINT_THREADS": "1"}
 VOICE_ID = "voice-id"
@@ -167,3 +169,37 @@ def test_the_emulated_services_enforce_iam_for_users(runtime: LocalRuntime, doma
     assert error_of(client(runtime, "kms", frank).describe_key, KeyId=runtime.key.key_id)[0] == 403
     admin_s3 = client(runtime, "s3", keys_of(runtime))
     assert admin_s3.list_objects_v2(Bucket=runtime.inbox_bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def final_job(voice_id: Any, domain_id: str, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = voice_id.describe_speaker_enrollment_job(DomainId=domain_id, JobId=job_id)["Job"]
+        if job["JobStatus"] in {status.value for status in JobStatus if status.is_final}:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end within {timeout}s")
+
+
+def test_the_workflow_assumes_only_roles_that_opt_in(runtime: LocalRuntime, domains: tuple[str, str]) -> None:
+    """The functions' own template policies decide their sts:AssumeRole: the stack's tagged role is assumed (the
+    job then fails on its missing manifest), an untagged role is refused and the job fails saying only that."""
+    domain_a, _ = domains
+    admin_keys = keys_of(runtime)
+    iam = client(runtime, "iam", admin_keys)
+    untagged = iam.create_role(RoleName="not-opted-in", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    admin = client(runtime, VOICE_ID, admin_keys)
+    refused = final_job(admin, domain_a, admin.start_speaker_enrollment_job(
+        DomainId=domain_a, ClientToken="untagged", DataAccessRoleArn=untagged,
+        InputDataConfig={"S3Uri": f"s3://{runtime.inbox_bucket}/manifests/none.json"},
+        OutputDataConfig={"S3Uri": f"s3://{runtime.output_bucket}/out/"})["Job"]["JobId"])
+    assert refused["JobStatus"] == "FAILED"
+    assert refused["FailureDetails"]["StatusCode"] == 403
+    assert "cannot assume the job's DataAccessRoleArn" in refused["FailureDetails"]["Message"]
+    assert "not-opted-in" not in refused["FailureDetails"]["Message"]
+
+    opted_in = final_job(admin, domain_a, start_job(runtime, admin, domain_a, "opted-in")["Job"]["JobId"])
+    assert opted_in["JobStatus"] == "FAILED"
+    assert "manifests/none.json" in opted_in["FailureDetails"]["Message"]  # assumed, then the manifest is missing

@@ -13,6 +13,9 @@
   KMS, IAM, STS, ...), for requests signed by IAM users' keys: the runtime's own identities (the functions'
   ``local`` key, the event bus's) and STS sessions (the functions' data access sessions among them) are not
   checked, because moto's evaluator would judge them by resources it does not name (``*`` for KMS).
+- The functions' ``sts:AssumeRole`` of a job's DataAccessRoleArn is checked against their role's own policies
+  from the template (mirrored into moto's IAM with the roles' tags by ``mirror_roles``), with the target role's
+  tags as ``aws:ResourceTag/<key>``: a role that does not opt in is refused as AWS refuses it.
 
 moto's evaluator knows ``StringEquals`` conditions only, and counts an Allow whose condition fails as a Deny. So the
 conditions are resolved here first, failing closed: a statement whose condition moto cannot evaluate (another
@@ -25,25 +28,40 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
+from botocore import handlers
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.responses import ActionResult
 from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
-from moto.iam.models import IAMBackend, Policy
+from moto.iam.exceptions import NotFoundException
+from moto.iam.models import IAMBackend, Policy, iam_backends
 from moto.iam.policy_conditions import CONDITION_OPERATIONS, TrustCondition
 from moto.iam.responses import IamResponse
 
+from enrollctl.local import invocations
+from enrollctl.local.fault_responses import response
 from enrollctl.local.resources import Clients
+from enrollctl.local.stack import ROLE_TYPE, LocalStack
+from enrollctl.local.template import UnresolvedReferenceError, resources_of_type
 
 ADMIN_USER = "enrollctl-admin"
 ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 SESSION_TOKEN_HEADER = "X-Amz-Security-Token"
 ALLOWED, IMPLICIT_DENY, EXPLICIT_DENY = "allowed", "implicitDeny", "explicitDeny"
 UNCHECKED_CONDITION_KEYS = ("NotResource", "NotPrincipal")
+POLICY_TYPE = "AWS::IAM::Policy"
+ASSUME_ROLE_EVENT = "before-send.sts.AssumeRole"
+STS_ERROR = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+             "<Code>AccessDenied</Code><Message>{message}</Message></Error><RequestId>{request_id}</RequestId>"
+             "</ErrorResponse>")
 
 
 @dataclass(frozen=True)
@@ -193,6 +211,7 @@ class LocalIam:
         self.account = account
         self.own_keys = frozenset(own_keys)
         self.admin: AdminKeys | None = None
+        self.function_roles: dict[str, str] = {}  # function name → its role's ARN (``mirror_roles``)
         self._saved: tuple[Any, Any, int | float] | None = None
 
     def install(self) -> None:
@@ -206,6 +225,7 @@ class LocalIam:
             ActionAuthenticatorMixin._authenticate_and_authorize_action = _enforced(original)  # type: ignore[method-assign]
             IamResponse.simulate_principal_policy = simulate_principal_policy  # type: ignore[attr-defined]
             moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+            handlers.BUILTIN_HANDLERS.append(ASSUME_ROLE_HOOK)  # the sessions made from now on have it
 
     def uninstall(self) -> None:
         with LocalIam._lock:
@@ -216,6 +236,8 @@ class LocalIam:
             if simulate is None:
                 del IamResponse.simulate_principal_policy  # type: ignore[attr-defined]
             moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = count
+            if ASSUME_ROLE_HOOK in handlers.BUILTIN_HANDLERS:
+                handlers.BUILTIN_HANDLERS.remove(ASSUME_ROLE_HOOK)
             self._saved = None
             LocalIam._active = None
 
@@ -227,6 +249,41 @@ class LocalIam:
         key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
         self.admin = AdminKeys(key["AccessKeyId"], key["SecretAccessKey"])
         return self.admin
+
+    def mirror_roles(self, clients: Clients, template: dict[str, Any], stack: LocalStack) -> None:
+        """The template's roles as IAM knows them in AWS: their tags, and each identity-policy statement whose
+        resources resolve locally (those naming resources the runtime does not mirror, such as log groups, are
+        left out)."""
+        iam = clients("iam")
+        for logical_id, role in resources_of_type(template, ROLE_TYPE):
+            tags = role.get("Properties", {}).get("Tags") or []
+            if tags and logical_id in stack.names.roles:
+                iam.tag_role(RoleName=stack.names.roles[logical_id], Tags=stack.resolver.resolve(tags))
+        for logical_id, policy in resources_of_type(template, POLICY_TYPE):
+            props = policy.get("Properties", {})
+            statements = []
+            for statement in props.get("PolicyDocument", {}).get("Statement", []):
+                try:
+                    statements.append(stack.resolver.resolve(statement))
+                except UnresolvedReferenceError:
+                    continue
+            for role in props.get("Roles", []):
+                name = str(stack.resolver.resolve(role))
+                iam.put_role_policy(RoleName=name, PolicyName=logical_id, PolicyDocument=json.dumps(
+                    {"Version": "2012-10-17", "Statement": statements}))
+        self.function_roles = {spec.name: spec.role_arn for spec in stack.functions}
+
+    def function_may_assume(self, function_role_arn: str, role_arn: str) -> bool:
+        """What IAM decides for a function's sts:AssumeRole: its role's policies, the target role's tags."""
+        backend = iam_backends[self.account]["aws"]
+        try:
+            target = backend.get_role_by_arn(role_arn)
+        except NotFoundException:  # AWS refuses an unknown role alike
+            return False
+        tags = backend.list_role_tags(target.name, None, 100)[0]
+        context = {f"{prefix}:ResourceTag/{tag['Key']}": [tag["Value"]] for tag in tags for prefix in ("aws", "iam")}
+        documents, boundary = principal_policies(backend, function_role_arn)
+        return decide(documents, boundary, "sts:AssumeRole", role_arn, context) == ALLOWED
 
     def exempt(self, headers: Mapping[str, str]) -> bool:
         """The runtime's own identities and STS sessions are not checked by moto (see the module's docstring)."""
@@ -252,6 +309,27 @@ class LocalIam:
             raise AuthenticationError("UnrecognizedClientException",
                                       "The security token included in the request is invalid.") from None
         return str(request._access_key.arn)
+
+
+def _check_function_assume_role(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+    """botocore ``before-send`` of sts:AssumeRole: a function (an invocation runs in this thread) may assume only
+    what its role's policies allow; refused as STS refuses (403 AccessDenied), without sending."""
+    local, invocation = LocalIam._active, invocations.current()
+    if local is None or invocation is None:
+        return None
+    function_role = local.function_roles.get(invocation.function_name)
+    body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+    role_arn = (parse_qs(body).get("RoleArn") or [""])[0]
+    if function_role is None or local.function_may_assume(function_role, role_arn):
+        return None
+    session = function_role.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+    caller = f"{session}/{invocation.function_name}"
+    message = f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    body_out = STS_ERROR.format(message=escape(message), request_id=uuid.uuid4())
+    return response(request.url, 403, {"Content-Type": "text/xml"}, body_out.encode())
+
+
+ASSUME_ROLE_HOOK: tuple[str, Callable[..., Any]] = (ASSUME_ROLE_EVENT, _check_function_assume_role)
 
 
 def _enforced(original: Callable[..., None]) -> Callable[..., None]:

@@ -64,9 +64,10 @@ WARM_SERVICES = ("s3", "dynamodb", "stepfunctions", "sts", "kms", "lambda")
 DROPPED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS")
 Faults = FaultInjector | Mapping[Fault, float] | str | None
-# Keys of the runtime's own calls (the functions', the CLI's provisioning, the event bus's): with --iam, moto does
-# not check them (they stand for the stack's roles, whose grants the CDK tests check).
-OWN_ACCESS_KEYS = ("local", EVENTBRIDGE_ACCESS_KEY)
+# Keys of the runtime's own calls (the functions', the CLI's provisioning, the event bus's, and "ak": moto's Step
+# Functions engine invoking the state machine's tasks): with --iam, moto does not check them (they stand for the
+# stack's roles, whose grants the CDK tests check).
+OWN_ACCESS_KEYS = ("local", EVENTBRIDGE_ACCESS_KEY, "ak")
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,8 @@ class LocalRuntime:
         self.key = stack.key_for(keys.values(), self.settings.kms_key_id)
         self.mac_key = stack.key_for(keys.values(), self.settings.api_token_key_id)
         self._create_storage(clients, mirrored)
+        if self.iam is not None:
+            self.iam.mirror_roles(clients, template, mirrored)
         self._create_workflow(clients, mirrored)
         self._serve(mirrored)
 

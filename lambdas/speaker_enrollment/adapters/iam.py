@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports th
 
 # An assumed role arrives as its session, without the role's path: arn:aws:sts::<acct>:assumed-role/<name>/<session>
 ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
+ACCOUNT_ROOT = re.compile(r"^arn:[^:]+:iam::[0-9]{12}:root$")
 ALLOWED = "allowed"
 UNKNOWN_PRINCIPAL = frozenset({"NoSuchEntity", "InvalidInput"})
 MULTI_VALUED_KEYS = frozenset({"aws:TagKeys"})
@@ -32,7 +33,10 @@ class IamPolicySimulator:
 
     def allowed(self, principal_arn: str, action: str, resource: str,
                 context: Mapping[str, Sequence[str]]) -> bool:
-        """A principal IAM does not know (deleted since it signed, or a role gone) is denied."""
+        """A principal IAM does not know (deleted since it signed, a role gone) or cannot simulate (a federated
+        user) is denied; the account's root user is allowed everything, as IAM allows it."""
+        if ACCOUNT_ROOT.match(principal_arn):
+            return True
         try:
             response = self._client.simulate_principal_policy(
                 PolicySourceArn=self.policy_source(principal_arn), ActionNames=[action], ResourceArns=[resource],
