@@ -279,3 +279,30 @@ def test_conditions_moto_cannot_evaluate_fail_closed() -> None:
     document = {"Version": "2012-10-17", "Statement": [allow_like, deny_like]}
     kept = resolved(document, {"aws:RequestTag/team": ["fraud"]})["Statement"]
     assert kept == [{"Effect": "Deny", "Action": "*", "Resource": "*"}]  # never allows, always denies
+
+
+# ---------------------------------------------------------------------------------- the composition
+
+
+class NoClients:
+    """The API's composition builds its authorizer without calling AWS (ACCOUNT_ID and the region are set)."""
+
+    def __call__(self, service: str) -> Any:
+        return {"service": service}
+
+
+SETTINGS_ENV = {"JOBS_TABLE": "j", "SPEAKERS_TABLE": "s", "DOMAINS_TABLE": "d", "WATCHLISTS_TABLE": "w",
+                "FRAUDSTERS_TABLE": "f", "WORK_BUCKET": "wb", "INBOX_BUCKET": "ib", "OUTPUT_BUCKET": "ob",
+                "KMS_KEY_ID": "k", "DEFAULT_DATA_ACCESS_ROLE_ARN": ROLE_ARN, "ACCOUNT_ID": "123456789012",
+                "AWS_REGION": "eu-west-2"}
+
+
+def test_the_api_authorizes_with_iam_unless_code_says_otherwise() -> None:
+    from speaker_enrollment.api.authorization import OpenAccess  # noqa: PLC0415
+    from speaker_enrollment.composition import Composition  # noqa: PLC0415
+    from speaker_enrollment.settings import Settings  # noqa: PLC0415
+
+    settings = Settings.from_env(SETTINGS_ENV | {"AUTHORIZATION": "none"})  # no setting turns it off
+    assert isinstance(Composition(settings, NoClients()).authorizer, IamAuthorizer)  # type: ignore[arg-type]
+    open_access = OpenAccess()
+    assert Composition(settings, NoClients(), authorizer=open_access).authorizer is open_access  # type: ignore[arg-type]

@@ -5,6 +5,10 @@ same authorizer and IAM adapter as in AWS), and moto enforcing IAM on the emulat
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -203,3 +207,26 @@ def test_the_workflow_assumes_only_roles_that_opt_in(runtime: LocalRuntime, doma
     opted_in = final_job(admin, domain_a, start_job(runtime, admin, domain_a, "opted-in")["Job"]["JobId"])
     assert opted_in["JobStatus"] == "FAILED"
     assert "manifests/none.json" in opted_in["FailureDetails"]["Message"]  # assumed, then the manifest is missing
+
+
+def test_serve_iam_prints_the_administrators_keys(tmp_path: Any) -> None:
+    from enrollctl.local.template import find_template  # noqa: PLC0415
+
+    env = {**os.environ, "ENROLLCTL_TEMPLATE": str(find_template()), "PYTHONUNBUFFERED": "1"}
+    serve = subprocess.Popen([sys.executable, "-m", "enrollctl.cli", "serve", "--port", "0", "--iam"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert serve.stdout is not None
+        info = json.loads(serve.stdout.readline())
+        assert info["Authorization"] == "iam"
+        admin = boto3_session(region_name=info["Region"], aws_access_key_id=info["AdminAccessKeyId"],
+                              aws_secret_access_key=info["AdminSecretAccessKey"])
+        voice_id = admin.client(VOICE_ID, endpoint_url=info["Endpoint"])
+        assert voice_id.describe_domain(DomainId=info["DomainId"])["Domain"]["DomainId"] == info["DomainId"]
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=30)
+        assert serve.returncode == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
