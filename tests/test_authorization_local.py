@@ -14,10 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore import handlers
 from botocore.exceptions import ClientError
 from enrollctl.local import LocalRuntime
-from enrollctl.local.iam import ADMIN_USER
+from enrollctl.local.iam import ADMIN_USER, ASSUME_ROLE_HOOK
 from enrollctl.voiceid_client import boto3_session
+from moto import settings as moto_settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.iam.responses import IamResponse
 from speaker_enrollment.domain.shared.job import JobStatus
 
 ENVIRONMENT = {"LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true", "VOICEPRINT_THREADS": "1"}
@@ -26,6 +30,19 @@ PASS_ROLE_TO_VOICE_ID = {
     "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*",
     "Condition": {"StringEquals": {"iam:PassedToService": "voiceid.amazonaws.com"}},
 }
+
+
+def test_iam_is_switched_off_again_when_the_runtime_stops() -> None:
+    """(First: the module's runtime is not running yet, and one runtime runs per process.)"""
+    no_auth_before = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    with LocalRuntime.start(port=0, environment=ENVIRONMENT, iam=True):
+        assert moto_settings.INITIAL_NO_AUTH_ACTION_COUNT == 0
+        assert hasattr(IamResponse, "simulate_principal_policy")
+    assert no_auth_before == moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    assert not hasattr(IamResponse, "simulate_principal_policy")
+    assert ASSUME_ROLE_HOOK not in handlers.BUILTIN_HANDLERS
+    assert ActionAuthenticatorMixin._authenticate_and_authorize_action.__qualname__ == (
+        "ActionAuthenticatorMixin._authenticate_and_authorize_action")
 
 
 @pytest.fixture(scope="module")

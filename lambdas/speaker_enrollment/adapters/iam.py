@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports th
 ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
 ACCOUNT_ROOT = re.compile(r"^arn:[^:]+:iam::[0-9]{12}:root$")
 ALLOWED = "allowed"
+ALL_RESOURCES = "*"
 UNKNOWN_PRINCIPAL = frozenset({"NoSuchEntity", "InvalidInput"})
 MULTI_VALUED_KEYS = frozenset({"aws:TagKeys"})
 
@@ -38,10 +39,14 @@ class IamPolicySimulator:
         if ACCOUNT_ROOT.match(principal_arn):
             return True
         try:
-            response = self._client.simulate_principal_policy(
-                PolicySourceArn=self.policy_source(principal_arn), ActionNames=[action], ResourceArns=[resource],
-                ContextEntries=[_context_entry(key, values) for key, values in context.items()],
-            )
+            entries = [_context_entry(key, values) for key, values in context.items()]
+            source = self.policy_source(principal_arn)
+            if resource == ALL_RESOURCES:  # IAM's default: the action on every resource
+                response = self._client.simulate_principal_policy(
+                    PolicySourceArn=source, ActionNames=[action], ContextEntries=entries)
+            else:
+                response = self._client.simulate_principal_policy(
+                    PolicySourceArn=source, ActionNames=[action], ResourceArns=[resource], ContextEntries=entries)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in UNKNOWN_PRINCIPAL:
                 return False
