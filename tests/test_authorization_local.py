@@ -247,3 +247,23 @@ def test_serve_iam_prints_the_administrators_keys(tmp_path: Any) -> None:
         if serve.poll() is None:
             serve.kill()
             serve.wait()
+
+
+def test_enrollctl_signs_with_a_profile_against_serve_iam(runtime: LocalRuntime, domains: tuple[str, str],
+                                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from enrollctl import cli  # noqa: PLC0415
+
+    domain_a, domain_b = domains
+    grace = new_user(runtime, "grace", {"Effect": "Allow", "Action": "voiceid:DescribeDomain",
+                                        "Resource": domain_arn(runtime, domain_a)})
+    credentials = tmp_path / "credentials"
+    credentials.write_text(f"[grace]\naws_access_key_id = {grace['aws_access_key_id']}\n"
+                           f"aws_secret_access_key = {grace['aws_secret_access_key']}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    common = ["--endpoint-url", runtime.endpoint, "--region", runtime.region, "--profile", "grace"]
+    assert cli.main(["describe-domain", "--domain-id", domain_a, *common]) == 0
+    assert json.loads(capsys.readouterr().out)["Domain"]["DomainId"] == domain_a
+    assert cli.main(["describe-domain", "--domain-id", domain_b, *common]) == 254  # a service error, as aws prints
+    assert "AccessDeniedException" in capsys.readouterr().err
