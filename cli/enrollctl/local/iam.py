@@ -41,7 +41,7 @@ from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.responses import ActionResult
 from moto.iam.access_control import IAMPolicy, IAMRequest, PermissionResult
-from moto.iam.exceptions import NotFoundException
+from moto.iam.exceptions import IAMException, NoSuchEntity, NotFoundException
 from moto.iam.models import IAMBackend, Policy, iam_backends
 from moto.iam.policy_conditions import CONDITION_OPERATIONS, TrustCondition
 from moto.iam.responses import IamResponse
@@ -182,9 +182,7 @@ def simulate_principal_policy(self: IamResponse) -> ActionResult:
                for entry in _members(self._get_params(), "ContextEntries")}
     try:
         documents, boundary = principal_policies(self.backend, source)
-    except Exception:
-        from moto.iam.exceptions import NoSuchEntity  # noqa: PLC0415
-
+    except (IAMException, ValueError):  # moto's NoSuchEntity for a name it lacks; ValueError for another path
         raise NoSuchEntity(f"PolicySourceArn {source} does not exist") from None
     results = [{"EvalActionName": action, "EvalResourceName": resource,
                 "EvalDecision": decide(documents, boundary, action, resource, context)}
