@@ -43,7 +43,8 @@ from stacks.ingest import FUNCTION_ASYNC_RETRY_ATTEMPTS  # noqa: E402
 from stacks.workflow import ALL_FUNCTIONS, FAIL, SUBMIT  # noqa: E402
 
 STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION)  # what the CDK stack declares, read-only
-INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn"]
+INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn",
+             "Authorization"]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
@@ -110,6 +111,7 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
         assert serve.stdout is not None
         info = json.loads(serve.stdout.readline())
         assert list(info) == INFO_KEYS
+        assert info["Authorization"] == "none"  # without --iam the runtime is open, and says so
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", info["Endpoint"])
         assert re.fullmatch(r"[a-zA-Z0-9]{22}", info["DomainId"])
         s3 = Clients(info["Endpoint"], info["Region"])("s3")

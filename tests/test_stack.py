@@ -66,6 +66,7 @@ SETTINGS_VARIABLES = {
     "OUTPUT_BUCKET",
     "KMS_KEY_ID",
     "DEFAULT_DATA_ACCESS_ROLE_ARN",
+    "DATA_ACCESS_EXTERNAL_ID",  # every function has the workflow's variables; the data access functions use it
     "MAX_REQUESTS_PER_JOB",
     "SPEAKER_QUOTA",
     "SHARD_SIZE",
@@ -504,6 +505,7 @@ SETTINGS_VALUES = {
     "OUTPUT_BUCKET": "OutputBucket",
     "KMS_KEY_ID": "Key.Arn",
     "DEFAULT_DATA_ACCESS_ROLE_ARN": "DefaultDataAccessRole.Arn",
+    "DATA_ACCESS_EXTERNAL_ID": "SpeakerEnrollmentStack",
     "MAX_REQUESTS_PER_JOB": "10000",
     "SPEAKER_QUOTA": "100000",
     "SHARD_SIZE": "20",
@@ -649,6 +651,13 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
     } | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"})
 
 
+# Only roles tagged speaker-enrollment:data-access=true, sessions tagged DomainId/JobId only (conditions: '?').
+ASSUME_OPTED_IN_ROLES = {
+    ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*?"),
+    ("sts:TagSession", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*?"),
+}
+
+
 def test_prepare_job_permissions(synth: Synthesized) -> None:
     assert function_permissions(synth, "PrepareJobFunction") == {
         ("dynamodb:GetItem", "JobsTable.Arn"),
@@ -656,7 +665,7 @@ def test_prepare_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),  # the progress markers' sum
         ("s3:PutObject", "WorkBucket.Arn/jobs/*"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -681,7 +690,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -693,7 +702,7 @@ def test_finalize_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:GetItem", "SpeakersTable.Arn"),  # what a failed shard's requests wrote, if anything
         ("dynamodb:GetItem", "FraudstersTable.Arn"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -711,6 +720,10 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         ("kms:GenerateMac", "TokenKey.Arn"),
         ("kms:VerifyMac", "TokenKey.Arn"),
         ("states:StartExecution", "StateMachine"),
+        # Authorization: the caller's policies simulated (a session as its role, found by name).
+        ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"),
+        ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        ("iam:GetRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE)  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
 
 
@@ -744,6 +757,31 @@ def test_only_the_data_access_functions_assume_roles(synth: Synthesized) -> None
     assert assumers == {"PrepareJobFunctionRole", "EnrollShardFunctionRole", "FinalizeJobFunctionRole"}
 
 
+def test_functions_assume_only_roles_that_opt_in_and_tag_sessions_with_domain_and_job(synth: Synthesized) -> None:
+    """0 roles assumable without opting in: every sts:AssumeRole a function has is conditioned on the role's tag,
+    and its session tags are limited to DomainId and JobId (which a role's trust policy can pin)."""
+    found = 0
+    for role, statement in _statements_anywhere(synth):
+        actions = as_list(statement["Action"])
+        if "sts:AssumeRole" in actions:
+            found += 1
+            assert actions == ["sts:AssumeRole"], role
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:ResourceTag/speaker-enrollment:data-access": "true"}}, role
+        if "sts:TagSession" in actions:
+            assert statement["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["DomainId", "JobId"]}}
+    assert found == 3
+    tags = synth.resource("DefaultDataAccessRole")["Properties"]["Tags"]
+    assert {"Key": "speaker-enrollment:data-access", "Value": "true"} in tags  # the stack's own role opts in
+
+
+def test_the_api_simulates_only_principals_of_its_account(synth: Synthesized) -> None:
+    simulated = {render(s["Resource"], synth.names) for _, s in _statements_anywhere(synth)
+                 if "iam:SimulatePrincipalPolicy" in as_list(s["Action"])}
+    assert simulated == {"arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*",
+                         "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"}
+
+
 def test_no_function_role_has_wildcard_actions_beyond_cdk_grants(synth: Synthesized) -> None:
     for function_id in ALL_FUNCTION_IDS:
         for action, resource in function_permissions(synth, function_id):
@@ -764,7 +802,8 @@ def test_default_data_access_role_is_trusted_by_the_data_functions_and_reads_inb
     synth: Synthesized,
 ) -> None:
     trust = synth.resource("DefaultDataAccessRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
+    assert len(trust) == 1 and trust[0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": "SpeakerEnrollmentStack"}}
     assert sorted(render(trust[0]["Principal"]["AWS"], synth.names)) == [
         "EnrollShardFunctionRole.Arn",
         "FinalizeJobFunctionRole.Arn",

@@ -17,9 +17,11 @@ from .adapters.dynamodb import (
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
+from .adapters.iam import IamPolicySimulator
 from .adapters.kms import KmsMacSigner
-from .adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, data_access_client
+from .adapters.s3 import DataAccessSession, S3DataAccess, S3Objects, S3WorkStore, data_access_client
 from .adapters.stepfunctions import StepFunctionsWorkflow
+from .api.authorization import DECISION_CACHE_SIZE, DECISION_TTL_SECONDS, Authorizer, DecisionCache, IamAuthorizer
 from .api.dispatcher import VoiceIdApi
 from .api.services import ApiServices
 from .api.tokens import PageTokens
@@ -34,6 +36,7 @@ from .voiceprint.engine import VoiceprintEngine
 
 if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_iam.client import IAMClient
     from mypy_boto3_kms.client import KMSClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -53,6 +56,8 @@ class ClientFactory(Protocol):
     def __call__(self, service: Literal["kms"]) -> KMSClient: ...
     @overload
     def __call__(self, service: Literal["sts"]) -> STSClient: ...
+    @overload
+    def __call__(self, service: Literal["iam"]) -> IAMClient: ...
 
 
 def now() -> float:
@@ -71,10 +76,13 @@ class Composition:
     builds (and is only granted) what it uses."""
 
     def __init__(self, settings: Settings, client: ClientFactory = _boto3_client,
-                 clock: Callable[[], float] = now) -> None:
+                 clock: Callable[[], float] = now, *, authorizer: Authorizer | None = None) -> None:
+        """`authorizer` replaces IAM authorization of the API (the local runtime's open mode): code decides it,
+        never a setting or a request."""
         self.settings = settings
         self._client = client
         self.clock = clock
+        self._authorizer_override = authorizer
         self.job_types = JOB_TYPES
 
     @classmethod
@@ -116,8 +124,11 @@ class Composition:
         return S3Objects(self._client("s3"))
 
     def data_access(self, job: BatchJob) -> S3DataAccess:
-        """S3 access as the job's DataAccessRoleArn (fresh credentials per invocation)."""
-        return S3DataAccess(data_access_client(job.data_access_role_arn, f"enrollment-{job.job_id}"))
+        """S3 access as the job's DataAccessRoleArn (fresh credentials per invocation), asked for with this
+        deployment's ExternalId and the job's DomainId and JobId as session tags."""
+        session = DataAccessSession(job.data_access_role_arn, self.settings.required("data_access_external_id"),
+                                    job.domain_id, job.job_id)
+        return S3DataAccess(data_access_client(session))
 
     # ------------------------------------------------------------------------------------- workflow
 
@@ -170,7 +181,15 @@ class Composition:
             fraudsters=self.fraudsters, submitter=self.submitter, tokens=PageTokens(signer, self.clock),
             clock=self.clock, deployment=self._deployment(), speaker_quota=t.speaker_quota,
             watchlist_quota=t.watchlist_quota, fraudster_quota=t.fraudster_quota,
-        ))
+        ), authorizer=self.authorizer)
+
+    @cached_property
+    def authorizer(self) -> Authorizer:
+        """Every API request as Voice ID's IAM action, simulated for its caller (decisions cached briefly)."""
+        if self._authorizer_override is not None:
+            return self._authorizer_override
+        return IamAuthorizer(IamPolicySimulator(self._client("iam")), self._deployment(),
+                             DecisionCache(DECISION_TTL_SECONDS, DECISION_CACHE_SIZE, time.monotonic))
 
     def _deployment(self) -> Deployment:
         s = self.settings
@@ -179,6 +198,7 @@ class Composition:
         return Deployment(region, account)
 
 
-def api_from_env(env: Mapping[str, str] | None = None) -> VoiceIdApi:
-    """The Voice ID API bound to the deployment (build it once per container)."""
-    return Composition.from_env(env).api
+def api_from_env(env: Mapping[str, str] | None = None, *, authorizer: Authorizer | None = None) -> VoiceIdApi:
+    """The Voice ID API bound to the deployment (build it once per container); IAM-authorized unless the caller
+    (code, never configuration) passes another `authorizer`."""
+    return Composition(Settings.from_env(env), authorizer=authorizer).api

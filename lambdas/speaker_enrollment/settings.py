@@ -64,6 +64,7 @@ class Settings:
     state_machine_arn: str | None = None  # the functions that start jobs (submit, API)
     api_token_key_id: str | None = None  # the API: HMAC_256 KMS key signing its NextTokens
     account_id: str | None = None  # the API: the account domain ARNs name (else STS is asked)
+    data_access_external_id: str | None = None  # the workflow: ExternalId of its sts:AssumeRole (the stack's name)
 
     REQUIRED: ClassVar[Mapping[str, str]] = {
         "jobs_table": "JOBS_TABLE", "speakers_table": "SPEAKERS_TABLE", "domains_table": "DOMAINS_TABLE",
@@ -73,6 +74,7 @@ class Settings:
     }
     OPTIONAL: ClassVar[Mapping[str, str]] = {
         "state_machine_arn": "STATE_MACHINE_ARN", "api_token_key_id": "API_TOKEN_KEY_ID", "account_id": "ACCOUNT_ID",
+        "data_access_external_id": "DATA_ACCESS_EXTERNAL_ID",
     }
 
     @classmethod

@@ -4,7 +4,7 @@ contract suite holds both to the same rules: tests/test_store_contracts.py). The
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..voiceprint.audio import Speech
@@ -233,3 +233,13 @@ class Embedder(Protocol):
         ...
 
     def pool(self) -> SpeechPool: ...
+
+
+class PolicySimulator(Protocol):
+    """IAM's decision for one principal (``iam:SimulatePrincipalPolicy`` in AWS)."""
+
+    def allowed(self, principal_arn: str, action: str, resource: str,
+                context: Mapping[str, Sequence[str]]) -> bool:
+        """Whether the principal's identity-based policies (and permission boundary) allow `action` on `resource`
+        with the condition `context` (key → values); an assumed-role session counts as its role."""
+        ...
