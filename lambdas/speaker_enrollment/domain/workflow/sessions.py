@@ -77,6 +77,13 @@ def session_id_of(domain_id: str, session_name: str) -> str:
     return "id#" + stable_id("voice-id-session", domain_id, session_name)
 
 
+def result_ids(session_id: str, upload_id: str) -> tuple[str, str]:
+    """The AuthenticationResultId and FraudDetectionResultId of one upload's evaluation (the same on every retry;
+    another upload of the session gets others, so a client can tell whose results EvaluateSession shows)."""
+    return (stable_id("authentication-result", session_id, upload_id),
+            stable_id("fraud-detection-result", session_id, upload_id))
+
+
 def session_name_problem(name: str) -> str | None:
     if not SESSION_NAME_PATTERN.match(name) or len(name) > SESSION_NAME_MAX:
         return (f"session name '{name[:300]}' must be 1-{SESSION_NAME_MAX} characters of [a-zA-Z0-9_-] starting "
@@ -175,6 +182,11 @@ class SessionUpload:
     @property
     def order(self) -> str:
         return self.sequencer.upper().rjust(SEQUENCER_WIDTH, "0")
+
+    @property
+    def upload_id(self) -> str:
+        """The object version in a versioned bucket (the uploader knows it), else the event's sequencer."""
+        return self.version_id or self.order
 
 
 @dataclass(frozen=True)
@@ -348,12 +360,12 @@ class SessionEvaluator:
                 window: AudioWindow) -> Session:
         verification = Verification(request.acceptance_threshold, self.limits.min_speech_seconds)
         speaker = self.speakers.find(request.domain_id, request.speaker_id) if request.speaker_id else None
-        result_ids = (stable_id("authentication-result", session.session_id, session.upload_order),
-                      stable_id("fraud-detection-result", session.session_id, session.upload_order))
-        authentication = verification.authenticate(result_ids[0], window, request.speaker_id, speaker, voiceprint)
+        authentication_id, fraud_id = result_ids(session.session_id, session.version_id or session.upload_order)
+        authentication = verification.authenticate(authentication_id, window, request.speaker_id, speaker,
+                                                   voiceprint)
         screen = FraudScreen.load(request.fraud_config, request.domain_id, self.fraudsters, self.engine.model_id)
         assert screen is not None  # the action is always FAIL: sessions always screen
-        fraud = verification.detect_fraud(result_ids[1], window, screen, voiceprint)
+        fraud = verification.detect_fraud(fraud_id, window, screen, voiceprint)
         now = self.clock()
         if speaker is not None:
             self._access(speaker, authentication, now)
