@@ -283,3 +283,11 @@ def test_sessions_of_a_domain_are_deleted_by_page(world: World) -> None:
 
 def test_the_error_tag_is_named_for_voice_id() -> None:
     assert ERROR_TAG == "voiceid-error"
+
+
+def test_an_ongoing_session_answers_without_results(world: World) -> None:
+    upload = world.upload("contact-1")
+    ongoing = Session(DOMAIN, session_id_of(DOMAIN, "contact-1"), "contact-1", StreamingStatus.ONGOING,
+                      upload.order, NOW, NOW, NOW + 10, lease_expires_at=NOW + 120)
+    assert ongoing.to_api() == {"DomainId": DOMAIN, "SessionId": ongoing.session_id, "SessionName": "contact-1",
+                                "StreamingStatus": "ONGOING"}
