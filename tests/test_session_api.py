@@ -274,6 +274,11 @@ def test_enrollctl_evaluate_prints_the_result(runtime: LocalRuntime, domain: dic
     assert status == 0, printed.err
     response = json.loads(printed.out)
     assert response["SessionName"] == "cli-contact-1" and response["AuthenticationResult"]["Decision"] == "ACCEPT"
+    status = cli.main(["evaluate-session", "--domain-id", domain["DomainId"], "--session-name-or-id",
+                       response["SessionId"], "--endpoint-url", runtime.endpoint])  # from the model, as aws voice-id
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert json.loads(printed.out)["AuthenticationResult"] == response["AuthenticationResult"]
     path.write_bytes(b"not audio at all")
     status = cli.main(["evaluate", str(path), "--domain-id", domain["DomainId"], "--session-name", "cli-contact-2",
                        "--endpoint-url", runtime.endpoint])
