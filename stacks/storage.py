@@ -33,7 +33,7 @@ class DataRetention:
 
 class EnrollmentStorage(Construct):
     """KMS keys (data, NextToken HMAC), inbox / output / work buckets (+ their access-log bucket), Domains / Jobs /
-    Speakers / Watchlists / Fraudsters tables."""
+    Speakers / Watchlists / Fraudsters / Sessions tables."""
 
     def __init__(self, scope: Construct, construct_id: str, *, retention: DataRetention | None = None) -> None:
         super().__init__(scope, construct_id)
@@ -62,6 +62,10 @@ class EnrollmentStorage(Construct):
         self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
         self.fraudsters_table = self._table("FraudstersTable", partition_key="DomainId",
                                             sort_key="GeneratedFraudsterId")
+        # Recorded calls' sessions and their EvaluateSession results expire (SESSION_RETENTION_DAYS, from the
+        # evaluation): TTL on ExpiresAt.
+        self.sessions_table = self._table("SessionsTable", partition_key="DomainId", sort_key="SessionId",
+                                          time_to_live_attribute="ExpiresAt")
         self._default_data_access_role: iam.Role | None = None
 
     # -- KMS ---------------------------------------------------------------------------------------

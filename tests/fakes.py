@@ -26,11 +26,13 @@ from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
 from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, JobSummary, percent
 from speaker_enrollment.domain.shared.paging import Page
+from speaker_enrollment.domain.shared.s3uri import S3Location
 from speaker_enrollment.domain.shared.speaker import Speaker
 from speaker_enrollment.domain.shared.watchlist import Watchlist
 from speaker_enrollment.domain.workflow.jobtype import JobType, Limits, ShardServices
 from speaker_enrollment.domain.workflow.manifest import ManifestRequest
 from speaker_enrollment.domain.workflow.results import JobResult
+from speaker_enrollment.domain.workflow.sessions import Session, StreamingStatus
 from speaker_enrollment.domain.workflow.steps import run_shard
 from speaker_enrollment.voiceprint.audio import Speech, UnreadableAudioError
 from speaker_enrollment.voiceprint.engine import Voiceprint
@@ -520,3 +522,67 @@ def run_shard_of(job_type: JobType, config: JobConfig, requests: Sequence[Manife
     services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder, limits,
                              clock=lambda: 1_700_000_000.0)
     return run_shard(job_type, services, audio, requests)
+
+
+# ------------------------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class MemorySessions:
+    """The SessionStore port, with DynamoSessionStore's conditions (tests/test_session_store.py holds both)."""
+
+    sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
+
+    def get(self, domain_id: str, session_id: str) -> Session | None:
+        return self.sessions.get((domain_id, session_id))
+
+    def begin(self, session: Session, now: float) -> Session | None:
+        key = (session.domain_id, session.session_id)
+        stored = self.sessions.get(key)
+        if stored is None or stored.upload_order < session.upload_order or (
+                stored.upload_order == session.upload_order and stored.status is StreamingStatus.ONGOING
+                and (stored.lease_expires_at or 0.0) < now):
+            self.sessions[key] = session
+            return None
+        return stored
+
+    def finish(self, session: Session) -> bool:
+        key = (session.domain_id, session.session_id)
+        stored = self.sessions.get(key)
+        if stored is None or stored.upload_order != session.upload_order:
+            return False
+        self.sessions[key] = session
+        return True
+
+    def delete_page(self, domain_id: str, after: str | None, limit: int = 100) -> str | None:
+        ids = sorted(s for d, s in self.sessions if d == domain_id and (after is None or s > after))
+        for session_id in ids[:limit]:
+            del self.sessions[(domain_id, session_id)]
+        return ids[limit - 1] if len(ids) > limit else None
+
+
+@dataclass
+class MemoryInbox:
+    """The SessionInbox port: recordings by key (one version each), their metadata, and the tags written."""
+
+    objects: dict[str, bytes] = field(default_factory=dict)
+    metadata_of: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        self.objects[key] = data
+        self.metadata_of[key] = dict(metadata or {})
+
+    def metadata(self, location: S3Location, version_id: str | None) -> dict[str, str]:
+        return dict(self.metadata_of.get(location.key, {}))
+
+    def fetch(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+        if location.key not in self.objects:
+            raise AudioFetchError(f"{location.file_name} could not be read (NoSuchKey)")
+        data = self.objects[location.key]
+        if len(data) > max_bytes:
+            raise AudioFetchError(f"{location.file_name}: file is {len(data):,} bytes, over {max_bytes:,}")
+        return data
+
+    def mark_refused(self, location: S3Location, version_id: str | None, reason: str) -> None:
+        self.tags[location.key] = reason

@@ -46,7 +46,8 @@ FUNCTION_IDS = (
     "FailJobFunction",
 )
 API_FUNCTION_ID = "VoiceIdApiFunction"
-ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID)
+SESSION_FUNCTION_ID = "EvaluateSessionFunction"
+ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID, SESSION_FUNCTION_ID)
 HANDLERS = {
     "SubmitJobFunction": ("speaker_enrollment.handlers.submit_job.handler", 256),
     "PrepareJobFunction": ("speaker_enrollment.handlers.prepare_job.handler", 1024),
@@ -54,6 +55,7 @@ HANDLERS = {
     "FinalizeJobFunction": ("speaker_enrollment.handlers.finalize_job.handler", 1024),
     "FailJobFunction": ("speaker_enrollment.handlers.fail_job.handler", 256),
     API_FUNCTION_ID: ("speaker_enrollment.handlers.api.handler", 512),
+    SESSION_FUNCTION_ID: ("speaker_enrollment.handlers.evaluate_session.handler", 2048),
 }
 SETTINGS_VARIABLES = {
     "JOBS_TABLE",
@@ -76,6 +78,7 @@ SETTINGS_VARIABLES = {
     "FRAUDSTER_QUOTA",
     "MAX_SPEECH_SECONDS",
     "MIN_EVALUATION_SPEECH_SECONDS",
+    "SESSION_RETENTION_DAYS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -101,7 +104,9 @@ INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
 KMS_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
 # Variables only the API function has (its Settings fields default to "" elsewhere), beyond SETTINGS_VARIABLES.
 API_VARIABLES = {"STATE_MACHINE_ARN", "API_TOKEN_KEY_ID", "ACCOUNT_ID"}
-EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES}
+SESSION_VARIABLES = {"SESSIONS_TABLE"}  # the API and the session function (tests/test_session_stack.py)
+EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES | SESSION_VARIABLES,
+                   SESSION_FUNCTION_ID: SESSION_VARIABLES}
 LAMBDA_SETS = {"AWS_REGION", "AWS_DEFAULT_REGION"}  # reserved: Lambda sets them in every function
 
 
@@ -141,12 +146,16 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         "DomainsTable": storage.domains_table,
         "JobsTable": storage.jobs_table,
         "SpeakersTable": storage.speakers_table,
+        "SessionsTable": storage.sessions_table,
         "DefaultDataAccessRole": storage.default_data_access_role,
         "StateMachine": workflow.state_machine,
         "StateMachineRole": workflow.state_machine.role,
         "DeadLetterQueue": stack.ingest.dead_letter_queue,
         "ManifestUploadedRule": stack.ingest.rule,
         "ExecutionFailedRule": stack.failure_watch.rule,
+        "SessionUploadedRule": stack.sessions.rule,
+        SESSION_FUNCTION_ID: stack.sessions.function,
+        f"{SESSION_FUNCTION_ID}Role": stack.sessions.role,
         API_FUNCTION_ID: api.function,
         f"{API_FUNCTION_ID}Role": api.role,
         "RestApi": api.rest_api,
@@ -157,7 +166,8 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         named[function_id] = workflow.functions[function_id]
         named[f"{function_id}Role"] = workflow.roles[function_id]
     names = {logical_id(construct): name for name, construct in named.items()}
-    for child in [*workflow.node.children, *api.node.children]:  # <FunctionId>Logs, StateMachineLogs, AccessLogs
+    # <FunctionId>Logs, StateMachineLogs, AccessLogs
+    for child in [*workflow.node.children, *api.node.children, *stack.sessions.node.children]:
         if child.node.id.endswith("Logs"):
             names[logical_id(child)] = child.node.id
     return names
@@ -459,6 +469,7 @@ TABLE_KEYS = {
     "SpeakersTable": [("DomainId", "HASH"), ("CustomerSpeakerId", "RANGE")],
     "WatchlistsTable": [("DomainId", "HASH"), ("WatchlistId", "RANGE")],
     "FraudstersTable": [("DomainId", "HASH"), ("GeneratedFraudsterId", "RANGE")],
+    "SessionsTable": [("DomainId", "HASH"), ("SessionId", "RANGE")],
 }
 
 
@@ -515,6 +526,7 @@ SETTINGS_VALUES = {
     "FRAUDSTER_QUOTA": "500",
     "MAX_SPEECH_SECONDS": "120",
     "MIN_EVALUATION_SPEECH_SECONDS": "10",
+    "SESSION_RETENTION_DAYS": "30",
     "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
     "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
     "LOG_LEVEL": "INFO",
@@ -565,7 +577,7 @@ def test_functions_set_every_variable_the_settings_read(synth: Synthesized) -> N
     needed = environment.read - LAMBDA_SETS
     for function_id in ALL_FUNCTION_IDS:
         variables = set(synth.resource(function_id)["Properties"]["Environment"]["Variables"])
-        not_needed = API_VARIABLES - EXTRA_VARIABLES.get(function_id, set())
+        not_needed = (API_VARIABLES | SESSION_VARIABLES) - EXTRA_VARIABLES.get(function_id, set())
         assert needed - not_needed <= variables, function_id
 
 
@@ -714,6 +726,7 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         "SpeakersTable.Arn/index/GeneratedSpeakerId": ("Query",),
         "WatchlistsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
         "FraudstersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
+        "SessionsTable.Arn": ("GetItem",),  # EvaluateSession (granted by stacks/sessions.py)
     }
     assert function_permissions(synth, API_FUNCTION_ID) == {
         *((f"dynamodb:{action}", table) for table, actions in tables.items() for action in actions),
@@ -725,6 +738,43 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
         ("iam:GetRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE)  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
+
+
+def test_evaluate_session_permissions(synth: Synthesized) -> None:
+    dead_letters = {(f"sqs:{action}", "DeadLetterQueue.Arn")
+                    for action in ("SendMessage", "GetQueueAttributes", "GetQueueUrl")}
+    assert function_permissions(synth, SESSION_FUNCTION_ID) == {
+        *((f"s3:{action}", "InboxBucket.Arn/sessions/*")  # the recording, its metadata, the voiceid-error tag
+          for action in ("GetObject", "GetObjectVersion", "PutObjectTagging", "PutObjectVersionTagging")),
+        ("dynamodb:GetItem", "SessionsTable.Arn"),
+        ("dynamodb:PutItem", "SessionsTable.Arn"),
+        ("dynamodb:GetItem", "DomainsTable.Arn"),
+        ("dynamodb:GetItem", "WatchlistsTable.Arn"),
+        ("dynamodb:GetItem", "SpeakersTable.Arn"),
+        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # LastAccessedAt on ACCEPT
+        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerId"),
+        ("dynamodb:Query", "FraudstersTable.Arn"),
+    } | dead_letters | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"})  # no sts, no other bucket
+
+
+def test_sessions_expire_with_their_ttl(synth: Synthesized) -> None:
+    props = synth.resource("SessionsTable")["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ExpiresAt", "Enabled": True}
+
+
+def test_the_session_rule_sends_session_uploads_to_the_session_function(synth: Synthesized) -> None:
+    props = synth.resource("SessionUploadedRule")["Properties"]
+    inbox_ref = json.dumps({"Ref": synth.logical("InboxBucket")})
+    pattern = json.loads(json.dumps(props["EventPattern"]).replace(inbox_ref, json.dumps(INBOX_NAME)))
+    for key in (f"sessions/{DOMAIN_ID}/contact-1.wav", f"sessions/{DOMAIN_ID}/3f1c-9a.flac"):
+        assert event_matches(pattern, s3_object_created(key)), key
+    for key in (f"manifests/{DOMAIN_ID}/x.json", "sessions/x.wav", f"audio/{DOMAIN_ID}/x.wav"):
+        assert not event_matches(pattern, s3_object_created(key)), key
+    assert not event_matches(pattern, s3_object_created(f"sessions/{DOMAIN_ID}/a.wav", bucket="other"))
+    (target,) = props["Targets"]
+    assert render(target["Arn"], synth.names) == f"{SESSION_FUNCTION_ID}.Arn"
+    assert render(target["DeadLetterConfig"], synth.names) == {"Arn": "DeadLetterQueue.Arn"}
+    assert synth.resource(SESSION_FUNCTION_ID)["Properties"]["Timeout"] == 120
 
 
 def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -1154,7 +1204,7 @@ def test_rule_targets_submit_with_a_dead_letter_queue_and_retries(synth: Synthes
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
     configs = {render(c["Properties"]["FunctionName"], synth.names): render(c["Properties"], synth.names)
                for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()}
-    assert set(configs) == {"SubmitJobFunction", "FailJobFunction"}
+    assert set(configs) == {"SubmitJobFunction", "FailJobFunction", SESSION_FUNCTION_ID}
     for config in configs.values():
         assert config["DestinationConfig"] == {"OnFailure": {"Destination": "DeadLetterQueue.Arn"}}
 
@@ -1208,6 +1258,7 @@ def test_outputs(synth: Synthesized) -> None:
         "SpeakersTableName": "SpeakersTable",
         "WatchlistsTableName": "WatchlistsTable",
         "FraudstersTableName": "FraudstersTable",
+        "SessionsTableName": "SessionsTable",
         "VoiceIdApiEndpoint": "https://RestApi.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage/",
     }
 

@@ -175,11 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_voice_id_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`wait`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from the shipped model)."""
+    """`wait`, `evaluate`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from the
+    shipped model)."""
     from enrollctl.voiceid_commands import add_aws_cli_model_command, add_operation_commands  # noqa: PLC0415
+    from enrollctl.voiceid_evaluate import add_evaluate_command  # noqa: PLC0415
     from enrollctl.voiceid_wait import add_wait_command  # noqa: PLC0415
 
     add_wait_command(commands)
+    add_evaluate_command(commands)
     add_aws_cli_model_command(commands)
     add_operation_commands(commands)
 

@@ -14,12 +14,13 @@ from .adapters.dynamodb import (
     DynamoDomainStore,
     DynamoFraudsterStore,
     DynamoJobStore,
+    DynamoSessionStore,
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
 from .adapters.iam import IamPolicySimulator
 from .adapters.kms import KmsMacSigner
-from .adapters.s3 import DataAccessSession, S3DataAccess, S3Objects, S3WorkStore, data_access_client
+from .adapters.s3 import DataAccessSession, S3DataAccess, S3Objects, S3SessionInbox, S3WorkStore, data_access_client
 from .adapters.stepfunctions import StepFunctionsWorkflow
 from .api.authorization import DECISION_CACHE_SIZE, DECISION_TTL_SECONDS, Authorizer, DecisionCache, IamAuthorizer
 from .api.dispatcher import VoiceIdApi
@@ -29,6 +30,7 @@ from .domain.shared.domain import Deployment
 from .domain.shared.job import BatchJob
 from .domain.workflow.jobtype import Limits, RecordStores
 from .domain.workflow.kinds import JOB_TYPES
+from .domain.workflow.sessions import ERROR_TAG, SessionEvaluator, SessionLimits
 from .domain.workflow.steps import JobSteps, VoiceprintServices
 from .domain.workflow.submission import Submitter, UploadDefaults
 from .settings import Settings
@@ -169,6 +171,20 @@ class Composition:
         s = self.settings
         return UploadDefaults(s.output_bucket, s.kms_key_id, s.default_data_access_role_arn)
 
+    # ------------------------------------------------------------------------------------- sessions
+
+    @cached_property
+    def sessions(self) -> DynamoSessionStore:
+        return DynamoSessionStore(self._client("dynamodb"), self.settings.required("sessions_table"))
+
+    @cached_property
+    def session_evaluator(self) -> SessionEvaluator:
+        t = self.settings.tunables
+        limits = SessionLimits(t.max_audio_file_bytes, t.session_retention_days * 86_400.0,
+                               min_speech_seconds=t.min_evaluation_speech_seconds)
+        return SessionEvaluator(self.sessions, self.domains, self.watchlists, self.speakers, self.fraudsters,
+                                S3SessionInbox(self._client("s3"), ERROR_TAG), self.engine, limits, self.clock)
+
     # ------------------------------------------------------------------------------------------ API
 
     @cached_property
@@ -181,6 +197,7 @@ class Composition:
             fraudsters=self.fraudsters, submitter=self.submitter, tokens=PageTokens(signer, self.clock),
             clock=self.clock, deployment=self._deployment(), speaker_quota=t.speaker_quota,
             watchlist_quota=t.watchlist_quota, fraudster_quota=t.fraudster_quota,
+            sessions=self.sessions if s.sessions_table else None,
         ), authorizer=self.authorizer)
 
     @cached_property

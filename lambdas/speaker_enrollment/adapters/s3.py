@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -225,3 +226,49 @@ class S3WorkStore:
 
     def validation_errors(self, job_id: str) -> list[JsonDocument]:
         return list(self._objects.read_json(self._at(job_id, "validation-errors.json")))
+
+
+TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # S3 tag values: letters, digits, spaces and _ . : / = + - @
+TAG_VALUE_MAX = 256
+
+
+def tag_value(text: str) -> str:
+    """`text` as an S3 tag value can hold it (other characters become spaces, at most 256 of them)."""
+    return " ".join(TAG_VALUE_UNSAFE.sub(" ", text).split())[:TAG_VALUE_MAX]
+
+
+class S3SessionInbox:
+    """Session recordings in the inbox, read (at the version the event names) and tagged with the evaluating
+    function's own access; what cannot be read is an AudioFetchError that names the session's file, not its URI."""
+
+    def __init__(self, client: S3Client, error_tag: str) -> None:
+        self._client = client
+        self._objects = S3Objects(client)
+        self._error_tag = error_tag
+
+    def metadata(self, location: S3Location, version_id: str | None) -> dict[str, str]:
+        return self._objects.metadata(location, version_id)
+
+    def fetch(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+        try:
+            if version_id:
+                response = self._client.get_object(Bucket=location.bucket, Key=location.key, VersionId=version_id)
+            else:
+                response = self._client.get_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            if is_transient(error):
+                raise
+            raise AudioFetchError(f"{location.file_name} could not be read ({error_code(error)})") from None
+        size = int(response.get("ContentLength", 0))
+        if size > max_bytes:
+            response["Body"].close()
+            raise AudioFetchError(f"{location.file_name}: file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        return bytes(response["Body"].read())
+
+    def mark_refused(self, location: S3Location, version_id: str | None, reason: str) -> None:
+        tagging: Any = {"TagSet": [{"Key": self._error_tag, "Value": tag_value(reason)}]}
+        if version_id:
+            self._client.put_object_tagging(Bucket=location.bucket, Key=location.key, VersionId=version_id,
+                                            Tagging=tagging)
+        else:
+            self._client.put_object_tagging(Bucket=location.bucket, Key=location.key, Tagging=tagging)

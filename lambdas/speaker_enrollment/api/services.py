@@ -12,6 +12,7 @@ from ..domain.admin.speakers import SpeakerAdmin
 from ..domain.admin.watchlists import WatchlistAdmin
 from ..domain.ports import DomainRegistry, FraudsterStore, JobCatalog, SpeakerDirectory, WatchlistRegistry
 from ..domain.shared.domain import Deployment
+from ..domain.workflow.sessions import SessionStore
 from ..domain.workflow.submission import Submitter
 from .tokens import PageTokens
 
@@ -30,6 +31,7 @@ class ApiServices:
     speaker_quota: int  # per domain
     watchlist_quota: int  # per domain, the default watchlist included
     fraudster_quota: int  # per watchlist
+    sessions: SessionStore | None = None  # EvaluateSession (a deployment with the Sessions table)
 
     @property
     def domain_admin(self) -> DomainAdmin:
