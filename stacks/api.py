@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.domain_keys import grant_domain_keys
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, acknowledge_wildcard
 from stacks.storage import EnrollmentStorage
 from stacks.workflow import EnrollmentWorkflow, FunctionSpec, allow, encrypted_log_group
 
@@ -109,6 +109,26 @@ class VoiceIdRestApi(Construct):
         # machine has its own role) and no S3 (Start only validates the URIs: the workflow reads and writes them
         # with the DataAccessRoleArn).
         workflow.state_machine.grant_start_execution(role)
+        self._grant_authorization()
+
+    def _grant_authorization(self) -> None:
+        """Every request is authorized for its caller (speaker_enrollment.api.authorization): SimulatePrincipalPolicy
+        on the caller's user or role, and GetRole to find an assumed role's ARN (with its path) from its name.
+        Callers are principals of this account only (API Gateway admits no other by default); IAM offers no
+        narrower resource for these actions than every user and role of the account."""
+        stack, role = Stack.of(self), self.role
+        users, roles = (stack.format_arn(service="iam", region="", resource=kind, resource_name="*")
+                        for kind in ("user", "role"))
+        allow(role, "iam", ["SimulatePrincipalPolicy"], users)
+        allow(role, "iam", ["SimulatePrincipalPolicy", "GetRole"], roles)
+        for kind, what in (("user", "IAM users"), ("role", "IAM roles (an assumed role's session is simulated as its "
+                                                             "role, found by name with GetRole)")):
+            acknowledge_wildcard(
+                role, f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/*",
+                f"Authorizes each Voice ID request as its caller's voiceid:<Operation> (and iam:PassRole): the "
+                f"caller is any of this account's {what}, known only per request; SimulatePrincipalPolicy only "
+                f"reads policies, and is limited to principals of this account.",
+            )
 
     def _grant_tables(self) -> None:
         """Exactly what the implemented operations (speaker_enrollment.api.operations) call through the

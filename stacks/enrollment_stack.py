@@ -12,6 +12,7 @@ from speaker_enrollment.settings import Tunables
 from stacks.api import VoiceIdRestApi
 from stacks.failure_watch import ExecutionFailureWatch
 from stacks.ingest import ManifestIngest
+from stacks.sessions import SessionEvaluation
 from stacks.storage import DataRetention, EnrollmentStorage
 from stacks.workflow import EnrollmentWorkflow, WorkflowCapacity
 
@@ -45,6 +46,10 @@ class SpeakerEnrollmentStack(Stack):
             fail_job_function=self.workflow.fail_job_function, dead_letter_queue=self.ingest.dead_letter_queue,
         )
         self.api = VoiceIdRestApi(self, "VoiceIdApi", storage=self.storage, workflow=self.workflow)
+        self.sessions = SessionEvaluation(
+            self, "SessionEvaluation", storage=self.storage, workflow=self.workflow, api=self.api,
+            dead_letter_queue=self.ingest.dead_letter_queue,
+        )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -68,6 +73,7 @@ class SpeakerEnrollmentStack(Stack):
             "SpeakersTableName": (storage.speakers_table.table_name, "DynamoDB table of enrolled speakers"),
             "WatchlistsTableName": (storage.watchlists_table.table_name, "DynamoDB table of fraudster watchlists"),
             "FraudstersTableName": (storage.fraudsters_table.table_name, "DynamoDB table of fraudsters"),
+            "SessionsTableName": (storage.sessions_table.table_name, "DynamoDB table of recorded calls' sessions"),
             "VoiceIdApiEndpoint": (
                 self.api.url,
                 "Voice ID API stage URL: the endpoint_url of boto3 / aws voice-id / enrollctl (SigV4, execute-api)",

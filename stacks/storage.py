@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from speaker_enrollment.adapters.s3 import OPT_IN_TAG, OPT_IN_VALUE
 
 from stacks.nag import acknowledge_wildcard, logical_id
 
@@ -32,7 +33,7 @@ class DataRetention:
 
 class EnrollmentStorage(Construct):
     """KMS keys (data, NextToken HMAC), inbox / output / work buckets (+ their access-log bucket), Domains / Jobs /
-    Speakers / Watchlists / Fraudsters tables."""
+    Speakers / Watchlists / Fraudsters / Sessions tables."""
 
     def __init__(self, scope: Construct, construct_id: str, *, retention: DataRetention | None = None) -> None:
         super().__init__(scope, construct_id)
@@ -61,6 +62,10 @@ class EnrollmentStorage(Construct):
         self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
         self.fraudsters_table = self._table("FraudstersTable", partition_key="DomainId",
                                             sort_key="GeneratedFraudsterId")
+        # Recorded calls' sessions and their EvaluateSession results expire (SESSION_RETENTION_DAYS, from the
+        # evaluation): TTL on ExpiresAt.
+        self.sessions_table = self._table("SessionsTable", partition_key="DomainId", sort_key="SessionId",
+                                          time_to_live_attribute="ExpiresAt")
         self._default_data_access_role: iam.Role | None = None
 
     # -- KMS ---------------------------------------------------------------------------------------
@@ -198,12 +203,17 @@ class EnrollmentStorage(Construct):
         """
         if self._default_data_access_role is not None:
             raise RuntimeError("the default data access role already exists")
+        # Opted in (the tag) like any customer role, trusting the functions with this stack's ExternalId, and
+        # letting them tag their sessions (sts:TagSession): the trust policy README's sample shows.
         role = iam.Role(
             self,
             "DefaultDataAccessRole",
             description="Speaker enrollment: data access role of jobs started by an upload to the inbox bucket",
-            assumed_by=iam.CompositePrincipal(*(iam.ArnPrincipal(r.role_arn) for r in trusted_by)),
+            assumed_by=iam.CompositePrincipal(*(iam.SessionTagsPrincipal(iam.ArnPrincipal(r.role_arn))
+                                                for r in trusted_by)),
+            external_ids=[Stack.of(self).stack_name],
         )
+        Tags.of(role).add(OPT_IN_TAG, OPT_IN_VALUE)
         self._grant_default_data_access(role)
         self._default_data_access_role = role
         return role

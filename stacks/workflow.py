@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from speaker_enrollment.adapters.s3 import OPT_IN_TAG, OPT_IN_VALUE, SESSION_TAG_DOMAIN, SESSION_TAG_JOB
 from speaker_enrollment.domain.workflow.errors import JobFailure
 from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.settings import Tunables
@@ -272,6 +273,7 @@ class EnrollmentWorkflow(Construct):
             "OUTPUT_BUCKET": storage.output_bucket.bucket_name,
             "KMS_KEY_ID": storage.key.key_arn,
             "DEFAULT_DATA_ACCESS_ROLE_ARN": data_role.role_arn,
+            "DATA_ACCESS_EXTERNAL_ID": Stack.of(self).stack_name,
             **settings.environment(),
             "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
             "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
@@ -328,8 +330,10 @@ class EnrollmentWorkflow(Construct):
         allow(role, "s3", ["GetObject", "PutObject"], work.arn_for_objects(RESULT_OBJECTS))
         allow(role, "s3", ["ListBucket"], work.bucket_arn)
         # Speakers: GetItem (rules), PutItem (a new speaker, in a transaction with +1 on a count slot:
-        # UpdateItem), UpdateItem (OVERWRITE of an existing one).
+        # UpdateItem), UpdateItem (OVERWRITE of an existing one; an evaluation's ACCEPT moves LastAccessedAt);
+        # Query of the GeneratedSpeakerId index (an evaluation naming the speaker by its GeneratedSpeakerId).
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.speakers_table.table_arn)
+        allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
         # Domains: GetItem (the speakers the first release counted on the domain item, under the quota).
         allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
         # Fraudsters: the fraud check and the duplicate check read the fraudsters of one watchlist once per shard
@@ -367,14 +371,27 @@ class EnrollmentWorkflow(Construct):
         storage.grant_key_read_write(role)
 
     def _grant_assume_data_access_roles(self, role: iam.Role) -> None:
+        """A job's DataAccessRoleArn is the caller's choice (as in Voice ID), so it is not known at deploy time: the
+        functions may assume only roles of this account that opt in with the tag ``OPT_IN_TAG`` = ``true``, and tag
+        their sessions with the job's DomainId and JobId only (the role's trust policy must allow both, and may pin
+        ``sts:ExternalId`` to this stack's name and ``aws:RequestTag/DomainId`` to its domains)."""
         account_roles = Stack.of(self).format_arn(service="iam", region="", resource="role", resource_name="*")
-        allow(role, "sts", ["AssumeRole"], account_roles)
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sts:AssumeRole"], resources=[account_roles],
+            conditions={"StringEquals": {f"aws:ResourceTag/{OPT_IN_TAG}": OPT_IN_VALUE}},
+        ))
+        role.add_to_principal_policy(iam.PolicyStatement(
+            actions=["sts:TagSession"], resources=[account_roles],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [SESSION_TAG_DOMAIN, SESSION_TAG_JOB]}},
+        ))
         acknowledge_wildcard(
             role,
             "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*",
             "Reads audio and manifests and writes the output file with the job's DataAccessRoleArn, which the "
-            "caller chooses per job (as in Voice ID), so the role is not known at deploy time. Limited to roles "
-            "of this account; the target role must also trust this function's role in its own trust policy.",
+            f"caller chooses per job (as in Voice ID), so the role is not known at deploy time. Only roles of this "
+            f"account tagged {OPT_IN_TAG}=true can be assumed, and session tags are limited to DomainId and JobId; "
+            "the API lets a job name a role only if its caller may iam:PassRole it, and the role's own trust policy "
+            "must admit this function's role.",
         )
 
     def _acknowledge_work_prefix(self, role: iam.Role, prefix: str, what: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from speaker_enrollment.domain.admin.inline_maintenance import run_to_end
-from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerStore
+from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerDirectory
 from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.errors import (
     AudioFetchError,
@@ -26,14 +26,16 @@ from speaker_enrollment.domain.shared.errors import (
 )
 from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
-from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, percent
+from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, JobSummary, percent
 from speaker_enrollment.domain.shared.paging import Page
+from speaker_enrollment.domain.shared.s3uri import S3Location
 from speaker_enrollment.domain.shared.sealed import SealedVoiceprint, VoiceprintOwner
 from speaker_enrollment.domain.shared.speaker import Speaker
 from speaker_enrollment.domain.shared.watchlist import Watchlist
 from speaker_enrollment.domain.workflow.jobtype import JobType, Limits, ShardServices
 from speaker_enrollment.domain.workflow.manifest import ManifestRequest
 from speaker_enrollment.domain.workflow.results import JobResult
+from speaker_enrollment.domain.workflow.sessions import Session, StreamingStatus
 from speaker_enrollment.domain.workflow.steps import run_shard
 from speaker_enrollment.voiceprint.audio import Speech, UnreadableAudioError
 from speaker_enrollment.voiceprint.engine import Voiceprint
@@ -392,11 +394,13 @@ class MemoryJobs:
             record.job = replace(record.job, percent_complete=done)
         return done
 
-    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None:
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float,
+               summary: JobSummary | None = None) -> None:
         record = self.records[(domain_id, job_id)]
         if record.job.status not in (JobStatus.IN_PROGRESS, status):
             raise JobNotRunningError(f"{job_id} is {record.job.status}")
-        record.job = replace(record.job, status=status, ended_at=ended_at, percent_complete=100)
+        record.job = replace(record.job, status=status, ended_at=ended_at, percent_complete=100,
+                             summary=summary or record.job.summary)
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
         record = self.records.get((domain_id, job_id))
@@ -509,18 +513,82 @@ class FakeEmbedder:
 
 
 def run_shard_of(job_type: JobType, config: JobConfig, requests: Sequence[ManifestRequest], *, audio: AudioSource,
-                 embedder: Embedder, speakers: SpeakerStore | None = None, fraudsters: FraudsterStore | None = None,
+                 embedder: Embedder, speakers: SpeakerDirectory | None = None, fraudsters: FraudsterStore | None = None,
                  job_id: str = "J", domain_id: str = "D" * 22, speaker_quota: int = 100, fraudster_quota: int = 500,
-                 ) -> list[JobResult]:
+                 min_evaluation_speech_seconds: float = 10.0) -> list[JobResult]:
     """One shard of a job of `job_type` with `config`, as the workflow's shard step runs it, on in-memory stores."""
     job = BatchJob(job_id, domain_id, job_type.name, config, "arn:aws:iam::123456789012:role/data", "s3://in/m.json",
                    "s3://out/", created_at=1_700_000_000.0)
     limits = Limits(max_requests_per_job=10_000, shard_size=20, speaker_quota=speaker_quota,
                     max_audio_file_bytes=20 * 1024 * 1024, fraudster_quota=fraudster_quota,
-                    max_speech_seconds=120)
+                    max_speech_seconds=120, min_evaluation_speech_seconds=min_evaluation_speech_seconds)
     services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder, limits,
                              clock=lambda: 1_700_000_000.0)
     return run_shard(job_type, services, audio, requests)
+
+
+# ------------------------------------------------------------------------------------------- sessions
+
+
+@dataclass
+class MemorySessions:
+    """The SessionStore port, with DynamoSessionStore's conditions (tests/test_session_store.py holds both)."""
+
+    sessions: dict[tuple[str, str], Session] = field(default_factory=dict)
+
+    def get(self, domain_id: str, session_id: str) -> Session | None:
+        return self.sessions.get((domain_id, session_id))
+
+    def begin(self, session: Session, now: float) -> Session | None:
+        key = (session.domain_id, session.session_id)
+        stored = self.sessions.get(key)
+        if stored is None or stored.upload_order < session.upload_order or (
+                stored.upload_order == session.upload_order and stored.status is StreamingStatus.ONGOING
+                and (stored.lease_expires_at or 0.0) < now):
+            self.sessions[key] = session
+            return None
+        return stored
+
+    def finish(self, session: Session) -> bool:
+        key = (session.domain_id, session.session_id)
+        stored = self.sessions.get(key)
+        if stored is None or stored.upload_order != session.upload_order:
+            return False
+        self.sessions[key] = session
+        return True
+
+    def delete_page(self, domain_id: str, after: str | None, limit: int = 100) -> str | None:
+        ids = sorted(s for d, s in self.sessions if d == domain_id and (after is None or s > after))
+        for session_id in ids[:limit]:
+            del self.sessions[(domain_id, session_id)]
+        return ids[limit - 1] if len(ids) > limit else None
+
+
+@dataclass
+class MemoryInbox:
+    """The SessionInbox port: recordings by key (one version each), their metadata, and the tags written."""
+
+    objects: dict[str, bytes] = field(default_factory=dict)
+    metadata_of: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        self.objects[key] = data
+        self.metadata_of[key] = dict(metadata or {})
+
+    def metadata(self, location: S3Location, version_id: str | None) -> dict[str, str]:
+        return dict(self.metadata_of.get(location.key, {}))
+
+    def fetch(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+        if location.key not in self.objects:
+            raise AudioFetchError(f"{location.file_name} could not be read (NoSuchKey)")
+        data = self.objects[location.key]
+        if len(data) > max_bytes:
+            raise AudioFetchError(f"{location.file_name}: file is {len(data):,} bytes, over {max_bytes:,}")
+        return data
+
+    def mark_refused(self, location: S3Location, version_id: str | None, reason: str) -> None:
+        self.tags[location.key] = reason
 
 
 # ------------------------------------------------------------------------------------- domain keys

@@ -81,7 +81,9 @@ def test_only_the_registry_and_the_composition_edges_name_the_job_kinds() -> Non
 
 
 KIND_WORDS = {"SPEAKER_ENROLLMENT", "FRAUDSTER_REGISTRATION", "SuccessfulEnrollments", "SuccessfulRegistrations",
-              "EnrollmentConfig", "RegistrationConfig", "EnrollmentRequest", "RegistrationRequest", "manifests"}
+              "EnrollmentConfig", "RegistrationConfig", "EnrollmentRequest", "RegistrationRequest", "manifests",
+              "SPEAKER_EVALUATION", "SuccessfulEvaluations", "EvaluationConfig", "EvaluationRequest", "evaluations",
+              "EvaluationSummary"}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

@@ -40,10 +40,12 @@ if str(REPO) not in sys.path:  # the CDK app is not an installed package (as in 
 from stacks.api import API_FUNCTION  # noqa: E402
 from stacks.failure_watch import EVENT_RETRY_ATTEMPTS, execution_failure_pattern  # noqa: E402
 from stacks.ingest import FUNCTION_ASYNC_RETRY_ATTEMPTS  # noqa: E402
+from stacks.sessions import EVALUATE  # noqa: E402
 from stacks.workflow import ALL_FUNCTIONS, FAIL, SUBMIT  # noqa: E402
 
-STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION)  # what the CDK stack declares, read-only
-INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn"]
+STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION, EVALUATE)  # what the CDK stack declares, read-only
+INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn",
+             "Authorization"]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1) -> Any:
@@ -110,6 +112,7 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
         assert serve.stdout is not None
         info = json.loads(serve.stdout.readline())
         assert list(info) == INFO_KEYS
+        assert info["Authorization"] == "none"  # without --iam the runtime is open, and says so
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", info["Endpoint"])
         assert re.fullmatch(r"[a-zA-Z0-9]{22}", info["DomainId"])
         s3 = Clients(info["Endpoint"], info["Region"])("s3")
@@ -199,7 +202,8 @@ def test_the_runtime_runs_exactly_the_functions_the_stack_declares(runtime: Loca
             spec.handler, spec.memory_mb, spec.timeout_seconds)
     submit = next(spec for spec in runtime.functions if spec.construct_id == SUBMIT.construct_id)
     assert submit.name == "speaker-enrollment-submit-job"  # the local naming scheme
-    assert [route.function_name for route in runtime.local_stack.ingest_routes] == [submit.name]
+    evaluate = next(spec for spec in runtime.functions if spec.construct_id == EVALUATE.construct_id)
+    assert sorted(route.function_name for route in runtime.local_stack.ingest_routes) == [evaluate.name, submit.name]
     api = runtime.local_stack.api_function
     assert api is not None and api.construct_id == API_FUNCTION.construct_id
 
@@ -306,8 +310,10 @@ def test_execution_status_changes_go_to_the_target_of_the_stack_rule(runtime: Lo
 
 def test_the_local_trigger_uses_the_stack_rule_pattern(template: dict[str, Any]) -> None:
     mirrored = mirror(template, "us-east-1", placeholder_keys(template, "us-east-1"))
-    (route,) = mirrored.ingest_routes
-    pattern = EventPattern(None, route.pattern)
+    routes = {route.function_name: EventPattern(None, route.pattern) for route in mirrored.ingest_routes}
+    assert set(routes) == {mirrored.function(SUBMIT.construct_id).name, mirrored.function(EVALUATE.construct_id).name}
+    pattern = routes[mirrored.function(SUBMIT.construct_id).name]
+    sessions = routes[mirrored.function(EVALUATE.construct_id).name]
     resolver = mirrored.resolver
     inbox = resolver.resolve({"Ref": next(lid for lid in template["Resources"] if "InboxBucket" in lid
                                           and template["Resources"][lid]["Type"] == "AWS::S3::Bucket")})
@@ -318,6 +324,9 @@ def test_the_local_trigger_uses_the_stack_rule_pattern(template: dict[str, Any])
 
     assert pattern.matches_event(event(inbox, "manifests/abcdefghijklmnopqrstuv/m.json"))
     assert not pattern.matches_event(event(inbox, "audio/abcdefghijklmnopqrstuv/m.wav"))
+    assert sessions.matches_event(event(inbox, "sessions/abcdefghijklmnopqrstuv/contact-1.wav"))
+    assert not sessions.matches_event(event(inbox, "manifests/abcdefghijklmnopqrstuv/m.json"))
+    assert not pattern.matches_event(event(inbox, "sessions/abcdefghijklmnopqrstuv/contact-1.wav"))
     assert not pattern.matches_event(event(inbox, "manifests/abcdefghijklmnopqrstuv/m.wav"))
     assert not pattern.matches_event(event("another-bucket", "manifests/abcdefghijklmnopqrstuv/m.json"))
 
@@ -479,7 +488,7 @@ def test_the_runtime_mirrors_whatever_the_template_says(template: dict[str, Any]
     with LocalRuntime.start(port=0, template=changed) as rt:
         ddb, lam = rt.client("dynamodb"), rt.client("lambda")
         assert set(ddb.list_tables()["TableNames"]) == {f"speaker-enrollment-{name}" for name in (
-            "domains", "job-records", "speakers", "watchlists", "fraudsters", "audit")}
+            "domains", "job-records", "speakers", "watchlists", "fraudsters", "sessions", "audit")}
         assert rt.jobs_table == "speaker-enrollment-job-records"  # JOBS_TABLE names the renamed table
         records = ddb.describe_table(TableName=rt.jobs_table)["Table"]
         assert records["KeySchema"] == [{"AttributeName": "JobId", "KeyType": "HASH"}]
@@ -491,7 +500,7 @@ def test_the_runtime_mirrors_whatever_the_template_says(template: dict[str, Any]
         assert rt.inbox_bucket == "speaker-enrollment-uploads-123456789012-us-east-1"
         rt.client("s3").head_bucket(Bucket=rt.inbox_bucket)
         assert [route.pattern["detail"]["bucket"]["name"] for route in rt.local_stack.ingest_routes] == [
-            [rt.inbox_bucket]]
+            [rt.inbox_bucket]] * 2  # manifests and sessions
 
         created = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
         assert created == {spec.name for spec in rt.functions}

@@ -24,11 +24,13 @@ class FakeApi:
 
     answer: ApiResponse = field(default_factory=lambda: ApiResponse(200, {"Domain": {"DomainId": DOMAIN_ID}}))
     calls: list[tuple[str, bytes]] = field(default_factory=list)
+    callers: list[str | None] = field(default_factory=list)
     error: Exception | None = None
     broken_wiring: Exception | None = None  # api_from_env itself fails (e.g. STS unreachable)
 
-    def handle(self, target: str, body: bytes) -> ApiResponse:
+    def handle(self, target: str, body: bytes, caller: str | None = None) -> ApiResponse:
         self.calls.append((target, body))
+        self.callers.append(caller)
         if self.error is not None:
             raise self.error
         return self.answer
@@ -102,6 +104,17 @@ def test_the_target_and_body_reach_the_api_and_its_answer_is_the_response(fake_a
         "headers": {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": REQUEST_ID},
         "body": json.dumps({"Domain": {"DomainId": DOMAIN_ID}}, separators=(",", ":")),
     }
+
+
+def test_the_caller_api_gateway_authenticated_reaches_the_api(fake_api: FakeApi) -> None:
+    invoke(proxy_event("VoiceID.ListDomains", b"{}"))
+    event = proxy_event("VoiceID.ListDomains", b"{}")
+    event["requestContext"]["identity"] = {"userArn": "arn:aws:sts::123456789012:assumed-role/Admin/alice"}
+    invoke(event)
+    del event["requestContext"]["identity"]
+    invoke(event)
+    assert fake_api.callers == ["arn:aws:iam::123456789012:user/admin",
+                                "arn:aws:sts::123456789012:assumed-role/Admin/alice", None]
 
 
 def test_a_base64_body_is_decoded(fake_api: FakeApi) -> None:

@@ -20,8 +20,10 @@ import pytest
 from enrollctl.voiceid_client import Target, voice_id_client
 from speaker_enrollment.api import VoiceIdApi
 from speaker_enrollment.api import model as api_model
+from speaker_enrollment.api.authorization import OpenAccess, Permission, required_permissions
 from speaker_enrollment.api.model import API_VERSION, DATA_PATH, MODEL_TYPES, SERVICE_NAME, load_model, operation_model
 from speaker_enrollment.api.services import ApiServices
+from speaker_enrollment.domain.shared.domain import Deployment
 from test_voiceid_cli import credential_scope, parse, request_of, run, sent_requests
 from voiceid_models import forget_loaded_models
 
@@ -186,7 +188,7 @@ def test_an_extension_operation_is_an_operation_of_the_apis_model(extended: Path
 
 
 def test_the_api_validates_and_answers_an_extension_operation(extended: Path) -> None:
-    api = VoiceIdApi(cast(ApiServices, None), {"DescribeProbe": describe_probe})
+    api = VoiceIdApi(cast(ApiServices, None), {"DescribeProbe": describe_probe}, authorizer=OpenAccess())
     answer = api.handle("VoiceID.DescribeProbe", json.dumps({"DomainId": DOMAIN_ID, "ProbeId": PROBE_ID}))
     assert (answer.status, answer.body) == (200, {"Probe": {"DomainId": DOMAIN_ID, "ProbeId": PROBE_ID}})
     refused = api.handle("VoiceID.DescribeProbe", json.dumps({"DomainId": DOMAIN_ID, "ProbeId": "short"}))
@@ -194,8 +196,17 @@ def test_the_api_validates_and_answers_an_extension_operation(extended: Path) ->
     assert "ProbeId" in refused.body["message"]
 
 
+def test_an_extension_operation_is_authorized_as_its_voiceid_action_on_its_domain(extended: Path) -> None:
+    model = operation_model("DescribeProbe")
+    assert model is not None
+    needed = required_permissions(model, {"DomainId": DOMAIN_ID, "ProbeId": PROBE_ID},
+                                  Deployment("us-east-1", "123456789012"))
+    assert needed == (Permission("voiceid:DescribeProbe",
+                                 f"arn:aws:voiceid:us-east-1:123456789012:domain/{DOMAIN_ID}"),)
+
+
 def test_an_unimplemented_extension_operation_is_known_but_not_supported(extended: Path) -> None:
-    answer = VoiceIdApi(cast(ApiServices, None)).handle("VoiceID.DescribeProbe", "{}")
+    answer = VoiceIdApi(cast(ApiServices, None), authorizer=OpenAccess()).handle("VoiceID.DescribeProbe", "{}")
     assert (answer.status, answer.body["__type"]) == (400, "ValidationException")
     assert answer.body["message"].startswith("DescribeProbe is not supported yet by this service")
 

@@ -46,7 +46,8 @@ FUNCTION_IDS = (
     "FailJobFunction",
 )
 API_FUNCTION_ID = "VoiceIdApiFunction"
-ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID)
+SESSION_FUNCTION_ID = "EvaluateSessionFunction"
+ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID, SESSION_FUNCTION_ID)
 HANDLERS = {
     "SubmitJobFunction": ("speaker_enrollment.handlers.submit_job.handler", 256),
     "PrepareJobFunction": ("speaker_enrollment.handlers.prepare_job.handler", 1024),
@@ -54,6 +55,7 @@ HANDLERS = {
     "FinalizeJobFunction": ("speaker_enrollment.handlers.finalize_job.handler", 1024),
     "FailJobFunction": ("speaker_enrollment.handlers.fail_job.handler", 256),
     API_FUNCTION_ID: ("speaker_enrollment.handlers.api.handler", 512),
+    SESSION_FUNCTION_ID: ("speaker_enrollment.handlers.evaluate_session.handler", 2048),
 }
 SETTINGS_VARIABLES = {
     "JOBS_TABLE",
@@ -66,6 +68,7 @@ SETTINGS_VARIABLES = {
     "OUTPUT_BUCKET",
     "KMS_KEY_ID",
     "DEFAULT_DATA_ACCESS_ROLE_ARN",
+    "DATA_ACCESS_EXTERNAL_ID",  # every function has the workflow's variables; the data access functions use it
     "MAX_REQUESTS_PER_JOB",
     "SPEAKER_QUOTA",
     "SHARD_SIZE",
@@ -74,6 +77,8 @@ SETTINGS_VARIABLES = {
     "WATCHLIST_QUOTA",
     "FRAUDSTER_QUOTA",
     "MAX_SPEECH_SECONDS",
+    "MIN_EVALUATION_SPEECH_SECONDS",
+    "SESSION_RETENTION_DAYS",
     "VOICEPRINT_KEY_CACHE_SECONDS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -100,7 +105,9 @@ INBOX_READ = ("s3:GetBucket*", "s3:GetObject*", "s3:List*")  # CDK's grant_read
 KMS_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
 # Variables only the API function has (its Settings fields default to "" elsewhere), beyond SETTINGS_VARIABLES.
 API_VARIABLES = {"STATE_MACHINE_ARN", "API_TOKEN_KEY_ID", "ACCOUNT_ID"}
-EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES}
+SESSION_VARIABLES = {"SESSIONS_TABLE"}  # the API and the session function (tests/test_session_stack.py)
+EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES | SESSION_VARIABLES,
+                   SESSION_FUNCTION_ID: SESSION_VARIABLES}
 LAMBDA_SETS = {"AWS_REGION", "AWS_DEFAULT_REGION"}  # reserved: Lambda sets them in every function
 
 
@@ -140,12 +147,16 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         "DomainsTable": storage.domains_table,
         "JobsTable": storage.jobs_table,
         "SpeakersTable": storage.speakers_table,
+        "SessionsTable": storage.sessions_table,
         "DefaultDataAccessRole": storage.default_data_access_role,
         "StateMachine": workflow.state_machine,
         "StateMachineRole": workflow.state_machine.role,
         "DeadLetterQueue": stack.ingest.dead_letter_queue,
         "ManifestUploadedRule": stack.ingest.rule,
         "ExecutionFailedRule": stack.failure_watch.rule,
+        "SessionUploadedRule": stack.sessions.rule,
+        SESSION_FUNCTION_ID: stack.sessions.function,
+        f"{SESSION_FUNCTION_ID}Role": stack.sessions.role,
         API_FUNCTION_ID: api.function,
         f"{API_FUNCTION_ID}Role": api.role,
         "RestApi": api.rest_api,
@@ -156,7 +167,8 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         named[function_id] = workflow.functions[function_id]
         named[f"{function_id}Role"] = workflow.roles[function_id]
     names = {logical_id(construct): name for name, construct in named.items()}
-    for child in [*workflow.node.children, *api.node.children]:  # <FunctionId>Logs, StateMachineLogs, AccessLogs
+    # <FunctionId>Logs, StateMachineLogs, AccessLogs
+    for child in [*workflow.node.children, *api.node.children, *stack.sessions.node.children]:
         if child.node.id.endswith("Logs"):
             names[logical_id(child)] = child.node.id
     return names
@@ -463,6 +475,7 @@ TABLE_KEYS = {
     "SpeakersTable": [("DomainId", "HASH"), ("CustomerSpeakerId", "RANGE")],
     "WatchlistsTable": [("DomainId", "HASH"), ("WatchlistId", "RANGE")],
     "FraudstersTable": [("DomainId", "HASH"), ("GeneratedFraudsterId", "RANGE")],
+    "SessionsTable": [("DomainId", "HASH"), ("SessionId", "RANGE")],
 }
 
 
@@ -509,6 +522,7 @@ SETTINGS_VALUES = {
     "OUTPUT_BUCKET": "OutputBucket",
     "KMS_KEY_ID": "Key.Arn",
     "DEFAULT_DATA_ACCESS_ROLE_ARN": "DefaultDataAccessRole.Arn",
+    "DATA_ACCESS_EXTERNAL_ID": "SpeakerEnrollmentStack",
     "MAX_REQUESTS_PER_JOB": "10000",
     "SPEAKER_QUOTA": "100000",
     "SHARD_SIZE": "20",
@@ -517,6 +531,8 @@ SETTINGS_VALUES = {
     "WATCHLIST_QUOTA": "3",
     "FRAUDSTER_QUOTA": "500",
     "MAX_SPEECH_SECONDS": "120",
+    "MIN_EVALUATION_SPEECH_SECONDS": "10",
+    "SESSION_RETENTION_DAYS": "30",
     "VOICEPRINT_KEY_CACHE_SECONDS": "60",
     "POWERTOOLS_SERVICE_NAME": "speaker-enrollment",
     "POWERTOOLS_METRICS_NAMESPACE": "SpeakerEnrollment",
@@ -568,7 +584,7 @@ def test_functions_set_every_variable_the_settings_read(synth: Synthesized) -> N
     needed = environment.read - LAMBDA_SETS
     for function_id in ALL_FUNCTION_IDS:
         variables = set(synth.resource(function_id)["Properties"]["Environment"]["Variables"])
-        not_needed = API_VARIABLES - EXTRA_VARIABLES.get(function_id, set())
+        not_needed = (API_VARIABLES | SESSION_VARIABLES) - EXTRA_VARIABLES.get(function_id, set())
         assert needed - not_needed <= variables, function_id
 
 
@@ -642,14 +658,23 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "WatchlistsTable.Arn"),
         ("s3:GetObject", "InboxBucket.Arn/manifests/*"),
         ("s3:GetObject", "InboxBucket.Arn/fraudsters/*"),
+        ("s3:GetObject", "InboxBucket.Arn/evaluations/*"),
         ("s3:GetObjectVersion", "InboxBucket.Arn/manifests/*"),  # the version the event names
         ("s3:GetObjectVersion", "InboxBucket.Arn/fraudsters/*"),
+        ("s3:GetObjectVersion", "InboxBucket.Arn/evaluations/*"),
         ("states:StartExecution", "StateMachine"),
         # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
         ("sqs:SendMessage", "DeadLetterQueue.Arn"),
         ("sqs:GetQueueAttributes", "DeadLetterQueue.Arn"),
         ("sqs:GetQueueUrl", "DeadLetterQueue.Arn"),
     } | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"})
+
+
+# Only roles tagged speaker-enrollment:data-access=true, sessions tagged DomainId/JobId only (conditions: '?').
+ASSUME_OPTED_IN_ROLES = {
+    ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*?"),
+    ("sts:TagSession", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*?"),
+}
 
 
 def test_prepare_job_permissions(synth: Synthesized) -> None:
@@ -659,7 +684,7 @@ def test_prepare_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),  # the progress markers' sum
         ("s3:PutObject", "WorkBucket.Arn/jobs/*"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE)
 
 
@@ -671,7 +696,8 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("s3:ListBucket", "WorkBucket.Arn"),  # so a missing result file reads as 404
         ("dynamodb:GetItem", "SpeakersTable.Arn"),
         ("dynamodb:PutItem", "SpeakersTable.Arn"),
-        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # count slots, OVERWRITE
+        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # count slots, OVERWRITE, an evaluation's LastAccessedAt
+        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerId"),  # evaluations by GeneratedSpeakerId
         ("dynamodb:GetItem", "DomainsTable.Arn"),  # the first release's SpeakerCount
         ("dynamodb:Query", "FraudstersTable.Arn"),
         # Fraudster registration: a request's earlier result, a new fraudster and its watchlist's count.
@@ -683,7 +709,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:PutItem", "JobsTable.Arn"),
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:Query", "JobsTable.Arn"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE) | DOMAIN_KEYS
 
 
@@ -695,7 +721,7 @@ def test_finalize_job_permissions(synth: Synthesized) -> None:
         ("dynamodb:UpdateItem", "JobsTable.Arn"),
         ("dynamodb:GetItem", "SpeakersTable.Arn"),  # what a failed shard's requests wrote, if anything
         ("dynamodb:GetItem", "FraudstersTable.Arn"),
-        ("sts:AssumeRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        *ASSUME_OPTED_IN_ROLES,
     } | kms(KMS_WRITE) | DOMAIN_KEYS
 
 
@@ -707,12 +733,17 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         "SpeakersTable.Arn/index/GeneratedSpeakerId": ("Query",),
         "WatchlistsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
         "FraudstersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
+        "SessionsTable.Arn": ("GetItem",),  # EvaluateSession (granted by stacks/sessions.py)
     }
     assert function_permissions(synth, API_FUNCTION_ID) == {
         *((f"dynamodb:{action}", table) for table, actions in tables.items() for action in actions),
         ("kms:GenerateMac", "TokenKey.Arn"),
         ("kms:VerifyMac", "TokenKey.Arn"),
         ("states:StartExecution", "StateMachine"),
+        # Authorization: the caller's policies simulated (a session as its role, found by name).
+        ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"),
+        ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
+        ("iam:GetRole", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
     } | kms(KMS_WRITE) | DOMAIN_KEYS  # no S3 (Start only validates URIs), no iam:PassRole, no sts:AssumeRole
 
 
@@ -727,7 +758,45 @@ def test_only_the_voiceprint_functions_use_domain_keys_and_only_with_the_cipher_
             "Null": {"kms:EncryptionContext:voiceid:DomainId": "false"},
             "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["voiceid:DomainId"]},
         }
-    assert users == {"EnrollShardFunctionRole", "FinalizeJobFunctionRole", f"{API_FUNCTION_ID}Role"}
+    assert users == {"EnrollShardFunctionRole", "FinalizeJobFunctionRole", f"{API_FUNCTION_ID}Role",
+                     "EvaluateSessionFunctionRole"}
+
+
+def test_evaluate_session_permissions(synth: Synthesized) -> None:
+    dead_letters = {(f"sqs:{action}", "DeadLetterQueue.Arn")
+                    for action in ("SendMessage", "GetQueueAttributes", "GetQueueUrl")}
+    assert function_permissions(synth, SESSION_FUNCTION_ID) == {
+        *((f"s3:{action}", "InboxBucket.Arn/sessions/*")  # the recording, its metadata, the voiceid-error tag
+          for action in ("GetObject", "GetObjectVersion", "PutObjectTagging", "PutObjectVersionTagging")),
+        ("dynamodb:GetItem", "SessionsTable.Arn"),
+        ("dynamodb:PutItem", "SessionsTable.Arn"),
+        ("dynamodb:GetItem", "DomainsTable.Arn"),
+        ("dynamodb:GetItem", "WatchlistsTable.Arn"),
+        ("dynamodb:GetItem", "SpeakersTable.Arn"),
+        ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # LastAccessedAt on ACCEPT
+        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerId"),
+        ("dynamodb:Query", "FraudstersTable.Arn"),
+    } | dead_letters | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"}) | DOMAIN_KEYS  # no sts
+
+
+def test_sessions_expire_with_their_ttl(synth: Synthesized) -> None:
+    props = synth.resource("SessionsTable")["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ExpiresAt", "Enabled": True}
+
+
+def test_the_session_rule_sends_session_uploads_to_the_session_function(synth: Synthesized) -> None:
+    props = synth.resource("SessionUploadedRule")["Properties"]
+    inbox_ref = json.dumps({"Ref": synth.logical("InboxBucket")})
+    pattern = json.loads(json.dumps(props["EventPattern"]).replace(inbox_ref, json.dumps(INBOX_NAME)))
+    for key in (f"sessions/{DOMAIN_ID}/contact-1.wav", f"sessions/{DOMAIN_ID}/3f1c-9a.flac"):
+        assert event_matches(pattern, s3_object_created(key)), key
+    for key in (f"manifests/{DOMAIN_ID}/x.json", "sessions/x.wav", f"audio/{DOMAIN_ID}/x.wav"):
+        assert not event_matches(pattern, s3_object_created(key)), key
+    assert not event_matches(pattern, s3_object_created(f"sessions/{DOMAIN_ID}/a.wav", bucket="other"))
+    (target,) = props["Targets"]
+    assert render(target["Arn"], synth.names) == f"{SESSION_FUNCTION_ID}.Arn"
+    assert render(target["DeadLetterConfig"], synth.names) == {"Arn": "DeadLetterQueue.Arn"}
+    assert synth.resource(SESSION_FUNCTION_ID)["Properties"]["Timeout"] == 120
 
 
 def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -760,6 +829,31 @@ def test_only_the_data_access_functions_assume_roles(synth: Synthesized) -> None
     assert assumers == {"PrepareJobFunctionRole", "EnrollShardFunctionRole", "FinalizeJobFunctionRole"}
 
 
+def test_functions_assume_only_roles_that_opt_in_and_tag_sessions_with_domain_and_job(synth: Synthesized) -> None:
+    """0 roles assumable without opting in: every sts:AssumeRole a function has is conditioned on the role's tag,
+    and its session tags are limited to DomainId and JobId (which a role's trust policy can pin)."""
+    found = 0
+    for role, statement in _statements_anywhere(synth):
+        actions = as_list(statement["Action"])
+        if "sts:AssumeRole" in actions:
+            found += 1
+            assert actions == ["sts:AssumeRole"], role
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:ResourceTag/speaker-enrollment:data-access": "true"}}, role
+        if "sts:TagSession" in actions:
+            assert statement["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": ["DomainId", "JobId"]}}
+    assert found == 3
+    tags = synth.resource("DefaultDataAccessRole")["Properties"]["Tags"]
+    assert {"Key": "speaker-enrollment:data-access", "Value": "true"} in tags  # the stack's own role opts in
+
+
+def test_the_api_simulates_only_principals_of_its_account(synth: Synthesized) -> None:
+    simulated = {render(s["Resource"], synth.names) for _, s in _statements_anywhere(synth)
+                 if "iam:SimulatePrincipalPolicy" in as_list(s["Action"])}
+    assert simulated == {"arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*",
+                         "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"}
+
+
 def test_no_function_role_has_wildcard_actions_beyond_cdk_grants(synth: Synthesized) -> None:
     for function_id in ALL_FUNCTION_IDS:
         for action, resource in function_permissions(synth, function_id):
@@ -780,7 +874,8 @@ def test_default_data_access_role_is_trusted_by_the_data_functions_and_reads_inb
     synth: Synthesized,
 ) -> None:
     trust = synth.resource("DefaultDataAccessRole")["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert len(trust) == 1 and trust[0]["Action"] == "sts:AssumeRole"
+    assert len(trust) == 1 and trust[0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
+    assert trust[0]["Condition"] == {"StringEquals": {"sts:ExternalId": "SpeakerEnrollmentStack"}}
     assert sorted(render(trust[0]["Principal"]["AWS"], synth.names)) == [
         "EnrollShardFunctionRole.Arn",
         "FinalizeJobFunctionRole.Arn",
@@ -1072,7 +1167,7 @@ def rule_pattern(synth: Synthesized) -> dict[str, Any]:
 
 DOMAIN_ID = "Ab3dEf6hIj9kLmN0pQr5tU"  # 22 alphanumerics
 MATCHING = [f"manifests/{DOMAIN_ID}/x.json", f"manifests/{DOMAIN_ID}/batch 2026-06.json",
-            f"fraudsters/{DOMAIN_ID}/x.json"]
+            f"fraudsters/{DOMAIN_ID}/x.json", f"evaluations/{DOMAIN_ID}/calls 2026-07.json"]
 NOT_MATCHING = [
     "audio/a.wav",
     "fraudsters/x.json",
@@ -1080,6 +1175,8 @@ NOT_MATCHING = [
     f"manifests/{DOMAIN_ID}/a.wav",
     f"manifests/{DOMAIN_ID}/x.json.out",
     "manifests/x.json",
+    "evaluations/x.json",
+    f"evaluations/{DOMAIN_ID}/call.wav",
     f"other/manifests/{DOMAIN_ID}/x.json",
 ]
 
@@ -1089,7 +1186,8 @@ def test_rule_pattern_is_the_documented_one(rule_pattern: dict[str, Any]) -> Non
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
         "detail": {"bucket": {"name": [INBOX_NAME]},
-                   "object": {"key": [{"wildcard": "manifests/*/*.json"}, {"wildcard": "fraudsters/*/*.json"}]}},
+                   "object": {"key": [{"wildcard": "manifests/*/*.json"}, {"wildcard": "fraudsters/*/*.json"},
+                                      {"wildcard": "evaluations/*/*.json"}]}},
     }
 
 
@@ -1128,7 +1226,7 @@ def test_rule_targets_submit_with_a_dead_letter_queue_and_retries(synth: Synthes
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
     configs = {render(c["Properties"]["FunctionName"], synth.names): render(c["Properties"], synth.names)
                for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()}
-    assert set(configs) == {"SubmitJobFunction", "FailJobFunction"}
+    assert set(configs) == {"SubmitJobFunction", "FailJobFunction", SESSION_FUNCTION_ID}
     for config in configs.values():
         assert config["DestinationConfig"] == {"OnFailure": {"Destination": "DeadLetterQueue.Arn"}}
 
@@ -1182,6 +1280,7 @@ def test_outputs(synth: Synthesized) -> None:
         "SpeakersTableName": "SpeakersTable",
         "WatchlistsTableName": "WatchlistsTable",
         "FraudstersTableName": "FraudstersTable",
+        "SessionsTableName": "SessionsTable",
         "VoiceIdApiEndpoint": "https://RestApi.execute-api.${AWS::Region}.${AWS::URLSuffix}/Stage/",
     }
 

@@ -54,7 +54,7 @@ from speaker_enrollment.domain.shared.errors import (
 )
 from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new_generated_speaker_id, new_id
-from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus
+from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, JobSummary
 from speaker_enrollment.domain.shared.paging import Page
 from speaker_enrollment.domain.shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from speaker_enrollment.domain.shared.watchlist import Watchlist, default_watchlist, default_watchlist_id
@@ -64,6 +64,7 @@ from speaker_enrollment.domain.workflow.kinds.enrollment import (
     EnrollmentConfig,
     ExistingEnrollmentAction,
 )
+from speaker_enrollment.domain.workflow.kinds.evaluation import SPEAKER_EVALUATION, EvaluationConfig
 from speaker_enrollment.domain.workflow.kinds.registration import (
     FRAUDSTER_REGISTRATION,
     DuplicateRegistrationAction,
@@ -212,7 +213,9 @@ JOB_CONFIGS: dict[str, JobConfig] = {
     SPEAKER_ENROLLMENT.name: EnrollmentConfig(ExistingEnrollmentAction.OVERWRITE,
                                               FraudDetectionConfig(risk_threshold=40)),
     FRAUDSTER_REGISTRATION.name: RegistrationConfig(DuplicateRegistrationAction.REGISTER_AS_NEW),
+    SPEAKER_EVALUATION.name: EvaluationConfig(75, FraudDetectionConfig(FraudDetectionAction.IGNORE, 30, ("W" * 22,))),
 }
+KINDS = list(JOB_CONFIGS)
 
 
 def new_job(domain_id: str, kind: str = SPEAKER_ENROLLMENT.name) -> BatchJob:
@@ -662,7 +665,7 @@ def test_fraudsters_are_listed_in_pages(
 # --------------------------------------------------------------------------------------------------- jobs
 
 
-@pytest.mark.parametrize("kind", [SPEAKER_ENROLLMENT.name, FRAUDSTER_REGISTRATION.name])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_job_is_created_once_per_id(jobs: JobCatalog, kind: str) -> None:
     job = new_job(new_id(), kind)
     assert jobs.create(job, "token", "job-hash")
@@ -730,6 +733,23 @@ def test_progress_of_a_job_not_running_is_not_recorded(jobs: JobCatalog) -> None
     assert status_of(jobs, job) == (JobStatus.SUBMITTED, 0)
 
 
+SUMMARY = JobSummary("EvaluationSummary", {"AuthenticationDecisions": {"ACCEPT": 3, "REJECT": 1}, "Errors": 0,
+                                            "AcceptRate": 0.75, "Scores": {"Count": 4, "Median": 93.5}})
+
+
+def test_a_finished_job_keeps_its_kinds_summary(jobs: JobCatalog) -> None:
+    job = new_job(new_id(), SPEAKER_EVALUATION.name)
+    jobs.create(job, "token", "job-hash")
+    jobs.start(job.domain_id, job.job_id, 4)
+    assert jobs.get(job.domain_id, job.job_id).summary is None  # type: ignore[union-attr]
+    jobs.finish(job.domain_id, job.job_id, JobStatus.COMPLETED, NOW + 60, SUMMARY)
+    jobs.finish(job.domain_id, job.job_id, JobStatus.COMPLETED, NOW + 60, SUMMARY)  # a retried finalize
+    finished = replace(job, status=JobStatus.COMPLETED, percent_complete=100, ended_at=NOW + 60, summary=SUMMARY)
+    assert jobs.get(job.domain_id, job.job_id) == finished
+    assert jobs.list(job.domain_id) == [finished]
+    assert finished.to_api()["EvaluationSummary"] == SUMMARY.content
+
+
 @pytest.mark.parametrize("status", [JobStatus.COMPLETED, JobStatus.COMPLETED_WITH_ERRORS])
 def test_a_finished_job_is_complete_and_fail_does_not_overwrite_it(jobs: JobCatalog, status: JobStatus) -> None:
     job = started(jobs)
@@ -774,7 +794,7 @@ def test_failing_a_job_that_does_not_exist_writes_nothing(jobs: JobCatalog) -> N
 
 def test_jobs_are_listed_per_domain_without_their_shard_markers(jobs: JobCatalog) -> None:
     domain_id = new_id()
-    created = [new_job(domain_id, kind) for kind in (SPEAKER_ENROLLMENT.name, FRAUDSTER_REGISTRATION.name)]
+    created = [new_job(domain_id, kind) for kind in KINDS]
     for job in created:
         jobs.create(job, "token", "job-hash")
         jobs.start(domain_id, job.job_id, 4)
@@ -782,7 +802,7 @@ def test_jobs_are_listed_per_domain_without_their_shard_markers(jobs: JobCatalog
     jobs.create(new_job(new_id()), "token", "job-hash")
     listed = {job.job_id: job for job in jobs.list(domain_id)}
     assert listed == {job.job_id: jobs.get(domain_id, job.job_id) for job in created}
-    assert [(j.status, j.percent_complete) for j in listed.values()] == [(JobStatus.IN_PROGRESS, 50)] * 2
+    assert [(j.status, j.percent_complete) for j in listed.values()] == [(JobStatus.IN_PROGRESS, 50)] * len(KINDS)
 
 
 # ---------------------------------------------------------------------------------------------- work store

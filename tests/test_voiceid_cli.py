@@ -391,13 +391,39 @@ def test_wait_exits_1_for_completed_with_errors(stubbed: Stubber, capsys: pytest
     assert "COMPLETED_WITH_ERRORS: the failed requests are in the output file under s3://output/results" in err
 
 
+def not_a_job_of(stubber: Stubber, *methods: str) -> None:
+    for method in methods:
+        stubber.add_client_error(method, service_error_code="ResourceNotFoundException",
+                                 service_message="no such job", http_status_code=404)
+
+
 def test_wait_reports_an_unknown_job_as_the_aws_cli(stubbed: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
-    stubbed.add_client_error("describe_speaker_enrollment_job", service_error_code="ResourceNotFoundException",
-                             service_message="no such job", http_status_code=404)
+    """No kind's Describe knows the JobId: the first kind's error is reported."""
+    not_a_job_of(stubbed, "describe_speaker_enrollment_job", "describe_fraudster_registration_job",
+                 "describe_speaker_evaluation_job")
     status, _, err = wait(capsys)
     assert status == 254
     assert err.endswith("An error occurred (ResourceNotFoundException) when calling the DescribeSpeakerEnrollmentJob "
                         "operation: no such job\n")
+
+
+def test_wait_follows_an_evaluation_job_and_prints_its_summary(
+    stubbed: Stubber, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_job_of(stubbed, "describe_speaker_enrollment_job", "describe_fraudster_registration_job")
+    summary = {"AuthenticationDecisions": {"ACCEPT": 3, "REJECT": 1, "NOT_ENOUGH_SPEECH": 0},
+               "FraudDetectionDecisions": {"HIGH_RISK": 0, "LOW_RISK": 4}, "Errors": 0, "AcceptRate": 0.75,
+               "Scores": {"Count": 4, "Minimum": 12.0, "FirstQuartile": 80.25, "Median": 93.5, "ThirdQuartile": 96.0,
+                          "Maximum": 99.0}}
+    for answer in (job("IN_PROGRESS", 50), job("COMPLETED", 100, EvaluationSummary=summary)):
+        stubbed.add_response("describe_speaker_evaluation_job", answer, {"DomainId": DOMAIN_ID, "JobId": JOB_ID})
+    status, out, err = wait(capsys)
+    assert status == 0
+    assert json.loads(out)["Job"]["EvaluationSummary"] == summary
+    assert err.splitlines()[-1] == (
+        "EvaluationSummary: AuthenticationDecisions: ACCEPT 3, REJECT 1, NOT_ENOUGH_SPEECH 0; FraudDetectionDecisions: "
+        "HIGH_RISK 0, LOW_RISK 4; Errors: 0; AcceptRate: 0.75; Scores: Count 4, Minimum 12, FirstQuartile 80.25, "
+        "Median 93.5, ThirdQuartile 96, Maximum 99")
 
 
 def test_wait_gives_up_after_the_timeout(stubbed: Stubber, capsys: pytest.CaptureFixture[str]) -> None:
@@ -435,3 +461,14 @@ def test_an_unknown_domain_of_the_local_runtime_is_a_service_error(
     status, out, err = run(capsys, "describe-domain", "--domain-id", "Zz" * 11)
     assert (status, out) == (254, "")
     assert err.startswith("\nAn error occurred (ResourceNotFoundException) when calling the DescribeDomain operation")
+
+
+def test_the_evaluation_job_commands_come_from_the_models_extension() -> None:
+    request = request_of("start-speaker-evaluation-job", "--domain-id", DOMAIN_ID, "--data-access-role-arn",
+                         "arn:aws:iam::123456789012:role/data", "--input-data-config", "S3Uri=s3://inbox/calls.json",
+                         "--output-data-config", "S3Uri=s3://output/evaluations",
+                         "--evaluation-config", '{"AcceptanceThreshold": 80}')
+    assert request["EvaluationConfig"] == {"AcceptanceThreshold": 80}
+    assert request_of("describe-speaker-evaluation-job", "--domain-id", DOMAIN_ID, "--job-id", JOB_ID) == {
+        "DomainId": DOMAIN_ID, "JobId": JOB_ID}
+    assert parse("list-speaker-evaluation-jobs", "--domain-id", DOMAIN_ID, "--no-paginate").no_paginate

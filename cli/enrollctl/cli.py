@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="enrollctl: %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _exit_on_signal)
     runtime = LocalRuntime.start(port=args.port, region=args.region, faults=args.faults, fault_seed=args.fault_seed,
-                                 function_timeouts=dict(args.function_timeout))
+                                 function_timeouts=dict(args.function_timeout), iam=args.iam)
     print(runtime.info().json_line(), flush=True)
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -134,6 +134,11 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     serve.add_argument("--function-timeout", type=_function_timeout, action="append", default=[],
                        metavar="NAME=SECONDS", help="override the timeout of the function with construct id NAME "
                                                     "(e.g. EnrollShardFunction=4); repeatable")
+    serve.add_argument("--iam", action="store_true",
+                       help="authorize as in AWS: every Voice ID request as its signer's voiceid:<Operation> (and "
+                            "iam:PassRole), and IAM enforced by the emulated services; starts with one "
+                            "administrator whose keys the first JSON line adds (AdminAccessKeyId, "
+                            "AdminSecretAccessKey); without it the runtime is open (\"Authorization\": \"none\")")
     serve.set_defaults(func=cmd_serve)
 
 
@@ -170,11 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_voice_id_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`wait`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from the shipped model)."""
+    """`wait`, `evaluate`, `aws-cli-model`, and every Voice ID operation as `aws voice-id` names it (from the
+    shipped model)."""
     from enrollctl.voiceid_commands import add_aws_cli_model_command, add_operation_commands  # noqa: PLC0415
+    from enrollctl.voiceid_evaluate import add_evaluate_command  # noqa: PLC0415
     from enrollctl.voiceid_wait import add_wait_command  # noqa: PLC0415
 
     add_wait_command(commands)
+    add_evaluate_command(commands)
     add_aws_cli_model_command(commands)
     add_operation_commands(commands)
 

@@ -1,8 +1,10 @@
-"""``make demo``: a real enrollment job, end to end, on the embedded local runtime.
+"""``make demo``: a real enrollment job, end to end, on the embedded local runtime, then calls verified.
 
 Builds recordings of real people (Debian's Asterisk prompts) in the formats contact centres have,
 uploads them and a Voice ID manifest to the local inbox bucket exactly as one would in AWS, shows the
-job's progress, then prints the job record and the decrypted output file.
+job's progress, then prints the job record and the decrypted output file. Last, three recorded calls are
+uploaded as sessions and evaluated (Voice ID's EvaluateSession): the genuine caller, another person claiming
+to be them, and a call too short to decide.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from enrollctl import samples
 from enrollctl.local.jobs import wait_for_job
 from enrollctl.local.runtime import LocalRuntime
 from enrollctl.progress import ProgressBar
+from enrollctl.voiceid_client import Target, voice_id_client
+from enrollctl.voiceid_evaluate import upload_session, wait_for_session
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,38 @@ def run_job(runtime: LocalRuntime, manifest_name: str) -> BatchJob:
     return wait_for(runtime, manifest_uri)
 
 
+@dataclass(frozen=True)
+class DemoCall:
+    description: str
+    voice: str
+    seconds: float
+    claims: str  # the CustomerSpeakerId the caller claims to be (speaker-id metadata)
+
+
+CALLS = (
+    DemoCall("the genuine caller (other words than enrolled)", "allison-en", 15, "cust-1001"),
+    DemoCall("another person claiming to be cust-1001", "june-fr", 15, "cust-1001"),
+    DemoCall("a short call (6 s)", "allison-en", 6, "cust-1001"),
+)
+
+
+def verify_calls(runtime: LocalRuntime) -> None:
+    """Each call uploaded as sessions/<DomainId>/<SessionName>.wav with speaker-id metadata; EvaluateSession's
+    decisions printed."""
+    s3 = runtime.client("s3")
+    voice_id = voice_id_client(Target.resolve(runtime.endpoint, runtime.region))
+    for index, demo_call in enumerate(CALLS, start=1):
+        body = samples.wav_bytes(samples.recording(demo_call.voice, demo_call.seconds, part=1))
+        upload = upload_session(s3, runtime.inbox_bucket, runtime.domain_id, body, "wav",
+                                session_name=f"demo-contact-{index}", speaker_id=demo_call.claims)
+        outcome = wait_for_session(voice_id, s3, runtime.domain_id, upload)
+        auth = outcome.response.get("AuthenticationResult", {})
+        fraud = outcome.response.get("FraudDetectionResult", {})
+        score = f"score {auth['Score']:3d}" if "Score" in auth else "         "
+        print(f"  {upload.session_name}: {auth.get('Decision', outcome.error):18} {score}  "
+              f"fraud {fraud.get('Decision', '-'):17}  {demo_call.description}")
+
+
 def main() -> int:
     print("Starting the embedded local runtime (moto: S3, DynamoDB, KMS, STS, Step Functions) ...")
     with LocalRuntime.start(port=0, environment=QUIET) as runtime:
@@ -120,6 +156,8 @@ def main() -> int:
         again = run_job(runtime, "demo-enrollment-again.json")
         print(f"Job {again.job_id}: {again.status.value}; output:")
         show_output(runtime, again)
+        print("Verification: recorded calls evaluated as Voice ID sessions (EvaluateSession, threshold 90)")
+        verify_calls(runtime)
     return 0
 
 

@@ -112,9 +112,11 @@ def _configured_region(profile: str | None) -> str | None:
 
 
 def voice_id_client(target: Target, config: Config | None = None) -> Any:
-    """The client: local runtime (moto: any credentials, nothing to re-sign) or a deployed stage."""
+    """The client: local runtime (nothing to re-sign; any credentials unless it runs with ``--iam``, where a
+    profile holding an IAM user's keys signs) or a deployed stage."""
     if not target.deployed:
-        session = boto3_session(region_name=target.region, **LOCAL_CREDENTIALS)
+        credentials = {} if target.profile else LOCAL_CREDENTIALS
+        session = boto3_session(target.profile, region_name=target.region, **credentials)
         return session.client(SERVICE, endpoint_url=target.endpoint_url, config=config)
     session = boto3_session(target.profile, region_name=target.region)
     return use_api_gateway_signing(session.client(SERVICE, endpoint_url=target.endpoint_url, config=config))

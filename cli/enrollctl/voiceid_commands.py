@@ -67,7 +67,8 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
                        help=f"the API: ${ENDPOINT_ENV}, else a local `enrollctl serve` (http://{HOST}:{DEFAULT_PORT})")
     group.add_argument("--region", default=None, help="signing region (default: an execute-api URL's, else "
                        "the AWS configuration's when --deployed, else us-east-1)")
-    group.add_argument("--profile", default=None, help="AWS profile of the credentials (--deployed)")
+    group.add_argument("--profile", default=None, help="AWS profile of the credentials (--deployed, or a "
+                       "local runtime started with `serve --iam`)")
     group.add_argument("--deployed", action="store_true",
                        help="a deployed stack's API: sign with your AWS credentials for execute-api "
                        "(automatic for https://<id>.execute-api.<region>.amazonaws.com URLs)")

@@ -14,13 +14,16 @@ from .adapters.dynamodb import (
     DynamoDomainStore,
     DynamoFraudsterStore,
     DynamoJobStore,
+    DynamoSessionStore,
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
+from .adapters.iam import IamPolicySimulator
 from .adapters.kms import KmsMacSigner
-from .adapters.s3 import S3DataAccess, S3Objects, S3WorkStore, data_access_client
+from .adapters.s3 import DataAccessSession, S3DataAccess, S3Objects, S3SessionInbox, S3WorkStore, data_access_client
 from .adapters.stepfunctions import StepFunctionsWorkflow
 from .adapters.voiceprint_cipher import KmsVoiceprintCipher
+from .api.authorization import DECISION_CACHE_SIZE, DECISION_TTL_SECONDS, Authorizer, DecisionCache, IamAuthorizer
 from .api.dispatcher import VoiceIdApi
 from .api.services import ApiServices
 from .api.tokens import PageTokens
@@ -31,6 +34,7 @@ from .domain.shared.domain import Deployment
 from .domain.shared.job import BatchJob
 from .domain.workflow.jobtype import Limits, RecordStores
 from .domain.workflow.kinds import JOB_TYPES
+from .domain.workflow.sessions import ERROR_TAG, SessionEvaluator, SessionLimits
 from .domain.workflow.steps import JobSteps, VoiceprintServices
 from .domain.workflow.submission import Submitter, UploadDefaults
 from .settings import Settings
@@ -38,6 +42,7 @@ from .voiceprint.engine import VoiceprintEngine
 
 if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_iam.client import IAMClient
     from mypy_boto3_kms.client import KMSClient
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_stepfunctions.client import SFNClient
@@ -57,6 +62,8 @@ class ClientFactory(Protocol):
     def __call__(self, service: Literal["kms"]) -> KMSClient: ...
     @overload
     def __call__(self, service: Literal["sts"]) -> STSClient: ...
+    @overload
+    def __call__(self, service: Literal["iam"]) -> IAMClient: ...
 
 
 def now() -> float:
@@ -75,10 +82,13 @@ class Composition:
     builds (and is only granted) what it uses."""
 
     def __init__(self, settings: Settings, client: ClientFactory = _boto3_client,
-                 clock: Callable[[], float] = now) -> None:
+                 clock: Callable[[], float] = now, *, authorizer: Authorizer | None = None) -> None:
+        """`authorizer` replaces IAM authorization of the API (the local runtime's open mode): code decides it,
+        never a setting or a request."""
         self.settings = settings
         self._client = client
         self.clock = clock
+        self._authorizer_override = authorizer
         self.job_types = JOB_TYPES
 
     @classmethod
@@ -132,8 +142,11 @@ class Composition:
         return S3Objects(self._client("s3"))
 
     def data_access(self, job: BatchJob) -> S3DataAccess:
-        """S3 access as the job's DataAccessRoleArn (fresh credentials per invocation)."""
-        return S3DataAccess(data_access_client(job.data_access_role_arn, f"enrollment-{job.job_id}"))
+        """S3 access as the job's DataAccessRoleArn (fresh credentials per invocation), asked for with this
+        deployment's ExternalId and the job's DomainId and JobId as session tags."""
+        session = DataAccessSession(job.data_access_role_arn, self.settings.required("data_access_external_id"),
+                                    job.domain_id, job.job_id)
+        return S3DataAccess(data_access_client(session))
 
     # ------------------------------------------------------------------------------------- workflow
 
@@ -141,7 +154,7 @@ class Composition:
     def limits(self) -> Limits:
         t = self.settings.tunables
         return Limits(t.max_requests_per_job, t.shard_size, t.speaker_quota, t.max_audio_file_bytes,
-                      t.fraudster_quota, t.max_speech_seconds)
+                      t.fraudster_quota, t.max_speech_seconds, t.min_evaluation_speech_seconds)
 
     @cached_property
     def steps(self) -> JobSteps:
@@ -190,6 +203,20 @@ class Composition:
         """Until the DomainMaintenance workflow starts them in the background, tasks run in the caller."""
         return InlineMaintenance(self.maintenance_tasks)
 
+    # ------------------------------------------------------------------------------------- sessions
+
+    @cached_property
+    def sessions(self) -> DynamoSessionStore:
+        return DynamoSessionStore(self._client("dynamodb"), self.settings.required("sessions_table"))
+
+    @cached_property
+    def session_evaluator(self) -> SessionEvaluator:
+        t = self.settings.tunables
+        limits = SessionLimits(t.max_audio_file_bytes, t.session_retention_days * 86_400.0,
+                               min_speech_seconds=t.min_evaluation_speech_seconds)
+        return SessionEvaluator(self.sessions, self.domains, self.watchlists, self.speakers, self.fraudsters,
+                                S3SessionInbox(self._client("s3"), ERROR_TAG), self.engine, limits, self.clock)
+
     # ------------------------------------------------------------------------------------------ API
 
     @cached_property
@@ -203,7 +230,16 @@ class Composition:
             clock=self.clock, deployment=self._deployment(), speaker_quota=t.speaker_quota,
             watchlist_quota=t.watchlist_quota, fraudster_quota=t.fraudster_quota, keys=self.cipher,
             maintenance=self.maintenance,
-        ))
+            sessions=self.sessions if s.sessions_table else None,
+        ), authorizer=self.authorizer)
+
+    @cached_property
+    def authorizer(self) -> Authorizer:
+        """Every API request as Voice ID's IAM action, simulated for its caller (decisions cached briefly)."""
+        if self._authorizer_override is not None:
+            return self._authorizer_override
+        return IamAuthorizer(IamPolicySimulator(self._client("iam")), self._deployment(),
+                             DecisionCache(DECISION_TTL_SECONDS, DECISION_CACHE_SIZE, time.monotonic))
 
     def _deployment(self) -> Deployment:
         s = self.settings
@@ -212,6 +248,7 @@ class Composition:
         return Deployment(region, account)
 
 
-def api_from_env(env: Mapping[str, str] | None = None) -> VoiceIdApi:
-    """The Voice ID API bound to the deployment (build it once per container)."""
-    return Composition.from_env(env).api
+def api_from_env(env: Mapping[str, str] | None = None, *, authorizer: Authorizer | None = None) -> VoiceIdApi:
+    """The Voice ID API bound to the deployment (build it once per container); IAM-authorized unless the caller
+    (code, never configuration) passes another `authorizer`."""
+    return Composition(Settings.from_env(env), authorizer=authorizer).api

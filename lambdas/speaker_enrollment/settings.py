@@ -28,6 +28,8 @@ class Tunables:
     watchlist_quota: int = 3  # watchlists per domain, the default one included
     fraudster_quota: int = 500  # fraudsters per watchlist
     max_speech_seconds: int = 120  # a request's files are read until it has this much net speech
+    min_evaluation_speech_seconds: int = 10  # net speech a call needs to be evaluated (else NOT_ENOUGH_SPEECH)
+    session_retention_days: int = 30  # sessions (EvaluateSession's results) expire this long after evaluation
     voiceprint_key_cache_seconds: int = 60  # a data key of a domain's KMS key is used this long (0: once)
 
     # Every other value is at least 1; below Voice ID's 30 s a request could never have enough speech.
@@ -65,6 +67,8 @@ class Settings:
     state_machine_arn: str | None = None  # the functions that start jobs (submit, API)
     api_token_key_id: str | None = None  # the API: HMAC_256 KMS key signing its NextTokens
     account_id: str | None = None  # the API: the account domain ARNs name (else STS is asked)
+    data_access_external_id: str | None = None  # the workflow: ExternalId of its sts:AssumeRole (the stack's name)
+    sessions_table: str | None = None  # sessions: the evaluating function and the API (EvaluateSession)
 
     REQUIRED: ClassVar[Mapping[str, str]] = {
         "jobs_table": "JOBS_TABLE", "speakers_table": "SPEAKERS_TABLE", "domains_table": "DOMAINS_TABLE",
@@ -74,6 +78,8 @@ class Settings:
     }
     OPTIONAL: ClassVar[Mapping[str, str]] = {
         "state_machine_arn": "STATE_MACHINE_ARN", "api_token_key_id": "API_TOKEN_KEY_ID", "account_id": "ACCOUNT_ID",
+        "data_access_external_id": "DATA_ACCESS_EXTERNAL_ID",
+        "sessions_table": "SESSIONS_TABLE",
     }
 
     @classmethod

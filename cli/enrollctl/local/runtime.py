@@ -21,6 +21,7 @@ from moto.core.base_backend import BackendDict
 from moto.core.config import default_user_config
 from moto.core.model_instances import reset_model_data
 from speaker_enrollment.api import VoiceIdApi
+from speaker_enrollment.api.authorization import OpenAccess
 from speaker_enrollment.composition import Composition, api_from_env
 from speaker_enrollment.settings import Settings
 
@@ -29,11 +30,21 @@ from enrollctl.local.call_guard import CallGuard
 from enrollctl.local.events import LambdaTarget, LocalEventBus, Rule
 from enrollctl.local.execution_events import ExecutionStatusEvents
 from enrollctl.local.faults import Fault, FaultCount, FaultInjector
+from enrollctl.local.iam import AdminKeys, LocalIam
 from enrollctl.local.lambda_runner import EVENTBRIDGE_ACCESS_KEY, InProcessLambda, cold_start
 from enrollctl.local.map_runner import MapRunner
 from enrollctl.local.resources import Clients
 from enrollctl.local.s3_trigger import S3Trigger
-from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION, HOST, NO_KEY, EventRoute, FunctionSpec, LocalStack
+from enrollctl.local.stack import (
+    ACCOUNT_ID,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    HOST,
+    NO_KEY,
+    EventRoute,
+    FunctionSpec,
+    LocalStack,
+)
 from enrollctl.local.template import TemplateError, load_template
 from enrollctl.local.voiceid import EmulatorServer
 
@@ -53,6 +64,10 @@ WARM_SERVICES = ("s3", "dynamodb", "stepfunctions", "sts", "kms", "lambda")
 DROPPED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
                "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_STS")
 Faults = FaultInjector | Mapping[Fault, float] | str | None
+# Keys of the runtime's own calls (the functions', the CLI's provisioning, the event bus's, and "ak": moto's Step
+# Functions engine invoking the state machine's tasks): with --iam, moto does not check them (they stand for the
+# stack's roles, whose grants the CDK tests check).
+OWN_ACCESS_KEYS = ("local", EVENTBRIDGE_ACCESS_KEY, "ak")
 
 
 @dataclass(frozen=True)
@@ -66,11 +81,17 @@ class RuntimeInfo:
     domain_id: str
     kms_key_id: str
     data_access_role_arn: str
+    admin: AdminKeys | None = None  # with --iam: the one administrator every other identity is made by
 
     def as_dict(self) -> dict[str, str]:
-        return {"Endpoint": self.endpoint, "Region": self.region, "InboxBucket": self.inbox_bucket,
+        info = {"Endpoint": self.endpoint, "Region": self.region, "InboxBucket": self.inbox_bucket,
                 "OutputBucket": self.output_bucket, "DomainId": self.domain_id,
-                "KmsKeyId": self.kms_key_id, "DataAccessRoleArn": self.data_access_role_arn}
+                "KmsKeyId": self.kms_key_id, "DataAccessRoleArn": self.data_access_role_arn,
+                "Authorization": "iam" if self.admin is not None else "none"}
+        if self.admin is not None:
+            info |= {"AdminAccessKeyId": self.admin.access_key_id,
+                     "AdminSecretAccessKey": self.admin.secret_access_key}
+        return info
 
     def json_line(self) -> str:
         return json.dumps(self.as_dict())
@@ -115,8 +136,11 @@ class LocalRuntime:
     def __init__(self, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
                  template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
                  environment: dict[str, str] | None = None, *, faults: Faults = None,
-                 fault_seed: int | None = None, function_timeouts: Mapping[str, int] | None = None) -> None:
+                 fault_seed: int | None = None, function_timeouts: Mapping[str, int] | None = None,
+                 iam: bool = False) -> None:
         self.port = port
+        # iam: the Voice ID API authorizes every request as in AWS, and moto enforces IAM (``iam.LocalIam``)
+        self.iam = LocalIam(ACCOUNT_ID, OWN_ACCESS_KEYS) if iam else None
         self.environment_overrides = dict(environment or {})
         self.region = region
         self.domain_id = domain_id or resources.new_domain_id()
@@ -148,13 +172,14 @@ class LocalRuntime:
     def start(cls, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
               template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
               environment: dict[str, str] | None = None, *, faults: Faults = None, fault_seed: int | None = None,
-              function_timeouts: Mapping[str, int] | None = None) -> LocalRuntime:
+              function_timeouts: Mapping[str, int] | None = None, iam: bool = False) -> LocalRuntime:
         """`environment` overrides the functions' variables (e.g. LOG_LEVEL, SHARD_SIZE, SPEAKER_QUOTA); `faults`
         (``"dynamodb-throttle=0.2,lambda-crash=0.05"``, see ``faults.Fault``) are injected with a random source
         seeded with `fault_seed`; `function_timeouts` (construct id → seconds, e.g. ``{"EnrollShardFunction": 4}``)
-        override the template's timeouts."""
+        override the template's timeouts; `iam` authorizes the Voice ID API and the emulated services with IAM,
+        starting with one administrator (``info().admin``)."""
         runtime = cls(port=port, region=region, template=template, domain_id=domain_id, environment=environment,
-                      faults=faults, fault_seed=fault_seed, function_timeouts=function_timeouts)
+                      faults=faults, fault_seed=fault_seed, function_timeouts=function_timeouts, iam=iam)
         runtime._start()
         return runtime
 
@@ -198,7 +223,9 @@ class LocalRuntime:
             logger = logging.getLogger(name)
             self._log_levels[name] = logger.level
             logger.setLevel(logging.CRITICAL)
-        self._server = EmulatorServer(lambda: self.api, ip_address=HOST, port=self.port)
+        if self.iam is not None:
+            self.iam.install()
+        self._server = EmulatorServer(lambda: self.api, ip_address=HOST, port=self.port, iam=self.iam)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
         self._env.drop(DROPPED_ENV)
@@ -237,6 +264,8 @@ class LocalRuntime:
             kms_key_state.uninstall()
             self._kms_strict = False
         self._guard.uninstall()
+        if self.iam is not None:
+            self.iam.uninstall()
         self._env.restore()
         if self._saved_session is not False:
             boto3.DEFAULT_SESSION = self._saved_session
@@ -294,6 +323,8 @@ class LocalRuntime:
         self.key = stack.key_for(keys.values(), self.settings.kms_key_id)
         self.mac_key = stack.key_for(keys.values(), self.settings.api_token_key_id)
         self._create_storage(clients, mirrored)
+        if self.iam is not None:
+            self.iam.mirror_roles(clients, template, mirrored)
         self._create_workflow(clients, mirrored)
         self._serve(mirrored)
 
@@ -324,7 +355,10 @@ class LocalRuntime:
         self._trigger.install()
         self._status_events = ExecutionStatusEvents(self._bus.publish)
         self._status_events.install()
-        self.api = api_from_env(self.function_environment(mirrored.api_function))
+        if self.iam is not None:
+            self.iam.create_admin(self._clients())
+        self.api = api_from_env(self.function_environment(mirrored.api_function),
+                                authorizer=None if self.iam is not None else OpenAccess())
 
     def _rule(self, route: EventRoute, mirrored: LocalStack) -> Rule:
         """A rule of the local bus invoking the route's function as EventBridge does (signed as EventBridge)."""
@@ -426,4 +460,5 @@ class LocalRuntime:
     def info(self) -> RuntimeInfo:
         return RuntimeInfo(endpoint=self.endpoint, region=self.region, inbox_bucket=self.inbox_bucket,
                            output_bucket=self.output_bucket, domain_id=self.domain_id,
-                           kms_key_id=self.key.key_id, data_access_role_arn=self.data_access_role_arn)
+                           kms_key_id=self.key.key_id, data_access_role_arn=self.data_access_role_arn,
+                           admin=self.iam.admin if self.iam is not None else None)

@@ -16,7 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from ..domain.shared.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
 from ..domain.shared.fraudster import Fraudster
-from ..domain.shared.job import BatchJob, FailureDetails, JobStatus
+from ..domain.shared.job import BatchJob, FailureDetails, JobStatus, JobSummary
 from ..domain.shared.sealed import SealedVoiceprint, VoiceprintKind, VoiceprintOwner
 from ..domain.shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..domain.shared.watchlist import Watchlist
@@ -157,6 +157,7 @@ class JobCodec:
     release can be finished by the next."""
 
     VERSION = 2
+    SUMMARY = "Summary"  # set when the job is finalized (absent before, and on items of earlier releases)
     LEGACY_KIND = SPEAKER_ENROLLMENT.name  # version 1 items of speaker enrollment jobs had no JobKind
 
     def __init__(self, job_types: JobTypes) -> None:
@@ -171,7 +172,13 @@ class JobCodec:
             "JobProgress": {"PercentComplete": job.percent_complete},
             "FailureDetails": job.failure_details.to_api() if job.failure_details else None,
             "InputVersionId": job.input_version_id,
+            self.SUMMARY: self.encode_summary(job.summary) if job.summary else None,
         }
+
+    @staticmethod
+    def encode_summary(summary: JobSummary) -> dict[str, Any]:
+        """``Summary``: ``{<the kind's wire member>: <its content>}`` (written by ``finish``)."""
+        return summary.to_json()
 
     def decode(self, document: Mapping[str, Any]) -> BatchJob:
         version = _version(document, self.VERSION, "Jobs")
@@ -195,6 +202,7 @@ class JobCodec:
             ended_at=_optional_float(document.get("EndedAt")),
             failure_details=FailureDetails(int(failure["StatusCode"]), failure["Message"]) if failure else None,
             input_version_id=document.get("InputVersionId"),
+            summary=JobSummary.from_json(summary) if (summary := document.get(self.SUMMARY)) else None,
         )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,7 +22,12 @@ if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports th
 
 ACCESS_ERRORS = {"AccessDenied", "AllAccessDisabled", "InvalidObjectState", "KMS.AccessDeniedException"}
 MISSING_ERRORS = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
-TRANSIENT_ERRORS = {"SlowDown", "503", "InternalError", "ServiceUnavailable", "RequestTimeout"}
+TRANSIENT_ERRORS = {"SlowDown", "503", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling"}
+# A role the functions may assume carries this tag with the value "true" (stacks/workflow.py: the opt-in).
+OPT_IN_TAG = "speaker-enrollment:data-access"
+OPT_IN_VALUE = "true"
+SESSION_TAG_DOMAIN = "DomainId"
+SESSION_TAG_JOB = "JobId"
 
 
 def error_code(error: ClientError) -> str:
@@ -36,24 +43,42 @@ def describe_s3_error(location: S3Location, error: ClientError) -> str:
     return f"{location.uri} could not be read ({code})"
 
 
-def assume_data_access_role(role_arn: str, session_name: str, base: boto3.Session | None = None) -> boto3.Session:
-    """A session acting as the job's DataAccessRoleArn, as Voice ID did for its reads and writes."""
-    sts = (base or boto3.Session()).client("sts")
-    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+@dataclass(frozen=True)
+class DataAccessSession:
+    """Who asks to act as a job's DataAccessRoleArn: ``ExternalId`` names this deployment and the session tags
+    name the domain and the job, so the role's trust policy can pin both (``sts:ExternalId``,
+    ``aws:RequestTag/DomainId``); see README "Security and authorization"."""
+
+    role_arn: str
+    external_id: str
+    domain_id: str
+    job_id: str
+
+    @property
+    def session_name(self) -> str:
+        return f"enrollment-{self.job_id}"[:64]
 
 
-def data_access_client(role_arn: str, session_name: str) -> S3Client:
-    """An S3 client acting as the job's DataAccessRoleArn (fresh credentials on every call).
+def data_access_client(session: DataAccessSession) -> S3Client:
+    """An S3 client acting as the job's DataAccessRoleArn (fresh credentials on every call). Both clients come
+    from boto3's default session, whose service models stay loaded for the life of the container (a new
+    ``boto3.Session`` loads them again, about 0.3 s of CPU per invocation).
 
-    Unlike ``assume_data_access_role`` it makes both clients from boto3's default session, whose service
-    models stay loaded for the life of the container: a new ``boto3.Session`` loads them again, about
-    0.3 s of CPU per invocation."""
-    credentials = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64])["Credentials"]
+    A refusal fails the job (InputNotReadableError, 403) saying no more than that: not the role, and nothing of what
+    this service's own identity could see."""
+    try:
+        credentials = boto3.client("sts").assume_role(
+            RoleArn=session.role_arn, RoleSessionName=session.session_name, ExternalId=session.external_id,
+            Tags=[{"Key": SESSION_TAG_DOMAIN, "Value": session.domain_id},
+                  {"Key": SESSION_TAG_JOB, "Value": session.job_id}],
+        )["Credentials"]
+    except ClientError as error:
+        if is_transient(error):
+            raise
+        raise InputNotReadableError(
+            f"This service cannot assume the job's DataAccessRoleArn ({error_code(error)}): the role must opt in "
+            f"(tag {OPT_IN_TAG}={OPT_IN_VALUE}) and trust this service's functions with its ExternalId"
+        ) from None
     # boto3.client itself is untyped (no boto3-stubs): the annotation names what an "s3" client is.
     client: S3Client = boto3.client(
         "s3",
@@ -201,3 +226,49 @@ class S3WorkStore:
 
     def validation_errors(self, job_id: str) -> list[JsonDocument]:
         return list(self._objects.read_json(self._at(job_id, "validation-errors.json")))
+
+
+TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # S3 tag values: letters, digits, spaces and _ . : / = + - @
+TAG_VALUE_MAX = 256
+
+
+def tag_value(text: str) -> str:
+    """`text` as an S3 tag value can hold it (other characters become spaces, at most 256 of them)."""
+    return " ".join(TAG_VALUE_UNSAFE.sub(" ", text).split())[:TAG_VALUE_MAX]
+
+
+class S3SessionInbox:
+    """Session recordings in the inbox, read (at the version the event names) and tagged with the evaluating
+    function's own access; what cannot be read is an AudioFetchError that names the session's file, not its URI."""
+
+    def __init__(self, client: S3Client, error_tag: str) -> None:
+        self._client = client
+        self._objects = S3Objects(client)
+        self._error_tag = error_tag
+
+    def metadata(self, location: S3Location, version_id: str | None) -> dict[str, str]:
+        return self._objects.metadata(location, version_id)
+
+    def fetch(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+        try:
+            if version_id:
+                response = self._client.get_object(Bucket=location.bucket, Key=location.key, VersionId=version_id)
+            else:
+                response = self._client.get_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            if is_transient(error):
+                raise
+            raise AudioFetchError(f"{location.file_name} could not be read ({error_code(error)})") from None
+        size = int(response.get("ContentLength", 0))
+        if size > max_bytes:
+            response["Body"].close()
+            raise AudioFetchError(f"{location.file_name}: file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        return bytes(response["Body"].read())
+
+    def mark_refused(self, location: S3Location, version_id: str | None, reason: str) -> None:
+        tagging: Any = {"TagSet": [{"Key": self._error_tag, "Value": tag_value(reason)}]}
+        if version_id:
+            self._client.put_object_tagging(Bucket=location.bucket, Key=location.key, VersionId=version_id,
+                                            Tagging=tagging)
+        else:
+            self._client.put_object_tagging(Bucket=location.bucket, Key=location.key, Tagging=tagging)

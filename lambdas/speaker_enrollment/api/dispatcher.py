@@ -1,5 +1,9 @@
-"""``VoiceIdApi(services).handle(target, body) -> ApiResponse(status, body)``: Voice ID's JSON 1.0 protocol,
-free of any transport (API Gateway, the local emulator's WSGI router)."""
+"""``VoiceIdApi(services, authorizer=...).handle(target, body, caller) -> ApiResponse(status, body)``: Voice ID's
+JSON 1.0 protocol, free of any transport (API Gateway, the local emulator's WSGI router).
+
+Order of a request: operation (UnknownOperationException), JSON body, validation against the model, then
+authorization of the caller (``authorization``: AccessDeniedException), and only then the operation reads or writes.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from ..telemetry import error_location
+from .authorization import Authorizer
 from .errors import (
     ApiError,
     InternalServerException,
@@ -40,14 +45,17 @@ class ApiResponse:
 
 
 class VoiceIdApi:
-    def __init__(self, services: ApiServices, operations: Mapping[str, Operation] = OPERATIONS) -> None:
+    def __init__(self, services: ApiServices, operations: Mapping[str, Operation] = OPERATIONS, *,
+                 authorizer: Authorizer) -> None:
         self.services = services
         self._operations = operations
+        self._authorizer = authorizer
 
-    def handle(self, target: str, body: bytes | str | None) -> ApiResponse:
-        """Answer one request: `target` is its X-Amz-Target header, `body` its JSON body."""
+    def handle(self, target: str, body: bytes | str | None, caller: str | None = None) -> ApiResponse:
+        """Answer one request: `target` is its X-Amz-Target header, `body` its JSON body, `caller` the IAM
+        principal ARN that signed it (API Gateway's ``requestContext.identity.userArn``)."""
         try:
-            return ApiResponse(200, self._answer(target, body))
+            return ApiResponse(200, self._answer(target, body, caller))
         except ApiError as error:
             return ApiResponse(error.status, error.body())
         except Exception as error:
@@ -58,7 +66,7 @@ class VoiceIdApi:
             internal = InternalServerException(f"Internal error while handling {target}")
             return ApiResponse(internal.status, internal.body())
 
-    def _answer(self, target: str, body: bytes | str | None) -> dict[str, Any]:
+    def _answer(self, target: str, body: bytes | str | None, caller: str | None) -> dict[str, Any]:
         model = self._operation_model(target)
         implementation = self._operations.get(model.name)
         if implementation is None:
@@ -66,6 +74,7 @@ class VoiceIdApi:
                                       f"{', '.join(sorted(self._operations))})")
         params = _params(body)
         check_request(model.input_shape, params)
+        self._authorizer.authorize(caller, model, params)
         result = implementation(self.services, params)
         return project(model.output_shape, result) if model.output_shape is not None else {}
 

@@ -20,6 +20,7 @@ from ..domain.ports import (
     WatchlistRegistry,
 )
 from ..domain.shared.domain import Deployment
+from ..domain.workflow.sessions import SessionStore
 from ..domain.workflow.submission import Submitter
 from .tokens import PageTokens
 
@@ -40,6 +41,7 @@ class ApiServices:
     fraudster_quota: int  # per watchlist
     keys: VoiceprintCipher  # checks a domain's KMS key (CreateDomain, UpdateDomain)
     maintenance: MaintenanceStarter  # background work over a domain's data (re-encryption)
+    sessions: SessionStore | None = None  # EvaluateSession (a deployment with the Sessions table)
 
     @property
     def domain_admin(self) -> DomainAdmin:

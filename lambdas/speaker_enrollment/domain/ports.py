@@ -4,14 +4,14 @@ contract suite holds both to the same rules: tests/test_store_contracts.py). The
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
 from ..voiceprint.audio import Speech
 from ..voiceprint.engine import Voiceprint
 from .shared.domain import Domain
 from .shared.fraudster import Fraudster
-from .shared.job import BatchJob, FailureDetails, JobStatus
+from .shared.job import BatchJob, FailureDetails, JobStatus, JobSummary
 from .shared.paging import Page
 from .shared.s3uri import S3Location
 from .shared.sealed import SealedVoiceprint, StoredVoiceprint, VoiceprintOwner
@@ -77,7 +77,10 @@ class JobStore(Protocol):
         returns PercentComplete."""
         ...
 
-    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None: ...
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float,
+               summary: JobSummary | None = None) -> None:
+        """IN_PROGRESS → `status` (a no-op when already there), with the kind's summary of the results."""
+        ...
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:
         """Mark FAILED unless the job already ended (completed, or failed: the first failure recorded wins)."""
@@ -266,3 +269,13 @@ class Embedder(Protocol):
         ...
 
     def pool(self) -> SpeechPool: ...
+
+
+class PolicySimulator(Protocol):
+    """IAM's decision for one principal (``iam:SimulatePrincipalPolicy`` in AWS)."""
+
+    def allowed(self, principal_arn: str, action: str, resource: str,
+                context: Mapping[str, Sequence[str]]) -> bool:
+        """Whether the principal's identity-based policies (and permission boundary) allow `action` on `resource`
+        with the condition `context` (key → values); an assumed-role session counts as its role."""
+        ...

@@ -1,7 +1,9 @@
 """API Gateway (REST, proxy integration, IAM auth) ``POST /`` → the Voice ID API (AWS JSON 1.0).
 
-Thin: the ``X-Amz-Target`` header and the body go to ``VoiceIdApi.handle``; its status and body come back as the
-proxy response. Everything Voice ID-specific (validation, errors, pagination) lives in ``speaker_enrollment.api``.
+Thin: the ``X-Amz-Target`` header, the body and the caller (``requestContext.identity.userArn``, the IAM principal
+API Gateway authenticated) go to ``VoiceIdApi.handle``, which authorizes the caller; its status and body come
+back as the proxy response. Everything Voice ID-specific (validation, authorization, errors, pagination) lives in
+``speaker_enrollment.api``.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ class ProxyRequest:
     request_id: str
     target: str
     body: bytes
+    caller: str | None  # the signer's ARN (an assumed role's as arn:aws:sts::<acct>:assumed-role/<name>/<session>)
 
     @classmethod
     def from_event(cls, event: APIGatewayProxyEvent, context: LambdaContext) -> ProxyRequest:
-        request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
+        request_context = event.get("requestContext") or {}
+        request_id = request_context.get("requestId") or context.aws_request_id
         target = event.headers.get(TARGET_HEADER) or ""  # a case-insensitive mapping
-        return cls(str(request_id), target, _body(event))
+        caller = (request_context.get("identity") or {}).get("userArn")
+        return cls(str(request_id), target, _body(event), str(caller) if caller else None)
 
     @property
     def operation(self) -> str:
@@ -70,7 +75,7 @@ def proxy_response(response: ApiResponse, request_id: str) -> dict[str, Any]:
 def _answer(request: ProxyRequest) -> ApiResponse:
     """VoiceIdApi.handle answers its own errors; this catches what it cannot: building it (wiring, STS)."""
     try:
-        return voice_id_api().handle(request.target, request.body)
+        return voice_id_api().handle(request.target, request.body, request.caller)
     except Exception as exc:  # the client gets Voice ID's error shape, never API Gateway's bare 502
         logger.error("the Voice ID API failed", extra={"operation": request.operation,
                                                         "error_type": type(exc).__name__, "where": error_location(exc)})

@@ -6,8 +6,9 @@ from __future__ import annotations
 from .domains import DynamoDomainStore
 from .fraudsters import DynamoFraudsterStore
 from .jobs import DynamoJobStore
+from .sessions import DynamoSessionStore
 from .speakers import DynamoSpeakerStore
 from .watchlists import DynamoWatchlistStore
 
-__all__ = ["DynamoDomainStore", "DynamoFraudsterStore", "DynamoJobStore", "DynamoSpeakerStore",
+__all__ = ["DynamoDomainStore", "DynamoFraudsterStore", "DynamoJobStore", "DynamoSessionStore", "DynamoSpeakerStore",
            "DynamoWatchlistStore"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ...domain.shared.job import BatchJob, FailureDetails, JobStatus, percent
+from ...domain.shared.job import BatchJob, FailureDetails, JobStatus, JobSummary, percent
 from ...domain.workflow.jobtype import JobTypes
 from ...domain.workflow.kinds import JOB_TYPES
 from ..codecs import JobCodec, from_item, to_item
@@ -113,12 +113,16 @@ class DynamoJobStore:
             ExpressionAttributeValues=values(p=done, running=JobStatus.IN_PROGRESS.value))
         return done
 
-    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float) -> None:
+    def finish(self, domain_id: str, job_id: str, status: JobStatus, ended_at: float,
+               summary: JobSummary | None = None) -> None:
+        update = "SET JobStatus = :s, EndedAt = :e, JobProgress.PercentComplete = :p"
+        named: dict[str, Any] = {"s": status.value, "e": ended_at, "p": 100, "running": JobStatus.IN_PROGRESS.value}
+        if summary is not None:
+            update += f", {JobCodec.SUMMARY} = :summary"
+            named["summary"] = JobCodec.encode_summary(summary)
         self._conflicts.run(lambda: self._db.update_item(
-            TableName=self._table, Key=self._key(domain_id, job_id),
-            UpdateExpression="SET JobStatus = :s, EndedAt = :e, JobProgress.PercentComplete = :p",
-            ConditionExpression="JobStatus = :running OR JobStatus = :s",
-            ExpressionAttributeValues=values(s=status.value, e=ended_at, p=100, running=JobStatus.IN_PROGRESS.value),
+            TableName=self._table, Key=self._key(domain_id, job_id), UpdateExpression=update,
+            ConditionExpression="JobStatus = :running OR JobStatus = :s", ExpressionAttributeValues=values(**named),
         ))
 
     def fail(self, domain_id: str, job_id: str, details: FailureDetails, ended_at: float) -> None:

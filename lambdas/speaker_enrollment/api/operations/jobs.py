@@ -1,10 +1,11 @@
 """Start/Describe/List of every kind of batch job (Start/Describe/ListSpeakerEnrollmentJob(s),
 Start/Describe/ListFraudsterRegistrationJob(s), ...), from the registry of job types.
 
-Start accepts a job only for an existing, ACTIVE domain, a DataAccessRoleArn of this account, an input URI
-naming an object, and watchlists of the domain; the job then runs on the workflow (Submitter). Jobs of one
-domain may run in parallel (Voice ID allowed one active job per domain). Each kind's Describe and List see only
-jobs of that kind.
+Start accepts a job only for an existing, ACTIVE domain, a DataAccessRoleArn of this account (which the caller
+may pass: ``iam:PassRole`` is checked for every request carrying one, before any operation runs, by
+``api.authorization``), an input URI naming an object, and watchlists of the domain; the job then runs on the
+workflow (Submitter). Jobs of one domain may run in parallel (Voice ID allowed one active job per domain). Each
+kind's Describe and List see only jobs of that kind.
 """
 
 from __future__ import annotations

@@ -48,6 +48,23 @@ class FailureDetails:
 
 
 @dataclass(frozen=True)
+class JobSummary:
+    """What a finished job's results add up to, as its kind summarises them (e.g. counts per decision), under the
+    job record's wire member `member`; set when the job is finalized."""
+
+    member: str
+    content: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.member: self.content}
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> JobSummary:
+        ((member, content),) = document.items()
+        return cls(member, dict(content))
+
+
+@dataclass(frozen=True)
 class BatchJob:
     """Every field of Voice ID's SpeakerEnrollmentJob (or of the record of the job's kind); timestamps are
     epoch seconds."""
@@ -67,6 +84,7 @@ class BatchJob:
     ended_at: float | None = None
     failure_details: FailureDetails | None = None
     input_version_id: str | None = None  # the manifest's version an upload event named (read exactly that one)
+    summary: JobSummary | None = None  # the kind's summary of the results, once the job is finalized
 
     def to_api(self) -> dict[str, Any]:
         """The job as Voice ID returns it (Start / Describe / List of its kind)."""
@@ -90,6 +108,8 @@ class BatchJob:
             shape["EndedAt"] = self.ended_at
         if self.failure_details is not None:
             shape["FailureDetails"] = self.failure_details.to_api()
+        if self.summary is not None:
+            shape |= self.summary.to_json()
         return shape
 
     def failed(self, details: FailureDetails, now: float) -> BatchJob:

@@ -60,6 +60,10 @@ class Speaker:
             updated_at=now, last_accessed_at=now, version=self.version + 1,
         )
 
+    def accessed(self, now: float) -> Speaker:
+        """A successful authentication: LastAccessedAt moves (it drives expiry); nothing else changes."""
+        return replace(self, last_accessed_at=now, version=self.version + 1)
+
     def opted_out(self, now: float) -> Speaker:
         """OptOutSpeaker: the voiceprint and everything derived from the audio is dropped for good."""
         return replace(

@@ -5,15 +5,17 @@ operations are written once against this; ``kinds/`` holds one module per kind a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..ports import Embedder, FraudsterStore, SpeakerStore
-from ..shared.job import BatchJob, JobConfig
+from ..ports import Embedder, FraudsterStore, SpeakerDirectory
+from ..shared.job import BatchJob, JobConfig, JobSummary
 from .manifest import ManifestRequest, ManifestSchema
 from .results import JobResult, RequestError
 from .shards import ShardRules
+from .speech import MIN_NET_SPEECH_SECONDS
+from .verification import MIN_EVALUATION_SPEECH_SECONDS
 
 ConfigT = TypeVar("ConfigT")
 
@@ -28,13 +30,14 @@ class Limits:
     max_audio_file_bytes: int
     fraudster_quota: int  # per watchlist
     max_speech_seconds: float  # a request's files are read until it has this much speech
+    min_evaluation_speech_seconds: float = MIN_EVALUATION_SPEECH_SECONDS  # below it a call is NOT_ENOUGH_SPEECH
 
 
 @dataclass(frozen=True)
 class RecordStores:
     """The stores of the records jobs write."""
 
-    speakers: SpeakerStore
+    speakers: SpeakerDirectory
     fraudsters: FraudsterStore
 
 
@@ -49,7 +52,7 @@ class ShardServices:
     """What a job type's shard rules may use for one shard of `job`."""
 
     job: BatchJob
-    speakers: SpeakerStore
+    speakers: SpeakerDirectory
     fraudsters: FraudsterStore
     embedder: Embedder
     limits: Limits
@@ -108,6 +111,16 @@ class JobType(ABC):
     def replay(self, job: BatchJob, request: Any, stores: RecordStores) -> JobResult | None:
         """What an attempt of `request` wrote, if one did: a shard that failed after retries still reports the
         requests it completed, so the output matches what is stored."""
+
+    def min_speech_seconds(self, limits: Limits) -> float:
+        """The net speech a request needs before its voiceprint decides anything; with less the kind's
+        ``ShardRules.not_enough_speech`` decides. Enrollment and registration: Voice ID's 30 s."""
+        return MIN_NET_SPEECH_SECONDS
+
+    def summary(self, results: Sequence[JobResult]) -> JobSummary | None:
+        """What the finished job's results (every request's, errors included) add up to on its record; None:
+        nothing (the default)."""
+        return None
 
     @property
     def config_member(self) -> str:

@@ -1,6 +1,6 @@
 """The shard processor every job kind shares: replay what an earlier attempt decided, gather speech into one
-pool, screen against the watchlist (read once per invocation), write; the kind's ``ShardRules`` supply the
-decisions. Results come back in request order, one per request.
+pool (with less speech than the kind needs, the kind decides), screen against the watchlist (read once per
+invocation), write; the kind's ``ShardRules`` supply the decisions. Results come back in request order, one per request.
 
 A shard runs inside one Lambda invocation, whose time is limited: before each request the processor checks that
 the slowest request so far (with a margin) and a reserve for the final writes still fit, and otherwise stops; the
@@ -21,7 +21,7 @@ from ..shared.errors import KeyUnusableError
 from .fraud import FraudScreen
 from .manifest import ManifestRequest
 from .results import JobResult, RequestError
-from .speech import OutOfTime, SpeechGathering
+from .speech import NotEnoughSpeech, OutOfTime, SpeechGathering
 
 RequestT = TypeVar("RequestT", bound=ManifestRequest)
 RequestT_contra = TypeVar("RequestT_contra", bound=ManifestRequest, contravariant=True)
@@ -36,6 +36,10 @@ class ShardRules(Protocol, Generic[RequestT_contra]):
     def decided(self, request: RequestT_contra) -> JobResult | None:
         """The result when no voiceprint is needed: what an earlier attempt of this request wrote (so a retried
         shard reports the same and writes nothing twice), or what the stored state decides without audio."""
+        ...
+
+    def not_enough_speech(self, request: RequestT_contra, shortfall: NotEnoughSpeech) -> JobResult:
+        """The result of a request with less net speech than the kind needs (enrollment: the 400 refusal)."""
         ...
 
     def screen(self) -> FraudScreen | None:
@@ -120,6 +124,8 @@ class ShardProcessor:
                 outcome = _too_long(requests[index], out, budget.initial)
             except KeyUnusableError as refused:
                 outcome = key_refused(requests[index], refused)
+            if isinstance(outcome, NotEnoughSpeech):
+                outcome = rules.not_enough_speech(requests[index], outcome)
             budget.timed(began)
             if outcome is None:
                 pending.append(index)

@@ -1,7 +1,8 @@
 """Gathering a request's speech, shared by every kind of job.
 
-Voice ID pools the speech of all files of one request and requires at least 30 s of net speech (400
-otherwise); a file that cannot be fetched or decoded is a 400 too. Files are read in the manifest's order and
+Voice ID pools the speech of all files of one request and requires a minimum of net speech (the kind's: 30 s to
+enroll or register, 10 s to evaluate; the kind decides what less means); a file that cannot be fetched or decoded is
+a 400. Files are read in the manifest's order and
 reading stops once the request has `max_speech_seconds` of speech: more would cost time, not accuracy.
 """
 
@@ -17,6 +18,25 @@ from .manifest import AudioSpecification, ManifestRequest
 from .results import RequestError
 
 MIN_NET_SPEECH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class NotEnoughSpeech:
+    """A request whose files hold less net speech than its kind needs: nothing of it stays pooled, and the kind
+    decides what that means (``ShardRules.not_enough_speech``; ``refusal`` is Voice ID's 400 for enrollment)."""
+
+    request_id: str
+    net_speech_seconds: float
+    found: tuple[tuple[str, float], ...]  # (source, net speech seconds) per file read
+    minimum: float
+
+    def refusal(self) -> RequestError:
+        files = "; ".join(f"{source}: {seconds:.1f} s" for source, seconds in self.found)
+        return RequestError(
+            self.request_id, 400,
+            f"Not enough speech: {self.net_speech_seconds:.1f} s of net speech found in {len(self.found)} file(s) "
+            f"({files}); at least {self.minimum:.0f} s is required",
+        )
 
 
 class OutOfTime(Exception):
@@ -36,8 +56,9 @@ class SpeechGathering:
     min_net_speech_seconds: float = MIN_NET_SPEECH_SECONDS
 
     def gather(self, index: int, request: ManifestRequest, pool: SpeechPool,
-               time_is_up: Callable[[], bool] = lambda: False) -> RequestError | None:
-        """Put the request's speech into `pool` under `index`; the 400 entry (and nothing pooled) when refused.
+               time_is_up: Callable[[], bool] = lambda: False) -> RequestError | NotEnoughSpeech | None:
+        """Put the request's speech into `pool` under `index`: None when it has enough; else nothing stays
+        pooled and the result is the 400 entry of an unreadable file, or what the request lacks.
 
         Each file goes into the pool as soon as its speech is found, so only one recording is held at a time
         (ten 20 MB files would otherwise hold ~800 MB of speech). `time_is_up` is asked before each file after
@@ -59,17 +80,12 @@ class SpeechGathering:
         return self._enough(index, request, found, pool)
 
     def _enough(self, index: int, request: ManifestRequest, found: list[tuple[str, float]], pool: SpeechPool
-                ) -> RequestError | None:
+                ) -> NotEnoughSpeech | None:
         net = sum(seconds for _, seconds in found)
         if net >= self.min_net_speech_seconds:
             return None
         pool.discard(index)
-        files = "; ".join(f"{source}: {seconds:.1f} s" for source, seconds in found)
-        return RequestError(
-            request.request_id, 400,
-            f"Not enough speech: {net:.1f} s of net speech found in {len(found)} file(s) ({files}); "
-            f"at least {self.min_net_speech_seconds:.0f} s is required",
-        )
+        return NotEnoughSpeech(request.request_id, net, tuple(found), self.min_net_speech_seconds)
 
     def _add_speech(self, index: int, spec: AudioSpecification, pool: SpeechPool) -> tuple[str, float]:
         """Fetch one file, add its speech to the pool; returns (source, net speech seconds)."""

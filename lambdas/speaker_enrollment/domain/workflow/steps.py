@@ -44,7 +44,8 @@ def run_segment(job_type: JobType, services: ShardServices, audio: AudioSource, 
                 *, start: int = 0, deadline: Deadline | None = None) -> Segment:
     """``requests[start:]`` of one shard under the job type's rules, until done or out of time."""
     limits = services.limits
-    speech = SpeechGathering(audio, services.embedder, limits.max_audio_file_bytes, limits.max_speech_seconds)
+    speech = SpeechGathering(audio, services.embedder, limits.max_audio_file_bytes, limits.max_speech_seconds,
+                             job_type.min_speech_seconds(limits))
     processor = ShardProcessor(services.embedder, speech)
     return processor.run(job_type.shard_rules(services), requests, start, deadline)
 
@@ -112,7 +113,8 @@ class JobSteps:
         output = merge_results(validation_errors, outcomes, job_type)
         location = output_location(job.output_s3_uri, job.job_id, job.input_s3_uri)
         data.write_output(location, output.to_bytes(), job.output_kms_key_id)
-        self.jobs.finish(job.domain_id, job.job_id, final_status(len(output.errors)), self.clock())
+        self.jobs.finish(job.domain_id, job.job_id, final_status(len(output.errors)), self.clock(),
+                         job_type.summary([*output.errors, *output.successes]))
         return self.load(job.domain_id, job.job_id)
 
     def fail(self, domain_id: str, job_id: str, error_type: str, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..jobtype import JobTypes
 from .enrollment import SPEAKER_ENROLLMENT
+from .evaluation import SPEAKER_EVALUATION
 from .registration import FRAUDSTER_REGISTRATION
 
-JOB_TYPES = JobTypes(SPEAKER_ENROLLMENT, FRAUDSTER_REGISTRATION)
+JOB_TYPES = JobTypes(SPEAKER_ENROLLMENT, FRAUDSTER_REGISTRATION, SPEAKER_EVALUATION)

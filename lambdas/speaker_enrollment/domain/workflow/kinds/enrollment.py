@@ -36,6 +36,7 @@ from ..manifest import (
 )
 from ..metadata import choice, choice_problem
 from ..results import JobResult, RequestError
+from ..speech import NotEnoughSpeech
 
 MAX_WRITE_ATTEMPTS = 3
 
@@ -152,6 +153,9 @@ class EnrollmentRules:
         if skip and existing.status is SpeakerStatus.ENROLLED:
             return SuccessfulEnrollment.of(request, existing, EnrollmentStatus.DUPLICATE_SKIPPED)
         return None
+
+    def not_enough_speech(self, request: EnrollmentRequest, shortfall: NotEnoughSpeech) -> JobResult:
+        return shortfall.refusal()
 
     def screen(self) -> FraudScreen | None:
         return FraudScreen.load(self.config.fraud_detection, self.services.domain_id, self.services.fraudsters,

@@ -39,6 +39,7 @@ from ..manifest import (
 )
 from ..metadata import choice, choice_problem, score_of, score_problem, watchlist_id_problem, watchlist_ids_of
 from ..results import JobResult, RequestError
+from ..speech import NotEnoughSpeech
 
 MAX_REGISTRATION_REQUESTS = 500  # Voice ID's quota of fraudsters per registration job
 
@@ -154,6 +155,9 @@ class RegistrationRules:
 
     def decided(self, request: RegistrationRequest) -> JobResult | None:
         return _registered_by(self.services.job, request, self.services.fraudsters)
+
+    def not_enough_speech(self, request: RegistrationRequest, shortfall: NotEnoughSpeech) -> JobResult:
+        return shortfall.refusal()
 
     def screen(self) -> FraudScreen:
         return FraudScreen.of_watchlist(self.services.domain_id, self._watchlist_id, self.config.threshold,
