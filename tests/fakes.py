@@ -37,7 +37,7 @@ from speaker_enrollment.domain.workflow.manifest import ManifestRequest
 from speaker_enrollment.domain.workflow.results import JobResult
 from speaker_enrollment.domain.workflow.sessions import Session, StreamingStatus
 from speaker_enrollment.domain.workflow.steps import run_shard
-from speaker_enrollment.voiceprint.audio import Speech, UnreadableAudioError
+from speaker_enrollment.voiceprint.audio import NoSpeechError, Speech, UnreadableAudioError
 from speaker_enrollment.voiceprint.engine import Voiceprint
 
 
@@ -503,6 +503,8 @@ class FakeEmbedder:
             recording = json.loads(data)
         except ValueError:
             raise UnreadableAudioError(source, "not a readable audio file (fake embedder)") from None
+        if not recording["seconds"]:  # silence: the real engine finds no speech in it
+            raise NoSpeechError(source, "no speech found")
         return Speech(source, fake_voice(recording["voice"]), float(recording["seconds"]))
 
     def pool(self) -> FakePool:

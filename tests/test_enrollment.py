@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from enrollctl import samples
 from fakes import FakeEmbedder, MemoryAudio, MemorySpeakers, fake_recording, run_shard_of
@@ -143,6 +144,18 @@ def test_audio_problems_are_400_entries_naming_the_file(run: Runner) -> None:
     assert "s3://inbox/short.wav (channel 0):" in messages[0]
     assert "s3://inbox/nowhere.wav does not exist" in messages[1]
     assert "s3://inbox/not-audio.wav" in messages[2] and "not a readable audio file" in messages[2]
+
+
+def test_a_file_without_speech_adds_none_to_the_pool(run: Runner, audio_objects: dict[str, bytes]) -> None:
+    """Silence is no audio problem: alone it is not enough speech, with a file of enough speech the speaker enrolls."""
+    objects = {**audio_objects, "s3://inbox/silence.wav": samples.wav_bytes(np.zeros(15 * samples.RATE, np.float32))}
+    results = run(req("silent", "ivr", "s3://inbox/silence.wav"),
+                  req("with-speech", "allison", "s3://inbox/silence.wav", "s3://inbox/allison-0.wav"),
+                  audio=MemoryAudio(objects))
+    assert statuses(results) == [400, "NEW_ENROLLMENT"]
+    assert isinstance(results[0], RequestError) and results[0].error_message == (
+        "Not enough speech: 0.0 s of net speech found in 1 file(s) (s3://inbox/silence.wav (channel 0): 0.0 s); "
+        "at least 30 s is required")
 
 
 def test_speech_is_pooled_over_the_request_files(run: Runner, store: MemorySpeakers) -> None:

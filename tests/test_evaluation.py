@@ -143,7 +143,8 @@ def speakers(*records: Speaker) -> MemorySpeakers:
 
 def audio() -> MemoryAudio:
     recordings = {"caller": ("caller", 12), "other": ("other", 12), "short": ("caller", 6),
-                  "fraud": ("fraudster", 15), "caller-a": ("caller", 6), "caller-b": ("caller", 6)}
+                  "fraud": ("fraudster", 15), "caller-a": ("caller", 6), "caller-b": ("caller", 6),
+                  "silent": ("caller", 0)}
     store = MemoryAudio({f"s3://inbox/{name}": fake_recording(*voice) for name, voice in recordings.items()})
     store.objects["s3://inbox/broken"] = b"not audio"
     return store
@@ -204,6 +205,22 @@ def test_an_unreadable_file_is_a_400_naming_the_file() -> None:
     assert result.error_message.startswith("Audio problem: ") and "s3://inbox/broken" in result.error_message
     (missing,) = run_shard([request("missing", None, "nothing")])
     assert isinstance(missing, RequestError) and "s3://inbox/nothing does not exist" in missing.error_message
+
+
+def test_a_call_without_speech_is_not_enough_speech_as_for_a_session_and_adds_none_to_other_files() -> None:
+    """A silent file is no audio problem: a session of it is NOT_ENOUGH_SPEECH (sessions.SessionEvaluator), and so is
+    a request of it; pooled with other files it adds 0 s (it used to refuse the request with a 400)."""
+    store = speakers(enrolled("caller-1", "caller"))
+    results = run_shard([request("silent", "caller-1", "silent"), request("silent-short", "caller-1", "silent",
+                                                                          "short"),
+                         request("silent-call", "caller-1", "silent", "caller")], speakers=store)
+    assert decisions(results) == {"silent": ("NOT_ENOUGH_SPEECH", "NOT_ENOUGH_SPEECH"),
+                                  "silent-short": ("NOT_ENOUGH_SPEECH", "NOT_ENOUGH_SPEECH"),
+                                  "silent-call": ("ACCEPT", "LOW_RISK")}
+    lenient = run_shard_with(SPEAKER_EVALUATION, EvaluationConfig(), [request("silent", "caller-1", "silent")],
+                             audio=audio(), embedder=FakeEmbedder(), speakers=store, fraudsters=fraudsters(),
+                             min_evaluation_speech_seconds=0)
+    assert decisions(lenient) == {"silent": ("NOT_ENOUGH_SPEECH", "NOT_ENOUGH_SPEECH")}  # no speech is never enough
 
 
 def test_the_minimum_of_speech_is_the_deployments() -> None:

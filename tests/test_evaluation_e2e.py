@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -41,13 +41,18 @@ FINAL = {s.value for s in JobStatus if s.is_final}
 VoiceId = Any
 
 
+def put_recordings(rt: LocalRuntime, extra: Mapping[str, bytes]) -> None:
+    """AUDIO's recordings, and the `extra` files, in the inbox as audio/<name>.wav (see audio_uri)."""
+    s3 = rt.client("s3")
+    bodies = {**{name: pcm16_wav(recording(*recipe)) for name, recipe in AUDIO.items()}, **extra}
+    for name, body in bodies.items():
+        s3.put_object(Bucket=rt.inbox_bucket, Key=f"audio/{name}.wav", Body=body)
+
+
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalRuntime]:
     with LocalRuntime.start(port=0, environment=ENVIRONMENT) as rt:
-        s3 = rt.client("s3")
-        for name, recipe in AUDIO.items():
-            s3.put_object(Bucket=rt.inbox_bucket, Key=f"audio/{name}.wav", Body=pcm16_wav(recording(*recipe)))
-        s3.put_object(Bucket=rt.inbox_bucket, Key="audio/broken.wav", Body=b"RIFF\x00\x00not a wave file at all")
+        put_recordings(rt, {"broken": b"RIFF\x00\x00not a wave file at all"})
         yield rt
 
 
@@ -62,9 +67,11 @@ def audio_uri(rt: LocalRuntime, name: str) -> str:
 
 def put_manifest(rt: LocalRuntime, key: str, list_name: str, entries: list[dict[str, Any]],
                  metadata: dict[str, str] | None = None) -> str:
-    """A manifest of `entries` (each with "audio": a recording's name) at `key` in the inbox; its S3 URI."""
-    requests = [{**{k: v for k, v in e.items() if k != "audio"},
-                 "AudioSpecifications": [{"S3Uri": audio_uri(rt, e["audio"]), "ChannelId": 0}]} for e in entries]
+    """A manifest of `entries` (each with "audio": a recording's name, and "channel" when not 0) at `key` in the
+    inbox; its S3 URI."""
+    requests = [{**{k: v for k, v in e.items() if k not in {"audio", "channel"}},
+                 "AudioSpecifications": [{"S3Uri": audio_uri(rt, e["audio"]), "ChannelId": e.get("channel", 0)}]}
+                for e in entries]
     rt.client("s3").put_object(Bucket=rt.inbox_bucket, Key=key, Metadata=metadata or {},
                                Body=json.dumps({"Version": "1.0", list_name: requests}).encode())
     return f"s3://{rt.inbox_bucket}/{key}"
@@ -90,7 +97,12 @@ def entries_by_request(document: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def domain(runtime: LocalRuntime, client: VoiceId) -> dict[str, Any]:
-    """The module's domain with its fraudster, its two enrolled speakers and an opted-out one."""
+    return enrolled_domain(runtime, client)
+
+
+def enrolled_domain(runtime: LocalRuntime, client: VoiceId) -> dict[str, Any]:
+    """A new domain with its fraudster (Menardi, by a registration job), its two enrolled speakers (Carlo and June,
+    by an enrollment job) and an opted-out one ("opted"); the recordings are put_recordings'."""
     created = client.create_domain(Name=f"d-{uuid.uuid4().hex[:8]}",
                                    ServerSideEncryptionConfiguration={"KmsKeyId": runtime.key.key_id})["Domain"]
     domain_id = created["DomainId"]

@@ -2,7 +2,8 @@
 
 Voice ID pools the speech of all files of one request and requires a minimum of net speech (the kind's: 30 s to
 enroll or register, 10 s to evaluate; the kind decides what less means); a file that cannot be fetched or decoded is
-a 400. Files are read in the manifest's order and
+a 400, a file without speech (silence, an unused channel) adds none: 0 s towards the minimum, as a session without
+speech is NOT_ENOUGH_SPEECH. Files are read in the manifest's order and
 reading stops once the request has `max_speech_seconds` of speech: more would cost time, not accuracy.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...voiceprint.audio import AudioError
+from ...voiceprint.audio import AudioError, NoSpeechError
 from ..ports import AudioSource, Embedder, SpeechPool
 from ..shared.errors import AudioFetchError
 from .manifest import AudioSpecification, ManifestRequest
@@ -82,7 +83,7 @@ class SpeechGathering:
     def _enough(self, index: int, request: ManifestRequest, found: list[tuple[str, float]], pool: SpeechPool
                 ) -> NotEnoughSpeech | None:
         net = sum(seconds for _, seconds in found)
-        if net >= self.min_net_speech_seconds:
+        if net > 0 and net >= self.min_net_speech_seconds:  # without any speech nothing was pooled
             return None
         pool.discard(index)
         return NotEnoughSpeech(request.request_id, net, tuple(found), self.min_net_speech_seconds)
@@ -90,6 +91,10 @@ class SpeechGathering:
     def _add_speech(self, index: int, spec: AudioSpecification, pool: SpeechPool) -> tuple[str, float]:
         """Fetch one file, add its speech to the pool; returns (source, net speech seconds)."""
         data = self.audio.fetch(spec.s3_uri, self.max_file_bytes)
-        speech = self.engine.speech(data, f"{spec.s3_uri} (channel {spec.channel_id})", spec.channel_id)
+        source = f"{spec.s3_uri} (channel {spec.channel_id})"
+        try:
+            speech = self.engine.speech(data, source, spec.channel_id)
+        except NoSpeechError:
+            return source, 0.0
         pool.add(index, speech)
         return speech.source, speech.net_speech_seconds
