@@ -11,13 +11,12 @@ from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificati
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain.workflow.sessions import SessionUpload
-from .runtime import composition, logger, metrics, private_errors, traced
+from .runtime import composition, logger, metrics, private_errors, traced, uploaded_object
 
 
 def session_upload(event: S3EventBridgeNotificationEvent) -> SessionUpload:
-    """The upload an event reports (the data class decodes the URL-encoded key)."""
-    obj = event.detail.object
-    return SessionUpload(event.detail.bucket.name, obj.key, str(obj.get("sequencer") or ""), obj.get("version-id"))
+    uploaded = uploaded_object(event)
+    return SessionUpload(uploaded.bucket, uploaded.key, uploaded.sequencer or "", uploaded.version_id)
 
 
 @logger.inject_lambda_context

@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..composition import Composition
@@ -100,3 +101,21 @@ def bind_job(ref: JobRef) -> None:
     logger.append_keys(domain_id=ref.domain_id, job_id=ref.job_id)
     logger.set_correlation_id(ref.job_id)
     tracer.put_annotation("JobId", ref.job_id)
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    """An inbox upload as its S3 ``Object Created`` event reports it (Powertools' data class decodes the
+    URL-encoded key); `sequencer` orders uploads of one key and is the same when the event is redelivered."""
+
+    bucket: str
+    key: str
+    sequencer: str | None
+    version_id: str | None
+    etag: str | None
+
+
+def uploaded_object(event: S3EventBridgeNotificationEvent) -> UploadedObject:
+    obj = event.detail.object
+    return UploadedObject(event.detail.bucket.name, obj.key, obj.get("sequencer"), obj.get("version-id"),
+                          obj.get("etag"))

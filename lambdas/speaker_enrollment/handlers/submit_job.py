@@ -11,18 +11,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..domain.shared.s3uri import S3Location
 from ..domain.workflow.submission import Upload, request_from_upload
-from .runtime import composition, logger, metrics, private_errors, traced
+from .runtime import composition, logger, metrics, private_errors, traced, uploaded_object
 
 
 def upload_of(event: S3EventBridgeNotificationEvent, metadata_of: Any) -> Upload:
     """The upload an event reports; the S3 sequencer identifies it (the same on redelivery), else its version id,
     ETag or the event id."""
-    detail = event.detail
-    obj = detail.object
-    upload_id = obj.get("sequencer") or obj.get("version-id") or obj.get("etag") or event.get("id", "")
-    bucket, key = detail.bucket.name, obj.key  # the data class decodes the URL-encoded key
-    return Upload(bucket, key, str(upload_id), metadata_of(S3Location(bucket, key), obj.get("version-id")),
-                  obj.get("version-id"))
+    uploaded = uploaded_object(event)
+    upload_id = uploaded.sequencer or uploaded.version_id or uploaded.etag or event.get("id", "")
+    location = S3Location(uploaded.bucket, uploaded.key)
+    return Upload(uploaded.bucket, uploaded.key, str(upload_id), metadata_of(location, uploaded.version_id),
+                  uploaded.version_id)
 
 
 @logger.inject_lambda_context
