@@ -25,7 +25,7 @@ from speaker_enrollment.domain.shared.errors import (
     WatchlistNotEmptyError,
 )
 from speaker_enrollment.domain.shared.fraudster import Fraudster
-from speaker_enrollment.domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
+from speaker_enrollment.domain.shared.ids import is_generated_id
 from speaker_enrollment.domain.shared.job import BatchJob, FailureDetails, JobConfig, JobStatus, JobSummary, percent
 from speaker_enrollment.domain.shared.paging import Page
 from speaker_enrollment.domain.shared.s3uri import S3Location
@@ -247,7 +247,7 @@ class MemorySpeakers:
         return self.domains.speaker_count(domain_id)
 
     def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
-        if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):
+        if not is_generated_id(speaker_id):
             return self.get(domain_id, speaker_id)
         return next((s for (d, _), s in self.speakers.items()
                      if d == domain_id and s.generated_speaker_id == speaker_id), None)

@@ -67,6 +67,8 @@ def test_a_speaker_id_is_optional_and_either_format_and_round_trips_through_the_
                  "characters of [a-zA-Z0-9_-] starting with a letter or digit) nor a GeneratedSpeakerId ('id#' and "
                  "22 characters of [a-zA-Z0-9])"),
     ("-dash-first", "SpeakerId '-dash-first' is neither a CustomerSpeakerId"),
+    ("alice\n", "SpeakerEvaluationRequests[0].SpeakerId 'alice\n' is neither a CustomerSpeakerId"),
+    (GENERATED + "\n", f"SpeakerId '{GENERATED}\n' is neither a CustomerSpeakerId"),
     ("x" * 257, "is neither a CustomerSpeakerId"),
     ("", "SpeakerEvaluationRequests[0].SpeakerId must be a non-empty string when given"),
     (42, "SpeakerEvaluationRequests[0].SpeakerId must be a non-empty string when given"),

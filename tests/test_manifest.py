@@ -78,6 +78,17 @@ def test_invalid_request_becomes_a_400_entry_naming_the_field(entry: Any, messag
     assert re.search(message, error.error_message), error.error_message
 
 
+def test_a_speaker_id_with_a_trailing_newline_is_a_400_for_that_request_only() -> None:
+    parsed = parse_manifest(manifest(request("r1", "alice"), request("r2", "alice\n"), request("r3", "bob")), 10,
+                            SCHEMA)
+    assert [r.request_id for r in parsed.requests] == ["r1", "r3"]
+    assert [e.to_json() for e in parsed.errors] == [{
+        "RequestId": "r2", "ErrorCode": 400,
+        "ErrorMessage": "SpeakerEnrollmentRequests[1].SpeakerId 'alice\n' must be 1-256 characters of [a-zA-Z0-9_-] "
+                        "starting with a letter or digit",
+    }]
+
+
 def test_duplicate_request_ids_are_all_rejected_and_each_reported_once() -> None:
     parsed = parse_manifest(manifest(request("dup"), request("ok"), request("dup", "caller-9")), 10, SCHEMA)
     assert [r.request_id for r in parsed.requests] == ["ok"]

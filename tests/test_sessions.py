@@ -220,6 +220,7 @@ def test_an_upload_being_evaluated_is_busy_until_its_lease_ends(world: World) ->
 
 @pytest.mark.parametrize(("name", "metadata", "reason"), [
     ("contact-1", {"speaker-id": "bad id!"}, "speaker-id must be a CustomerSpeakerId"),
+    ("contact-1", {"speaker-id": "alice\n"}, "speaker-id must be a CustomerSpeakerId"),
     ("contact-1", {"acceptance-threshold": "101"}, "acceptance-threshold must be a whole number from 0 to 100"),
     ("contact-1", {"risk-threshold": "high"}, "risk-threshold must be a whole number from 0 to 100"),
     ("contact-1", {"channel-id": "2"}, "channel-id must be 0 or 1"),
@@ -240,7 +241,7 @@ def test_bad_metadata_ends_the_session_without_results_and_tags_the_upload(
 def test_a_session_name_voice_id_refuses_is_not_evaluated(world: World) -> None:
     upload = world.upload("contact.1", "alice")  # the name ends at the first dot: "contact", a valid name
     assert world.evaluate(upload).outcome is Outcome.EVALUATED
-    for bad in ("-starts-with-dash", "x" * 37, "has space"):
+    for bad in ("-starts-with-dash", "x" * 37, "has space", "contact-2\n"):
         refused = world.upload(bad, "alice")
         evaluation = world.evaluate(refused)
         assert evaluation.outcome is Outcome.REFUSED and evaluation.session is None

@@ -3,20 +3,21 @@ boundary of a user or role; not SCPs, resource policies or session policies)."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from ..domain.shared.patterns import whole
+
 if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
     from mypy_boto3_iam.client import IAMClient
     from mypy_boto3_iam.type_defs import ContextEntryTypeDef
 
 # An assumed role arrives as its session, without the role's path: arn:aws:sts::<acct>:assumed-role/<name>/<session>
-ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+$")
-ACCOUNT_ROOT = re.compile(r"^arn:[^:]+:iam::[0-9]{12}:root$")
+ASSUMED_ROLE = whole(r"arn:(?P<partition>[^:]+):sts::(?P<account>[0-9]{12}):assumed-role/(?P<name>[^/]+)/.+")
+ACCOUNT_ROOT = whole(r"arn:[^:]+:iam::[0-9]{12}:root")
 ALLOWED = "allowed"
 ALL_RESOURCES = "*"
 UNKNOWN_PRINCIPAL = frozenset({"NoSuchEntity", "InvalidInput"})
@@ -36,7 +37,7 @@ class IamPolicySimulator:
                 context: Mapping[str, Sequence[str]]) -> bool:
         """A principal IAM does not know (deleted since it signed, a role gone) or cannot simulate (a federated
         user) is denied; the account's root user is allowed everything, as IAM allows it."""
-        if ACCOUNT_ROOT.match(principal_arn):
+        if ACCOUNT_ROOT.fullmatch(principal_arn):
             return True
         try:
             entries = [_context_entry(key, values) for key, values in context.items()]
@@ -56,7 +57,7 @@ class IamPolicySimulator:
 
     def policy_source(self, principal_arn: str) -> str:
         """The user or role whose policies apply to `principal_arn`."""
-        match = ASSUMED_ROLE.match(principal_arn)
+        match = ASSUMED_ROLE.fullmatch(principal_arn)
         if match is None:
             return principal_arn
         name = match["name"]

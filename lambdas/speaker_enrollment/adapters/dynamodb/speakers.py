@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from ...domain.shared.errors import SpeakerChangedError, SpeakerQuotaExceededError
-from ...domain.shared.ids import GENERATED_SPEAKER_ID_PATTERN
+from ...domain.shared.ids import is_generated_id
 from ...domain.shared.paging import Page
 from ...domain.shared.sealed import StoredVoiceprint
 from ...domain.shared.speaker import Speaker
@@ -71,7 +71,7 @@ class DynamoSpeakerStore:
         return self._codec.decode(from_item(item)) if item else None
 
     def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
-        if not GENERATED_SPEAKER_ID_PATTERN.match(speaker_id):
+        if not is_generated_id(speaker_id):
             return self.get(domain_id, speaker_id)
         found = self._db.query(
             TableName=self._table, IndexName=GENERATED_SPEAKER_ID_INDEX, ProjectionExpression="CustomerSpeakerId",

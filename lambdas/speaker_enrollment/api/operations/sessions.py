@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...domain.admin.errors import ResourceKind, ResourceNotFoundError
-from ...domain.workflow.sessions import SESSION_ID_PATTERN, session_id_of
+from ...domain.workflow.sessions import is_session_id, session_id_of
 from ..errors import ValidationException
 from ..services import ApiServices
 
@@ -17,7 +17,7 @@ def evaluate_session(services: ApiServices, params: dict[str, Any]) -> dict[str,
     if services.sessions is None:
         raise ValidationException("EvaluateSession is not available: this deployment has no Sessions table")
     name_or_id: str = params["SessionNameOrId"]
-    session_id = name_or_id if SESSION_ID_PATTERN.match(name_or_id) else session_id_of(domain.domain_id, name_or_id)
+    session_id = name_or_id if is_session_id(name_or_id) else session_id_of(domain.domain_id, name_or_id)
     session = services.sessions.get(domain.domain_id, session_id)
     if session is None:
         raise ResourceNotFoundError(ResourceKind.SESSION, f"Session '{name_or_id}' does not exist in domain "

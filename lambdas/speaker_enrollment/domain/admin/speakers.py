@@ -7,16 +7,12 @@ from dataclasses import dataclass
 
 from ..ports import SpeakerDirectory
 from ..shared.errors import SpeakerChangedError, SpeakerQuotaExceededError
-from ..shared.ids import GENERATED_SPEAKER_ID_PATTERN, new_generated_speaker_id
+from ..shared.ids import is_generated_id, new_generated_speaker_id
 from ..shared.paging import Page
 from ..shared.speaker import Speaker, SpeakerStatus, opted_out_speaker
 from .errors import ConcurrentChangeError, ResourceKind, ResourceNotFoundError
 
 MAX_ATTEMPTS = 3
-
-
-def is_generated_speaker_id(speaker_id: str) -> bool:
-    return bool(GENERATED_SPEAKER_ID_PATTERN.match(speaker_id))
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class SpeakerAdmin:
         current = self.speakers.find(domain_id, speaker_id)
         now = self.clock()
         if current is None:
-            if is_generated_speaker_id(speaker_id):
+            if is_generated_id(speaker_id):
                 raise _not_found(domain_id, speaker_id)
             fresh = opted_out_speaker(domain_id, speaker_id, new_generated_speaker_id(), now)
             try:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from .patterns import whole
+
 Tags = tuple[tuple[str, str], ...]
-DOMAIN_ARN_PATTERN = re.compile(
-    r"^arn:(?P<partition>aws(-[^:]+)?):voiceid:(?P<region>[^:]+):(?P<account>[0-9]{12}):"
-    r"domain/(?P<domain_id>[a-zA-Z0-9]{22})\Z"
+DOMAIN_ARN_PATTERN = whole(
+    r"arn:(?P<partition>aws(-[^:]+)?):voiceid:(?P<region>[^:]+):(?P<account>[0-9]{12}):"
+    r"domain/(?P<domain_id>[a-zA-Z0-9]{22})"
 )
 
 
@@ -65,7 +66,7 @@ class Deployment:
 
     def domain_id_of(self, arn: str) -> str | None:
         """The DomainId an ARN names, if it is a domain ARN of this deployment (else None)."""
-        match = DOMAIN_ARN_PATTERN.match(arn)
+        match = DOMAIN_ARN_PATTERN.fullmatch(arn)
         if match is None or (match["partition"], match["region"], match["account"]) != (
             self.partition, self.region, self.account
         ):

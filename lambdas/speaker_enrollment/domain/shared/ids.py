@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import string
 
+from .patterns import whole
+
 ALPHANUMERIC = string.ascii_letters + string.digits
 ID_LENGTH = 22
-ID_PATTERN = re.compile(r"^[a-zA-Z0-9]{22}$")
-GENERATED_SPEAKER_ID_PATTERN = re.compile(r"^id#[a-zA-Z0-9]{22}$")
+ID_PATTERN = whole(r"[a-zA-Z0-9]{22}")
+GENERATED_SPEAKER_ID_PATTERN = whole(r"id#[a-zA-Z0-9]{22}")
 GENERATED_FRAUDSTER_ID_PATTERN = GENERATED_SPEAKER_ID_PATTERN  # the same format: ``id#`` + 22 alphanumerics
-CUSTOMER_SPEAKER_ID_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+CUSTOMER_SPEAKER_ID_PATTERN = whole(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
 CUSTOMER_SPEAKER_ID_MAX = 256
 
 
@@ -46,4 +47,18 @@ def registered_fraudster_id(job_id: str, request_id: str) -> str:
 
 
 def is_id(value: object) -> bool:
-    return isinstance(value, str) and bool(ID_PATTERN.match(value))
+    return isinstance(value, str) and bool(ID_PATTERN.fullmatch(value))
+
+
+def is_generated_id(value: str) -> bool:
+    """``id#`` + 22 alphanumerics: a GeneratedSpeakerId, GeneratedFraudsterId or SessionId."""
+    return bool(GENERATED_SPEAKER_ID_PATTERN.fullmatch(value))
+
+
+def is_customer_speaker_id(value: str) -> bool:
+    return len(value) <= CUSTOMER_SPEAKER_ID_MAX and bool(CUSTOMER_SPEAKER_ID_PATTERN.fullmatch(value))
+
+
+def is_speaker_id(value: str) -> bool:
+    """Voice ID's SpeakerId: either id."""
+    return is_generated_id(value) or is_customer_speaker_id(value)

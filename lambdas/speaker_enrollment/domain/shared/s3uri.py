@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-S3_URI_PATTERN = re.compile(r"^s3://[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9](/.*)?$")
+from .patterns import whole
+
+S3_URI_PATTERN = whole(r"s3://[a-z0-9][\.\-a-z0-9]{1,61}[a-z0-9](/.*)?")
 S3_URI_MAX = 1024
 
 
@@ -31,7 +32,7 @@ def parse_s3_uri(uri: str, *, needs_key: bool) -> S3Location:
     """Parse `uri`; raise ValueError saying what is wrong with it."""
     if len(uri) > S3_URI_MAX:
         raise ValueError(f"S3Uri is longer than {S3_URI_MAX} characters")
-    if not S3_URI_PATTERN.match(uri):
+    if not S3_URI_PATTERN.fullmatch(uri):
         raise ValueError(f"S3Uri '{uri}' is not of the form s3://bucket/key")
     bucket, _, key = uri[len("s3://") :].partition("/")
     if needs_key and (not key or key.endswith("/")):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..shared.ids import CUSTOMER_SPEAKER_ID_MAX, CUSTOMER_SPEAKER_ID_PATTERN, GENERATED_SPEAKER_ID_PATTERN
+from ..shared.ids import CUSTOMER_SPEAKER_ID_MAX, is_customer_speaker_id, is_generated_id
 from ..shared.s3uri import parse_s3_uri
 from .errors import ManifestError, RequestLimitExceededError
 from .results import RequestError
@@ -138,11 +138,11 @@ def request_id_of(entry: dict[str, Any], where: str, ids: RequestIds) -> str:
 def customer_speaker_id_of(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"{where}.SpeakerId is missing or not a non-empty string")
-    if GENERATED_SPEAKER_ID_PATTERN.match(value):
+    if is_generated_id(value):
         raise InvalidRequest(
             f"{where}.SpeakerId '{value}' is a GeneratedSpeakerId; the manifest takes the CustomerSpeakerId"
         )
-    if len(value) > CUSTOMER_SPEAKER_ID_MAX or not CUSTOMER_SPEAKER_ID_PATTERN.match(value):
+    if not is_customer_speaker_id(value):
         raise InvalidRequest(
             f"{where}.SpeakerId '{value[:300]}' must be 1-{CUSTOMER_SPEAKER_ID_MAX} characters of "
             "[a-zA-Z0-9_-] starting with a letter or digit"

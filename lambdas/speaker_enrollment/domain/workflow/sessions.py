@@ -21,7 +21,6 @@ Voice ID's EvaluateSession answer has no member for it, so the API answers the E
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -33,7 +32,8 @@ from ...voiceprint.scoring import DEFAULT_ACCEPTANCE_THRESHOLD
 from ..ports import DomainStore, Embedder, FraudsterSource, WatchlistStore
 from ..shared.domain import DomainStatus
 from ..shared.errors import AudioFetchError, KeyUnusableError, SpeakerChangedError
-from ..shared.ids import CUSTOMER_SPEAKER_ID_MAX, stable_id
+from ..shared.ids import CUSTOMER_SPEAKER_ID_MAX, is_generated_id, is_speaker_id, stable_id
+from ..shared.patterns import whole
 from ..shared.s3uri import S3Location
 from ..shared.speaker import Speaker
 from .fraud import FraudDetectionConfig, FraudScreen
@@ -50,11 +50,9 @@ from .verification import (
 
 LOG = logging.getLogger(__name__)
 SESSION_UPLOAD_PREFIX = "sessions"
-SESSION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+SESSION_NAME_PATTERN = whole(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
 SESSION_NAME_MAX = 36
-SESSION_ID_PATTERN = re.compile(r"^id#[a-zA-Z0-9]{22}$")
-SPEAKER_ID_PATTERN = re.compile(r"^(id#[a-zA-Z0-9]{22}|[a-zA-Z0-9][a-zA-Z0-9_-]*)$")  # Voice ID's SpeakerId
-SESSION_KEY_PATTERN = re.compile(rf"^{SESSION_UPLOAD_PREFIX}/(?P<domain>[^/]+)/(?P<file>[^/]+)$")
+SESSION_KEY_PATTERN = whole(rf"{SESSION_UPLOAD_PREFIX}/(?P<domain>[^/]+)/(?P<file>[^/]+)")
 SESSION_METADATA = ("speaker-id", "channel-id", "acceptance-threshold", "risk-threshold", "watchlist-id")
 ERROR_TAG = "voiceid-error"
 # The longest one evaluation may take (the evaluating function's timeout): an invocation that began evaluating an
@@ -72,6 +70,11 @@ class SessionBusyError(Exception):
     """Another invocation is evaluating this upload right now: try again later (the event is retried)."""
 
 
+def is_session_id(value: str) -> bool:
+    """A SessionId has a generated id's format (``id#`` + 22 alphanumerics); anything else is a SessionName."""
+    return is_generated_id(value)
+
+
 def session_id_of(domain_id: str, session_name: str) -> str:
     """The SessionId of a domain's session name: the same for every upload of that name."""
     return "id#" + stable_id("voice-id-session", domain_id, session_name)
@@ -85,7 +88,7 @@ def result_ids(session_id: str, upload_id: str) -> tuple[str, str]:
 
 
 def session_name_problem(name: str) -> str | None:
-    if not SESSION_NAME_PATTERN.match(name) or len(name) > SESSION_NAME_MAX:
+    if not SESSION_NAME_PATTERN.fullmatch(name) or len(name) > SESSION_NAME_MAX:
         return (f"session name '{name[:300]}' must be 1-{SESSION_NAME_MAX} characters of [a-zA-Z0-9_-] starting "
                 "with a letter or digit (Voice ID's SessionName)")
     return None
@@ -223,7 +226,7 @@ class Refusal(Exception):
 
 def session_key_parts(key: str) -> tuple[str, str]:
     """(DomainId, SessionName) of a session upload's key; Refusal saying what is wrong with it."""
-    match = SESSION_KEY_PATTERN.match(key)
+    match = SESSION_KEY_PATTERN.fullmatch(key)
     if match is None:
         raise Refusal(f"'{key[:300]}' is not a session upload ({SESSION_UPLOAD_PREFIX}/<DomainId>/<SessionName>.<ext>)")
     name = match["file"].split(".", 1)[0]
@@ -253,8 +256,7 @@ def _score(metadata: Mapping[str, str], name: str, default: int) -> int:
 
 def metadata_problem(metadata: Mapping[str, str]) -> str | None:
     speaker_id = metadata.get("speaker-id")
-    if speaker_id is not None and (not SPEAKER_ID_PATTERN.match(speaker_id)
-                                   or len(speaker_id) > CUSTOMER_SPEAKER_ID_MAX):
+    if speaker_id is not None and not is_speaker_id(speaker_id):
         return (f"object metadata speaker-id must be a CustomerSpeakerId (1-{CUSTOMER_SPEAKER_ID_MAX} characters "
                 "of [a-zA-Z0-9_-] starting with a letter or digit) or a GeneratedSpeakerId (id# and 22 letters or "
                 "digits)")  # the value is personal data: not echoed

@@ -13,11 +13,12 @@ from ..shared.domain import DomainStatus
 from ..shared.errors import ClientTokenReusedError
 from ..shared.ids import stable_id
 from ..shared.job import BatchJob, FailureDetails, JobConfig
+from ..shared.patterns import whole
 from .errors import DomainNotFoundError, InvalidJobRequestError, JobFailure, WatchlistNotFoundError
 from .jobtype import JobType, JobTypes
 
-JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,255}$")
-MANIFEST_KEY_PATTERN = re.compile(r"^(?P<prefix>[^/]+)/(?P<domain>[^/]+)/(?P<name>[^/]+\.json)$")
+JOB_NAME_PATTERN = whole(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,255}")
+MANIFEST_KEY_PATTERN = whole(r"(?P<prefix>[^/]+)/(?P<domain>[^/]+)/(?P<name>[^/]+\.json)")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class UploadedJob:
 
 def request_from_upload(upload: Upload, job_types: JobTypes, defaults: UploadDefaults) -> UploadedJob:
     """The job an upload asks for (its prefix names the job type); metadata overrides the defaults."""
-    match = MANIFEST_KEY_PATTERN.match(upload.key)
+    match = MANIFEST_KEY_PATTERN.fullmatch(upload.key)
     job_type = job_types.for_upload_prefix(match["prefix"]) if match else None
     if match is None or job_type is None:
         shapes = " or ".join(f"{t.upload_prefix}/<DomainId>/<name>.json" for t in job_types)
@@ -109,7 +110,7 @@ def request_from_upload(upload: Upload, job_types: JobTypes, defaults: UploadDef
 
 def _job_name_problem(metadata: Mapping[str, str]) -> str | None:
     name = metadata.get("job-name")
-    if name is not None and not JOB_NAME_PATTERN.match(name):
+    if name is not None and not JOB_NAME_PATTERN.fullmatch(name):
         return f"object metadata job-name '{name[:300]}' must be 1-256 characters of [a-zA-Z0-9_-]"
     return None
 

@@ -30,7 +30,7 @@ import numpy as np
 from ....voiceprint.engine import Voiceprint
 from ....voiceprint.scoring import DEFAULT_ACCEPTANCE_THRESHOLD
 from ...shared.errors import SpeakerChangedError
-from ...shared.ids import CUSTOMER_SPEAKER_ID_MAX, CUSTOMER_SPEAKER_ID_PATTERN, GENERATED_SPEAKER_ID_PATTERN, stable_id
+from ...shared.ids import CUSTOMER_SPEAKER_ID_MAX, is_generated_id, is_speaker_id, stable_id
 from ...shared.job import BatchJob, JobSummary
 from ...shared.speaker import Speaker
 from ..fraud import FraudDetectionAction, FraudDetectionConfig, FraudScreen, fraud_metadata_problem
@@ -105,8 +105,7 @@ def speaker_id_of(value: Any, where: str) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"{where}.SpeakerId must be a non-empty string when given")
-    if GENERATED_SPEAKER_ID_PATTERN.match(value) or (
-            len(value) <= CUSTOMER_SPEAKER_ID_MAX and CUSTOMER_SPEAKER_ID_PATTERN.match(value)):
+    if is_speaker_id(value):
         return value
     raise InvalidRequest(
         f"{where}.SpeakerId '{value[:300]}' is neither a CustomerSpeakerId (1-{CUSTOMER_SPEAKER_ID_MAX} characters "
@@ -141,7 +140,7 @@ class EvaluationRequest:
 
     @property
     def names_generated_id(self) -> bool:
-        return self.speaker_id is not None and bool(GENERATED_SPEAKER_ID_PATTERN.match(self.speaker_id))
+        return self.speaker_id is not None and is_generated_id(self.speaker_id)
 
 
 @dataclass(frozen=True)
