@@ -50,11 +50,11 @@ from speaker_enrollment.domain.admin.fraudsters import FraudsterAdmin
 from speaker_enrollment.domain.admin.inline_maintenance import UNFINISHED, InlineMaintenance
 from speaker_enrollment.domain.admin.reencrypt import ReencryptVoiceprints
 from speaker_enrollment.domain.admin.speakers import SpeakerAdmin
+from speaker_enrollment.domain.ports import DomainKeys
 from speaker_enrollment.domain.shared.domain import Domain, EncryptionUpdate, EncryptionUpdateStatus
 from speaker_enrollment.domain.shared.errors import KeyUnusableError
 from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new_generated_speaker_id, new_id
-from speaker_enrollment.domain.ports import DomainKeys
 from speaker_enrollment.domain.shared.sealed import LazyVoiceprint, VoiceprintKind, VoiceprintOwner
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
 from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
