@@ -65,6 +65,7 @@ from speaker_enrollment.domain.workflow.kinds.enrollment import (
     EnrollmentRequest,
     ExistingEnrollmentAction,
 )
+from speaker_enrollment.domain.workflow.kinds.evaluation import SPEAKER_EVALUATION, EvaluationConfig, EvaluationRequest
 from speaker_enrollment.domain.workflow.manifest import AudioSpecification
 from speaker_enrollment.domain.workflow.results import JobResult, RequestError
 from test_store_contracts import tables
@@ -639,3 +640,16 @@ def test_a_refusing_domain_key_still_lets_speakers_and_fraudsters_be_read_delete
         stores.speakers.reseal(june[0])
     assert stores.speakers.count(domain_id) == 2 and raw_speaker(moto, stores, domain_id, "carlo") is None
     assert plaintext_in(moto, stores, [vector]) == []
+
+
+def test_an_evaluation_shard_whose_voiceprints_do_not_open_refuses_each_request_a_short_call_included() -> None:
+    # A short call is decided with the fraud screen too: its refusal is a 403 entry, not a failed shard.
+    speakers = MemorySpeakers()
+    speakers.speakers[("D" * 22, "allison")] = locked(speaker_of("D" * 22, "allison", (0.5,) * 4))
+    requests = [EvaluationRequest("short", "allison", (AudioSpecification("s3://in/short.wav", 0),)),
+                EvaluationRequest("long", "allison", (AudioSpecification("s3://in/long.wav", 0),))]
+    audio = MemoryAudio({"s3://in/short.wav": fake_recording("allison-en", 5),
+                         "s3://in/long.wav": fake_recording("allison-en", 40)})
+    results = run_shard_of(SPEAKER_EVALUATION, EvaluationConfig(), requests, audio=audio, embedder=FakeEmbedder(),
+                           speakers=speakers, fraudsters=RefusingFraudsters(), domain_id="D" * 22)
+    assert len(results) == 2 and refused_with_the_key_state(results)

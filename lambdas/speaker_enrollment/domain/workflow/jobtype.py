@@ -65,8 +65,8 @@ class ShardServices:
 
     def require_key(self) -> None:
         """``KeyUnusableError`` while the domain's key refuses. Kinds that write voiceprints ask before deciding a
-        request: reading its stored record no longer needs the key (the voiceprint opens only when used), and a
-        duplicate skipped or an opt-out refused must not slip through while the domain's voiceprints are locked."""
+        request, so each of their requests is refused alike: a stored record reads without the key (its voiceprint
+        opens only when used), and a duplicate to skip or an opted-out speaker must not be decided meanwhile."""
         self.keys.current_key(self.domain_id)
 
     def written_by(self, request: ManifestRequest) -> str:
