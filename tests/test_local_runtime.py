@@ -23,7 +23,7 @@ from botocore.exceptions import EndpointConnectionError
 from enrollctl.local import LocalRuntime, call_guard
 from enrollctl.local.lambda_runner import InProcessLambda, LambdaContext
 from enrollctl.local.resources import Clients, _placeholder_zip
-from enrollctl.local.schedules import rate_seconds
+from enrollctl.local.schedules import ScheduleClock, rate_seconds
 from enrollctl.local.stack import LocalNames, build_resolver, local_settings, mirror, placeholder_keys
 from enrollctl.local.template import Resolver, TemplateError, find_template, has_path_metadata, load_template
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -107,7 +107,7 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
     env = {**os.environ, "ENROLLCTL_TEMPLATE": str(template_path), "PYTHONUNBUFFERED": "1",
            "ENROLLCTL_FAULTS": "s3-slowdown=0.5"}
     serve = subprocess.Popen([sys.executable, "-m", "enrollctl.cli", "serve", "--port", "0", "--fault-seed", "3",
-                              "--function-timeout", "EnrollShardFunction=4"], cwd=REPO,
+                              "--function-timeout", "EnrollShardFunction=4", "--schedules"], cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert serve.stdout is not None
@@ -128,6 +128,7 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
         assert serve.returncode == 0
         assert json.loads(out) == {"FaultCounts": {"s3-slowdown": {"injected": 0, "surfaced": 0}}, "FaultSeed": 3}
         assert "injecting faults s3-slowdown=0.5 with seed 3" in err
+        assert "enrollctl: scheduled rules fired at their rate: " in err  # --schedules
     finally:
         if serve.poll() is None:
             serve.kill()
@@ -737,3 +738,13 @@ def test_a_template_without_the_job_workflow_is_an_error(template: dict[str, Any
     renamed = _renamed(template, "Workflow/StateMachine", "Maintenance/StateMachine")
     with pytest.raises(TemplateError, match="construct Workflow"):
         mirror(renamed, "us-east-1", placeholder_keys(renamed, "us-east-1"))
+
+
+def test_the_schedule_clock_fires_each_rule_at_its_period_until_stopped() -> None:
+    fired: list[str] = []
+    clock = ScheduleClock([("fast", 0.05), ("slow", 60.0)], fired.append).start()
+    wait_until(lambda: fired.count("fast") >= 3, timeout=5)
+    clock.stop()
+    count = len(fired)
+    time.sleep(0.2)
+    assert len(fired) == count and set(fired) == {"fast"}  # stopped; the slow rule's first period never came
