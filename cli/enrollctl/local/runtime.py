@@ -290,6 +290,7 @@ class LocalRuntime:
         if self._clock is not None:
             self._clock.stop()
             self._clock = None
+        self._scheduled.clear()
         if self._status_events is not None:
             self._status_events.uninstall()
             self._status_events = None
@@ -350,8 +351,8 @@ class LocalRuntime:
     def _create_workflow(self, clients: Clients, mirrored: LocalStack) -> None:
         for spec in self.functions:
             resources.create_function(clients, spec, self.function_environment(spec))
-        for machine in mirrored.state_machines:
-            self.state_machine_arns[machine.scope] = resources.create_state_machine(clients, machine)
+        self.state_machine_arns = {machine.scope: resources.create_state_machine(clients, machine)
+                                   for machine in mirrored.state_machines}
         self.definition = mirrored.job_workflow.definition
         self.state_machine_arn = self.state_machine_arns[JOB_WORKFLOW]
 
