@@ -23,6 +23,7 @@ from enrollctl.local.stack import TableSpec, mirror, placeholder_keys
 from enrollctl.local.template import PATH_METADATA_CONTEXT, construct_id, load_template
 from enrollctl.voiceid_client import Target, voice_id_client
 from helpers import release_n_speakers_table
+from speaker_enrollment.handlers.runtime import composition
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # the CDK app is not an installed package (as in test_stack.py)
@@ -120,8 +121,10 @@ def with_variable(template: dict[str, Any], name: str, value: str) -> dict[str, 
 def test_a_deployment_runs_the_functions_with_the_new_environment(
         release_n: LocalRuntime, release_n_template: dict[str, Any]) -> None:
     rt = release_n
+    assert composition().settings.tunables.speaker_quota > 1  # a warm function's settings
     rt.deploy(with_variable(release_n_template, "SPEAKER_QUOTA", "1"))
     assert rt.settings.tunables.speaker_quota == 1
+    assert composition().settings.tunables.speaker_quota == 1  # new execution environments
     assert rt.local_stack.api_function is not None
     config = rt.client("lambda").get_function_configuration(FunctionName=rt.local_stack.api_function.name)
     assert config["Environment"]["Variables"]["SPEAKER_QUOTA"] == "1"

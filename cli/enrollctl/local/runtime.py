@@ -390,12 +390,14 @@ class LocalRuntime:
         for spec in changed:
             resources.update_function_environment(clients, spec, self.function_environment(spec))
         self._switch_to(mirrored)
+        if changed:  # Lambda runs a changed configuration in new execution environments
+            cold_start(HANDLER_PACKAGES)
 
     def _switch_to(self, mirrored: LocalStack) -> None:
-        environment = stack.merged_environment(mirrored.functions)
+        environment = {**stack.merged_environment(mirrored.functions), **self.local_environment()}
         self._env.drop(tuple(set(stack.merged_environment(self.functions)) - set(environment)))
-        self._env.set({**environment, **self.local_environment()})
-        self._settings = stack.settings_of({**environment, **self.local_environment()})
+        self._env.set(environment)
+        self._settings = stack.settings_of(environment)
         self._local_stack, self.functions = mirrored, mirrored.functions
         if mirrored.api_function is not None:
             self.api = self._api(mirrored.api_function)
