@@ -9,7 +9,7 @@ from stacks.enrollment_app import build_app
 def main() -> None:
     try:
         app, _ = build_app()
-    except FileNotFoundError as error:  # the dependency layer is not built yet
+    except (FileNotFoundError, ValueError) as error:  # the dependency layer is not built yet; a bad -c value
         sys.exit(f"error: {error}")
     app.synth()
 

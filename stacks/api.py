@@ -148,7 +148,7 @@ class VoiceIdRestApi(Construct):
         # operations given a GeneratedSpeakerId.
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"],
               storage.speakers_table.table_arn)
-        allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
+        storage.grant_speaker_lookup(role)
         # Watchlists. GetItem: the watchlist operations, Start's FraudDetectionConfig.WatchlistIds, the fraudster
         # operations; PutItem: CreateDomain (its default watchlist), CreateWatchlist; UpdateItem: UpdateWatchlist
         # and the FraudsterCount of Associate/Disassociate/DeleteFraudster; DeleteItem: DeleteWatchlist,

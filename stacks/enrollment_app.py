@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.enrollment_stack import SpeakerEnrollmentStack
-from stacks.storage import DataRetention
+from stacks.storage import DataRetention, SpeakerIndexStep
 from stacks.workflow import WorkflowCapacity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,11 +47,23 @@ def data_retention(app: App) -> DataRetention:
     )
 
 
-def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
-              code_dir: Path = CODE_DIR) -> tuple[App, SpeakerEnrollmentStack]:
-    """The app with its one stack and cdk-nag's AWS Solutions checks (run at synth)."""
+def speaker_index_step(app: App) -> SpeakerIndexStep:
+    """``-c speakerIndexMigration=add`` (README "Upgrading"); the default is the migration's end."""
+    value = app.node.try_get_context("speakerIndexMigration") or SpeakerIndexStep.DROP.value
+    try:
+        return SpeakerIndexStep(value)
+    except ValueError:
+        choices = ", ".join(step.value for step in SpeakerIndexStep)
+        raise ValueError(f"speakerIndexMigration is {value!r}; expected one of: {choices}") from None
+
+
+def build_app(*, outdir: str | None = None, layer_dir: Path | None = None, code_dir: Path = CODE_DIR,
+              context: Mapping[str, Any] | None = None) -> tuple[App, SpeakerEnrollmentStack]:
+    """The app with its one stack and cdk-nag's AWS Solutions checks (run at synth); ``context`` as ``-c`` gives it
+    (over cdk.json's)."""
     # The CDK CLI sets CDK_OUTDIR; `python app.py` alone would otherwise synthesize into a temp directory.
-    app = App(outdir=outdir or os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out"), context=cdk_json_context())
+    app = App(outdir=outdir or os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out"),
+              context={**cdk_json_context(), **(context or {})})
     layer = layer_dir or Path(str(app.node.try_get_context("lambdaLayerDir") or DEFAULT_LAYER_DIR))
     stack = SpeakerEnrollmentStack(
         app,
@@ -58,6 +71,7 @@ def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
         code_dir=code_dir,
         capacity=workflow_capacity(app),
         retention=data_retention(app),
+        speaker_index=speaker_index_step(app),
         layer_dir=layer if layer.is_absolute() else ROOT / layer,
         description="Self-hosted speaker enrollment jobs (replacement for Amazon Connect Voice ID batch enrollment)",
     )

@@ -13,7 +13,7 @@ from stacks.api import VoiceIdRestApi
 from stacks.failure_watch import ExecutionFailureWatch
 from stacks.ingest import ManifestIngest
 from stacks.sessions import SessionEvaluation
-from stacks.storage import DataRetention, EnrollmentStorage
+from stacks.storage import DataRetention, EnrollmentStorage, SpeakerIndexStep
 from stacks.workflow import EnrollmentWorkflow, WorkflowCapacity
 
 
@@ -30,10 +30,11 @@ class SpeakerEnrollmentStack(Stack):
         settings: Tunables | None = None,
         capacity: WorkflowCapacity | None = None,
         retention: DataRetention | None = None,
+        speaker_index: SpeakerIndexStep = SpeakerIndexStep.DROP,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.storage = EnrollmentStorage(self, "Storage", retention=retention)
+        self.storage = EnrollmentStorage(self, "Storage", retention=retention, speaker_index=speaker_index)
         self.workflow = EnrollmentWorkflow(
             self, "Workflow", storage=self.storage, code_dir=code_dir, layer_dir=layer_dir, settings=settings,
             capacity=capacity,

@@ -107,7 +107,7 @@ class SessionEvaluation(Construct):
         # Speakers: GetItem by CustomerSpeakerId, Query of the index by GeneratedSpeakerId, UpdateItem: the
         # conditional replace moving LastAccessedAt on ACCEPT.
         allow(role, "dynamodb", ["GetItem", "UpdateItem"], storage.speakers_table.table_arn)
-        allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
+        storage.grant_speaker_lookup(role)
         # Fraudsters: the watchlist's fraudsters (Query), once per session.
         allow(role, "dynamodb", ["Query"], storage.fraudsters_table.table_arn)
         storage.grant_key_read_write(role)

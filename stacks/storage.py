@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_dynamodb as dynamodb
@@ -14,6 +15,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+from speaker_enrollment.adapters.dynamodb.speakers import (
+    GENERATED_SPEAKER_ID_INDEX,
+    LEGACY_GENERATED_SPEAKER_ID_INDEX,
+)
 from speaker_enrollment.adapters.s3 import OPT_IN_TAG, OPT_IN_VALUE
 
 from stacks.nag import acknowledge_wildcard, logical_id
@@ -31,13 +36,31 @@ class DataRetention:
     noncurrent_version_days: int = 7
 
 
+class SpeakerIndexStep(Enum):
+    """The speakers' GeneratedSpeakerId index on its way to keys only (CDK context ``speakerIndexMigration``, README
+    "Upgrading"). The first releases' index projected every attribute, voiceprints included; CloudFormation can
+    neither change a projection in place nor create one index and delete another in one update, so a deployment
+    made before takes two: ``add``, then (once the new index is ACTIVE) the default."""
+
+    ADD = "add"  # the keys-only index beside the old one, which the code reads until the new one is ACTIVE
+    DROP = "drop"  # the keys-only index alone: the default, and what a fresh deployment gets
+
+    @property
+    def indexes(self) -> tuple[str, ...]:
+        """The names of the indexes the speakers table has in this step."""
+        old = (LEGACY_GENERATED_SPEAKER_ID_INDEX,) if self is SpeakerIndexStep.ADD else ()
+        return (GENERATED_SPEAKER_ID_INDEX, *old)
+
+
 class EnrollmentStorage(Construct):
     """KMS keys (data, NextToken HMAC), inbox / output / work buckets (+ their access-log bucket), Domains / Jobs /
     Speakers / Watchlists / Fraudsters / Sessions tables."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, retention: DataRetention | None = None) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, retention: DataRetention | None = None,
+                 speaker_index: SpeakerIndexStep = SpeakerIndexStep.DROP) -> None:
         super().__init__(scope, construct_id)
         self.retention = retention or DataRetention()
+        self.speaker_index = speaker_index
         self.key = self._key()
         self.token_key = self._token_key()
         self.access_log_bucket = self._access_log_bucket()
@@ -51,14 +74,7 @@ class EnrollmentStorage(Construct):
         self.jobs_table = self._table("JobsTable", partition_key="DomainId", sort_key="JobId",
                                       time_to_live_attribute="ExpiresAt")
         self.speakers_table = self._table("SpeakersTable", partition_key="DomainId", sort_key="CustomerSpeakerId")
-        # ALL projects a second copy of every voiceprint; a keys-only index needs a two-step migration
-        # (CloudFormation cannot change a projection in place, nor add and drop an index in one update): to do.
-        self.speakers_table.add_global_secondary_index(
-            index_name="GeneratedSpeakerId",
-            partition_key=_string("DomainId"),
-            sort_key=_string("GeneratedSpeakerId"),
-            projection_type=dynamodb.ProjectionType.ALL,
-        )
+        self._add_speaker_indexes()
         self.watchlists_table = self._table("WatchlistsTable", partition_key="DomainId", sort_key="WatchlistId")
         self.fraudsters_table = self._table("FraudstersTable", partition_key="DomainId",
                                             sort_key="GeneratedFraudsterId")
@@ -191,6 +207,25 @@ class EnrollmentStorage(Construct):
             ),
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _add_speaker_indexes(self) -> None:
+        """By GeneratedSpeakerId: keys only (a lookup reads the speaker itself), so no index copies a voiceprint;
+        the first releases' ALL index only while a deployment moves off it (``SpeakerIndexStep.ADD``)."""
+        for name in self.speaker_index.indexes:
+            self.speakers_table.add_global_secondary_index(
+                index_name=name,
+                partition_key=_string("DomainId"),
+                sort_key=_string("GeneratedSpeakerId"),
+                projection_type=(dynamodb.ProjectionType.KEYS_ONLY if name == GENERATED_SPEAKER_ID_INDEX
+                                 else dynamodb.ProjectionType.ALL),
+            )
+
+    def grant_speaker_lookup(self, grantee: iam.IGrantable) -> None:
+        """Query of the speakers' GeneratedSpeakerId index(es) of this step: exactly those the code may read."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["dynamodb:Query"],
+            resource_arns=[f"{self.speakers_table.table_arn}/index/{name}" for name in self.speaker_index.indexes],
         )
 
     # -- The default data access role (jobs started by an S3 upload) -------------------------------

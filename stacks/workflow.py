@@ -333,7 +333,7 @@ class EnrollmentWorkflow(Construct):
         # UpdateItem), UpdateItem (OVERWRITE of an existing one; an evaluation's ACCEPT moves LastAccessedAt);
         # Query of the GeneratedSpeakerId index (an evaluation naming the speaker by its GeneratedSpeakerId).
         allow(role, "dynamodb", ["GetItem", "PutItem", "UpdateItem"], storage.speakers_table.table_arn)
-        allow(role, "dynamodb", ["Query"], f"{storage.speakers_table.table_arn}/index/GeneratedSpeakerId")
+        storage.grant_speaker_lookup(role)
         # Domains: GetItem (the speakers the first release counted on the domain item, under the quota).
         allow(role, "dynamodb", ["GetItem"], storage.domains_table.table_arn)
         # Fraudsters: the fraud check and the duplicate check read the fraudsters of one watchlist once per shard

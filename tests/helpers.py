@@ -50,6 +50,13 @@ def golden() -> dict[str, Any]:
     return data
 
 
+def release_n_speakers_table() -> dict[str, Any]:
+    """The Speakers table resource of the releases before the keys-only index (tests/golden: copied from their
+    synthesized template), whose one index ``GeneratedSpeakerId`` projects every attribute."""
+    table: dict[str, Any] = json.loads((GOLDEN_DIR / "speakers_table_release_n.json").read_text())
+    return table
+
+
 def plaintext_voiceprints(dynamodb: Any, tables: Iterable[str], vectors: Iterable[tuple[float, ...]]) -> list[str]:
     """``table:attribute`` of every item attribute, in any table, that holds a voiceprint in plaintext: the old
     ``Voiceprint`` attribute, or a binary value containing one of `vectors` packed as the stores packed them."""

@@ -174,14 +174,24 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
     return names
 
 
+def synthesize(tmp_path_factory: pytest.TempPathFactory, context: Mapping[str, Any] | None = None) -> Synthesized:
+    layer = tmp_path_factory.mktemp("lambda-layer")  # the real layer's contents do not matter here
+    (layer / "python").mkdir()
+    app, stack = build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), layer_dir=layer, context=context)
+    raw = app.synth().get_stack_by_name(stack.stack_name).template
+    return Synthesized(app, stack, Template.from_json(raw), raw["Resources"], _readable_names(stack), raw)
+
+
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The app synthesized once (cdk-nag runs during synth and fails it on any unacknowledged finding)."""
-    layer = tmp_path_factory.mktemp("lambda-layer")  # the real layer's contents do not matter here
-    (layer / "python").mkdir()
-    app, stack = build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), layer_dir=layer)
-    raw = app.synth().get_stack_by_name(stack.stack_name).template
-    return Synthesized(app, stack, Template.from_json(raw), raw["Resources"], _readable_names(stack), raw)
+    return synthesize(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def synth_add(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The first step of the speaker index migration (``-c speakerIndexMigration=add``), synthesized once."""
+    return synthesize(tmp_path_factory, {"speakerIndexMigration": "add"})
 
 
 # -------------------------------------------------------------------------------- template helpers
@@ -494,18 +504,64 @@ def test_tables_keys_kms_encryption_and_point_in_time_recovery(synth: Synthesize
     assert synth.resource(table)["DeletionPolicy"] == "Retain"
 
 
-def test_speakers_table_has_the_generated_speaker_id_index(synth: Synthesized) -> None:
-    indexes = synth.resource("SpeakersTable")["Properties"]["GlobalSecondaryIndexes"]
-    assert indexes == [
-        {
-            "IndexName": "GeneratedSpeakerId",
-            "KeySchema": [
-                {"AttributeName": "DomainId", "KeyType": "HASH"},
-                {"AttributeName": "GeneratedSpeakerId", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},  # kept: changing it in place fails a deployed stack's update
-        }
-    ]
+def speaker_index(name: str, projection: str) -> dict[str, Any]:
+    return {"IndexName": name,
+            "KeySchema": [{"AttributeName": "DomainId", "KeyType": "HASH"},
+                          {"AttributeName": "GeneratedSpeakerId", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": projection}}
+
+
+KEYS_ONLY_INDEX = speaker_index("GeneratedSpeakerIdKeys", "KEYS_ONLY")
+LOOKUP_FUNCTIONS = ("EnrollShardFunction", API_FUNCTION_ID, SESSION_FUNCTION_ID)  # find() by GeneratedSpeakerId
+
+
+def index_queries(synth: Synthesized, function_id: str) -> set[str]:
+    return {resource.removeprefix("SpeakersTable.Arn/index/") for action, resource in
+            function_permissions(synth, function_id) if action == "dynamodb:Query" and "/index/" in resource}
+
+
+def test_no_index_copies_a_voiceprint(synth: Synthesized) -> None:
+    """The speakers' lookup index projects keys only (a lookup reads the speaker itself); no other index exists."""
+    synth.template.has_resource_properties("AWS::DynamoDB::Table", {"GlobalSecondaryIndexes": [KEYS_ONLY_INDEX]})
+    tables = synth.template.find_resources("AWS::DynamoDB::Table")
+    indexes = {synth.names[lid]: [*r["Properties"].get("GlobalSecondaryIndexes", []),
+                                  *r["Properties"].get("LocalSecondaryIndexes", [])] for lid, r in tables.items()}
+    assert indexes["SpeakersTable"] == [KEYS_ONLY_INDEX]
+    assert indexes["FraudstersTable"] == []
+    projections = [index["Projection"] for table in indexes.values() for index in table]
+    assert all(p == {"ProjectionType": "KEYS_ONLY"} for p in projections)
+    assert "Voiceprint" not in json.dumps(projections)  # SealedVoiceprint, Voiceprint
+
+
+def test_the_add_step_keeps_the_old_index_beside_the_keys_only_one(synth_add: Synthesized) -> None:
+    """Release N+1's first deployment: CloudFormation creates the keys-only index (one GSI creation); the old one
+    goes in the next deployment (one deletion)."""
+    assert synth_add.resource("SpeakersTable")["Properties"]["GlobalSecondaryIndexes"] == [
+        KEYS_ONLY_INDEX, speaker_index("GeneratedSpeakerId", "ALL")]
+    assert "GlobalSecondaryIndexes" not in synth_add.resource("FraudstersTable")["Properties"]
+
+
+@pytest.mark.parametrize("function_id", LOOKUP_FUNCTIONS)
+def test_speaker_lookups_may_query_exactly_the_indexes_of_their_step(
+        synth: Synthesized, synth_add: Synthesized, function_id: str) -> None:
+    assert index_queries(synth, function_id) == {"GeneratedSpeakerIdKeys"}
+    # the old index is read until the new one is ACTIVE
+    assert index_queries(synth_add, function_id) == {"GeneratedSpeakerIdKeys", "GeneratedSpeakerId"}
+
+
+def test_no_other_function_queries_a_speaker_index(synth_add: Synthesized) -> None:
+    others = set(ALL_FUNCTION_IDS) - set(LOOKUP_FUNCTIONS)
+    assert [f for f in sorted(others) if index_queries(synth_add, f)] == []
+
+
+def test_cdk_nag_reports_no_findings_in_the_add_step(synth_add: Synthesized) -> None:
+    assert [v.rule_name for v in AwsSolutionsChecks().validate_scope(synth_add.app).violations] == []
+    assert Annotations.from_stack(synth_add.stack).find_error("*", Match.any_value()) == []
+
+
+def test_an_unknown_migration_step_is_refused(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with pytest.raises(ValueError, match="speakerIndexMigration is 'remove'; expected one of: add, drop"):
+        build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")), context={"speakerIndexMigration": "remove"})
 
 
 # ------------------------------------------------------------------------------------------- Lambda
@@ -697,7 +753,7 @@ def test_enroll_shard_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "SpeakersTable.Arn"),
         ("dynamodb:PutItem", "SpeakersTable.Arn"),
         ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # count slots, OVERWRITE, an evaluation's LastAccessedAt
-        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerId"),  # evaluations by GeneratedSpeakerId
+        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerIdKeys"),  # evaluations by GeneratedSpeakerId
         ("dynamodb:GetItem", "DomainsTable.Arn"),  # the first release's SpeakerCount
         ("dynamodb:Query", "FraudstersTable.Arn"),
         # Fraudster registration: a request's earlier result, a new fraudster and its watchlist's count.
@@ -730,7 +786,7 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         "DomainsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "Scan"),
         "JobsTable.Arn": ("GetItem", "PutItem", "Query"),
         "SpeakersTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
-        "SpeakersTable.Arn/index/GeneratedSpeakerId": ("Query",),
+        "SpeakersTable.Arn/index/GeneratedSpeakerIdKeys": ("Query",),
         "WatchlistsTable.Arn": ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"),
         "FraudstersTable.Arn": ("GetItem", "PutItem", "DeleteItem", "Query"),
         "SessionsTable.Arn": ("GetItem",),  # EvaluateSession (granted by stacks/sessions.py)
@@ -774,7 +830,7 @@ def test_evaluate_session_permissions(synth: Synthesized) -> None:
         ("dynamodb:GetItem", "WatchlistsTable.Arn"),
         ("dynamodb:GetItem", "SpeakersTable.Arn"),
         ("dynamodb:UpdateItem", "SpeakersTable.Arn"),  # LastAccessedAt on ACCEPT
-        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerId"),
+        ("dynamodb:Query", "SpeakersTable.Arn/index/GeneratedSpeakerIdKeys"),
         ("dynamodb:Query", "FraudstersTable.Arn"),
     } | dead_letters | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"}) | DOMAIN_KEYS  # no sts
 

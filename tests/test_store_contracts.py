@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from enrollctl.local.kms_key_state import key_state_enforced
 from enrollctl.local.stack import PREFIX, TableSpec, mirror, placeholder_keys
 from enrollctl.local.template import load_template
 from fakes import MemoryDomains, MemoryFraudsters, MemoryJobs, MemorySpeakers, MemoryWatchlists, MemoryWorkStore
+from helpers import release_n_speakers_table
 from moto import mock_aws
 from speaker_enrollment.adapters.codecs import UnknownSchemaVersionError, to_item
 from speaker_enrollment.adapters.dynamodb import (
@@ -32,6 +34,7 @@ from speaker_enrollment.adapters.dynamodb import (
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
+from speaker_enrollment.adapters.dynamodb.speakers import GENERATED_SPEAKER_ID_INDEX
 from speaker_enrollment.adapters.s3 import S3WorkStore
 from speaker_enrollment.adapters.voiceprint_cipher import KmsVoiceprintCipher
 from speaker_enrollment.domain.ports import (
@@ -923,6 +926,48 @@ def test_a_speaker_of_the_last_release_is_read_found_and_replaced(dynamodb: Any)
     assert speakers.page(DOMAIN_ID, LIMIT, None).items[0].to_api() == expected.to_api()
     speakers.replace(reenrolled(expected), expected)
     assert speakers.get(DOMAIN_ID, "allison") == reenrolled(expected)
+
+
+class UnreadableKeysOnlyIndex:
+    """A DynamoDB client on which the keys-only index answers as DynamoDB does while it is created."""
+
+    def __init__(self, client: Any, message: str) -> None:
+        self._client, self._message = client, message
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def query(self, **kwargs: Any) -> Any:
+        if kwargs.get("IndexName") == GENERATED_SPEAKER_ID_INDEX:
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": self._message}}, "Query")
+        return self._client.query(**kwargs)
+
+
+def with_release_n_speakers_table(client: Any) -> None:
+    """The speakers table as the releases before the keys-only index made it (its ALL index only)."""
+    props = release_n_speakers_table()["Properties"]
+    client.delete_table(TableName=tables()["speakers"].name)
+    client.create_table(TableName=tables()["speakers"].name, BillingMode="PAY_PER_REQUEST",
+                        **{key: props[key] for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")})
+
+
+@pytest.mark.parametrize("message", [None, "The table does not have the specified index: ",
+                                     "Cannot read from backfilling global secondary index: "])
+def test_find_reads_the_old_index_until_the_keys_only_one_is_active(dynamodb: Any, message: str | None) -> None:
+    """DynamoDB's answers while the keys-only index does not exist yet or is being created (None: moto's own)."""
+    with_release_n_speakers_table(dynamodb)
+    client = UnreadableKeysOnlyIndex(dynamodb, message + GENERATED_SPEAKER_ID_INDEX) if message else dynamodb
+    speakers = dynamodb_stores(client).speakers
+    allison = new_speaker(DOMAIN_ID, "allison")
+    speakers.create(allison, ROOM)
+    assert speakers.find(DOMAIN_ID, allison.generated_speaker_id) == allison
+    assert speakers.find(DOMAIN_ID, new_generated_speaker_id()) is None
+
+
+def test_find_does_not_hide_other_refusals_of_the_index(dynamodb: Any) -> None:
+    client = UnreadableKeysOnlyIndex(dynamodb, "Query condition missed key schema element: GeneratedSpeakerId")
+    with pytest.raises(ClientError, match="missed key schema element"):
+        dynamodb_stores(client).speakers.find(DOMAIN_ID, new_generated_speaker_id())
 
 
 def write_speaker(stores: Stores, domain: Domain) -> tuple[dict[str, str], Callable[[], object]]:

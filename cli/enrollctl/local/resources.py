@@ -18,6 +18,7 @@ from speaker_enrollment.adapters.dynamodb import DynamoDomainStore
 from speaker_enrollment.domain.shared.domain import Domain
 from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
 
+from enrollctl.local.deploy import IndexChange
 from enrollctl.local.stack import BucketSpec, FunctionSpec, KeySpec, KmsKey, StateMachineSpec, TableSpec
 
 TRUST_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -83,6 +84,10 @@ def create_table(clients: Clients, spec: TableSpec) -> None:
             "Enabled": True, "AttributeName": spec.ttl_attribute})
 
 
+def update_table_index(clients: Clients, change: IndexChange) -> None:
+    clients("dynamodb").update_table(**change.request())
+
+
 def _placeholder_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -96,6 +101,10 @@ def create_function(clients: Clients, spec: FunctionSpec, env: dict[str, str]) -
         Handler=spec.handler, Code={"ZipFile": _placeholder_zip()}, MemorySize=spec.memory_mb,
         Timeout=spec.timeout_seconds, Environment={"Variables": env})
     return str(response["FunctionArn"])
+
+
+def update_function_environment(clients: Clients, spec: FunctionSpec, env: dict[str, str]) -> None:
+    clients("lambda").update_function_configuration(FunctionName=spec.name, Environment={"Variables": env})
 
 
 def create_state_machine(clients: Clients, spec: StateMachineSpec) -> str:

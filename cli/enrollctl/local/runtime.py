@@ -26,7 +26,7 @@ from speaker_enrollment.api.authorization import OpenAccess
 from speaker_enrollment.composition import Composition, api_from_env
 from speaker_enrollment.settings import Settings
 
-from enrollctl.local import kms_key_state, resources, stack
+from enrollctl.local import deploy, kms_key_state, resources, stack
 from enrollctl.local.call_guard import CallGuard
 from enrollctl.local.events import Deliveries, LambdaTarget, LocalEventBus, Rule
 from enrollctl.local.execution_events import ExecutionStatusEvents
@@ -45,6 +45,7 @@ from enrollctl.local.stack import (
     JOB_WORKFLOW,
     NO_KEY,
     FunctionSpec,
+    KmsKey,
     LocalStack,
     RuleTarget,
     Schedule,
@@ -165,6 +166,7 @@ class LocalRuntime:
         self._kms_strict = False  # kms_key_state installed by this runtime
         self.key = NO_KEY  # the key KMS_KEY_ID names
         self.mac_key = NO_KEY  # signs the Voice ID API's NextTokens (API_TOKEN_KEY_ID)
+        self._keys: dict[str, KmsKey] = {}  # the local key of each template key, by logical id
         self.api: VoiceIdApi | None = None  # the Voice ID API the endpoint answers X-Amz-Target: VoiceID.* with
         self.functions: tuple[FunctionSpec, ...] = ()
         self.state_machine_arn = ""  # the job workflow's (stack.JOB_WORKFLOW)
@@ -324,6 +326,7 @@ class LocalRuntime:
     def _provision(self, template: dict[str, Any]) -> None:
         clients = self._clients()
         keys = {spec.logical_id: resources.create_key(clients, spec) for spec in stack.key_specs(template)}
+        self._keys = keys
         mirrored = stack.mirror(template, self.region, keys).with_timeouts(self.function_timeouts)
         self._local_stack = mirrored
         self.functions = mirrored.functions
@@ -373,8 +376,10 @@ class LocalRuntime:
         self._status_events.install()
         if self.iam is not None:
             self.iam.create_admin(self._clients())
-        self.api = api_from_env(self.function_environment(mirrored.api_function),
-                                authorizer=None if self.iam is not None else OpenAccess())
+        self.api = self._api(mirrored.api_function)
+
+    def _api(self, spec: FunctionSpec) -> VoiceIdApi:
+        return api_from_env(self.function_environment(spec), authorizer=None if self.iam is not None else OpenAccess())
 
     def _rule(self, target: RuleTarget, mirrored: LocalStack, pattern: dict[str, Any] | None = None) -> Rule:
         """A rule of the local bus invoking the target's function as EventBridge does (signed as EventBridge)."""
@@ -422,6 +427,34 @@ class LocalRuntime:
         if self._clock is None and clocked:
             self._clock = ScheduleClock(clocked, self.fire_schedule).start()
         return [name for name, _ in clocked]
+
+    # -------------------------------------------------------------------------------------------- updates
+
+    def deploy(self, template: dict[str, Any]) -> None:
+        """Update the running stack to ``template`` as a CloudFormation stack update would: each table's global
+        secondary indexes become the template's, and the functions (and the Voice ID API) run with its environment;
+        everything else stays as started. Refused (``deploy.DeploymentRefusedError``) before anything changes where
+        CloudFormation refuses, e.g. more than one index creation or deletion on one table."""
+        mirrored = stack.mirror(template, self.region, self._keys).with_timeouts(self.function_timeouts)
+        changes = deploy.index_changes(self.local_stack.tables, mirrored.tables)
+        changed = deploy.changed_functions(self.functions, mirrored.functions)
+        clients = self._clients()
+        for change in changes:
+            resources.update_table_index(clients, change)
+        for spec in changed:
+            resources.update_function_environment(clients, spec, self.function_environment(spec))
+        self._switch_to(mirrored)
+        if changed:  # Lambda runs a changed configuration in new execution environments
+            cold_start(HANDLER_PACKAGES)
+
+    def _switch_to(self, mirrored: LocalStack) -> None:
+        environment = {**stack.merged_environment(mirrored.functions), **self.local_environment()}
+        self._env.drop(tuple(set(stack.merged_environment(self.functions)) - set(environment)))
+        self._env.set(environment)
+        self._settings = stack.settings_of(environment)
+        self._local_stack, self.functions = mirrored, mirrored.functions
+        if mirrored.api_function is not None:
+            self.api = self._api(mirrored.api_function)
 
     def local_environment(self) -> dict[str, str]:
         """The local-only variables (``LOCAL_ENV``) and the caller's overrides."""

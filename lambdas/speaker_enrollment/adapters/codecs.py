@@ -214,7 +214,7 @@ class JobCodec:
 
 
 class SpeakerCodec:
-    """Speakers (the GSI ``GeneratedSpeakerId`` and the listing's projection name these attributes). Version 3
+    """Speakers (the GeneratedSpeakerId index's keys and the listing's projection name these attributes). Version 3
     seals the voiceprint (``VoiceprintFields``, bound to the GeneratedSpeakerId); versions 1 and 2 stored the
     same attributes with the voiceprint in plaintext."""
 

@@ -1,4 +1,4 @@
-"""Speakers (pk DomainId, sk CustomerSpeakerId; GSI GeneratedSpeakerId) and the domain's speaker count.
+"""Speakers (pk DomainId, sk CustomerSpeakerId; keys-only GSI GeneratedSpeakerIdKeys) and the domain's speaker count.
 
 The count has no hot item. It is spread over `COUNT_SLOTS` slot items in the speaker table's domain partition
 (sort keys ``#count#00``…, which sort before every CustomerSpeakerId and have no GeneratedSpeakerId, so neither
@@ -12,6 +12,7 @@ Speakers counted by the first release (on the domain item's ``SpeakerCount``) st
 from __future__ import annotations
 
 import random
+import re
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
@@ -31,7 +32,12 @@ if TYPE_CHECKING:
     from ...domain.ports import VoiceprintCipher
     from .base import Attributes
 
-GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
+# Speakers GSIs, both pk DomainId, sk GeneratedSpeakerId. The keys-only one replaces the first releases' index, which
+# projected every attribute (a second copy of every voiceprint); a deployment being upgraded has the old one until
+# its keys-only index is ACTIVE (README "Upgrading"), and `find` reads it meanwhile.
+GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerIdKeys"
+LEGACY_GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"
+UNREADABLE_INDEX_CODES = frozenset({"ValidationException", "ResourceNotFoundException"})
 SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
 COUNT_SLOTS = 16
 SLOT_PREFIX = "#count#"
@@ -43,6 +49,16 @@ def shares(room: int, slots: int = COUNT_SLOTS) -> list[int]:
     """`room` split over the slots as evenly as whole numbers allow (they add up to `room` exactly)."""
     room = max(0, room)
     return [room // slots + (1 if slot < room % slots else 0) for slot in range(slots)]
+
+
+def _unreadable_index(error: ClientError, index: str) -> bool:
+    """DynamoDB's answer to a Query of an index that does not exist ("The table does not have the specified index:
+    <name>") or is still being created ("Cannot read from backfilling global secondary index: <name>"); moto answers
+    the former with ResourceNotFoundException "Invalid index: <name> for table: ...". Only a refusal naming the
+    index counts: any other error is the query's own."""
+    response = error.response["Error"]
+    return response.get("Code") in UNREADABLE_INDEX_CODES and bool(
+        re.search(rf": {re.escape(index)}\b", response.get("Message", "")))
 
 
 class DynamoSpeakerStore:
@@ -73,13 +89,22 @@ class DynamoSpeakerStore:
     def find(self, domain_id: str, speaker_id: str) -> Speaker | None:
         if not is_generated_id(speaker_id):
             return self.get(domain_id, speaker_id)
-        found = self._db.query(
-            TableName=self._table, IndexName=GENERATED_SPEAKER_ID_INDEX, ProjectionExpression="CustomerSpeakerId",
-            KeyConditionExpression="DomainId = :d AND GeneratedSpeakerId = :g",
-            ExpressionAttributeValues=values(d=domain_id, g=speaker_id),
-        )["Items"]
+        try:
+            found = self._customer_speaker_ids(GENERATED_SPEAKER_ID_INDEX, domain_id, speaker_id)
+        except ClientError as error:
+            if not _unreadable_index(error, GENERATED_SPEAKER_ID_INDEX):
+                raise
+            found = self._customer_speaker_ids(LEGACY_GENERATED_SPEAKER_ID_INDEX, domain_id, speaker_id)
         # The index is eventually consistent: read the speaker itself for its current state.
-        return self.get(domain_id, found[0]["CustomerSpeakerId"]["S"]) if found else None
+        return self.get(domain_id, found[0]) if found else None
+
+    def _customer_speaker_ids(self, index: str, domain_id: str, generated_speaker_id: str) -> list[str]:
+        items = self._db.query(
+            TableName=self._table, IndexName=index, ProjectionExpression="CustomerSpeakerId",
+            KeyConditionExpression="DomainId = :d AND GeneratedSpeakerId = :g",
+            ExpressionAttributeValues=values(d=domain_id, g=generated_speaker_id),
+        )["Items"]
+        return [item["CustomerSpeakerId"]["S"] for item in items]
 
     def page(self, domain_id: str, limit: int, after: str | None) -> Page[Speaker]:
         items, last = collect(
