@@ -10,6 +10,8 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from speaker_enrollment.settings import Tunables
+
 from stacks.enrollment_stack import SpeakerEnrollmentStack
 from stacks.storage import DataRetention
 from stacks.workflow import WorkflowCapacity
@@ -46,6 +48,12 @@ def data_retention(app: App) -> DataRetention:
     )
 
 
+def tunables(app: App) -> Tunables:
+    """``-c speakerRetentionDays=N`` (or cdk.json's context): a speaker not accessed this long is deleted."""
+    retention = app.node.try_get_context("speakerRetentionDays")
+    return Tunables(speaker_retention_days=int(retention)) if retention not in (None, "") else Tunables()
+
+
 def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
               code_dir: Path = CODE_DIR) -> tuple[App, SpeakerEnrollmentStack]:
     """The app with its one stack and cdk-nag's AWS Solutions checks (run at synth)."""
@@ -57,6 +65,7 @@ def build_app(*, outdir: str | None = None, layer_dir: Path | None = None,
         STACK_NAME,
         code_dir=code_dir,
         capacity=workflow_capacity(app),
+        settings=tunables(app),
         retention=data_retention(app),
         layer_dir=layer if layer.is_absolute() else ROOT / layer,
         description="Self-hosted speaker enrollment jobs (replacement for Amazon Connect Voice ID batch enrollment)",

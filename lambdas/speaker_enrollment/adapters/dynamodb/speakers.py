@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from .base import Attributes
 
 GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"  # Speakers GSI: pk DomainId, sk GeneratedSpeakerId
-SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
+# What listings read: the ids, the status and the times, and the version (a listed speaker may be deleted: expiry).
+SPEAKER_SUMMARY = ("DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt, "
+                   "Version")
 COUNT_SLOTS = 16
 SLOT_PREFIX = "#count#"
 FIRST_SPEAKER_ID = "0"  # CustomerSpeakerIds start with [a-zA-Z0-9]: the lowest is "0", above every slot key
