@@ -9,7 +9,6 @@ from typing import Any
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
-
 from speaker_enrollment.settings import Tunables
 
 from stacks.enrollment_stack import SpeakerEnrollmentStack

@@ -18,11 +18,18 @@ from .adapters.dynamodb import (
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
+from .adapters.dynamodb.partition import DynamoPartition
 from .adapters.iam import IamPolicySimulator
 from .adapters.kms import KmsMacSigner
-from .adapters.s3 import DataAccessSession, S3DataAccess, S3Objects, S3SessionInbox, S3WorkStore, data_access_client
-from .adapters.dynamodb.partition import DynamoPartition
-from .adapters.s3 import InboxPrefix
+from .adapters.s3 import (
+    DataAccessSession,
+    InboxPrefix,
+    S3DataAccess,
+    S3Objects,
+    S3SessionInbox,
+    S3WorkStore,
+    data_access_client,
+)
 from .adapters.stepfunctions import StepFunctionsMaintenance, StepFunctionsWorkflow
 from .adapters.voiceprint_cipher import KmsVoiceprintCipher
 from .api.authorization import DECISION_CACHE_SIZE, DECISION_TTL_SECONDS, Authorizer, DecisionCache, IamAuthorizer

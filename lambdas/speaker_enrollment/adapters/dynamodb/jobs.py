@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ...domain.shared.paging import Page
 from ...domain.shared.job import BatchJob, FailureDetails, JobStatus, JobSummary, percent
+from ...domain.shared.paging import Page
 from ...domain.workflow.jobtype import JobTypes
 from ...domain.workflow.kinds import JOB_TYPES
 from ..codecs import JobCodec, from_item, to_item
