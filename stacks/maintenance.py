@@ -70,7 +70,7 @@ class DomainMaintenance(Construct):
         self._grant_maintenance()
         self.state_machine = self._state_machine()
         self.schedule_role = factory.role(self, SCHEDULE)
-        self.schedule_function = factory.function(self, SCHEDULE, self.schedule_role, environment)
+        self.schedule_function = factory.function(self, SCHEDULE, self.schedule_role, workflow.environment)
         self._schedule(dead_letter_queue)
         self._let_start(api.function, api.role)
 
