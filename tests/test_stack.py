@@ -688,7 +688,7 @@ def test_submit_job_permissions(synth: Synthesized) -> None:
         ("sqs:SendMessage", "DeadLetterQueue.Arn"),
         ("sqs:GetQueueAttributes", "DeadLetterQueue.Arn"),
         ("sqs:GetQueueUrl", "DeadLetterQueue.Arn"),
-    } | kms({"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"})
+    } | kms(KMS_WRITE | {"kms:GenerateDataKey*", "kms:ReEncrypt*"})
 
 
 # Only roles tagged speaker-enrollment:data-access=true, sessions tagged DomainId/JobId only (conditions: '?').

@@ -41,6 +41,7 @@ from .domain.admin.maintenance import DomainTask, MaintenanceStarter, tasks_by_n
 from .domain.admin.purge import PurgeDomain
 from .domain.admin.reencrypt import ReencryptVoiceprints
 from .domain.admin.sweep import MaintenanceSweep
+from .domain.ports import DomainData
 from .domain.shared.domain import Deployment
 from .domain.shared.job import BatchJob
 from .domain.workflow.jobtype import Limits, RecordStores
@@ -212,10 +213,10 @@ class Composition:
     @cached_property
     def purge(self) -> PurgeDomain:
         s, db = self.settings, self._client("dynamodb")
-        places = [DynamoPartition(db, s.speakers_table, "CustomerSpeakerId", "Speakers"),
-                  DynamoPartition(db, s.fraudsters_table, "GeneratedFraudsterId", "Fraudsters"),
-                  DynamoPartition(db, s.watchlists_table, "WatchlistId", "Watchlists"),
-                  DynamoPartition(db, s.required("sessions_table"), "SessionId", "Sessions")]
+        places: list[DomainData] = [DynamoPartition(db, s.speakers_table, "CustomerSpeakerId", "Speakers"),
+                                    DynamoPartition(db, s.fraudsters_table, "GeneratedFraudsterId", "Fraudsters"),
+                                    DynamoPartition(db, s.watchlists_table, "WatchlistId", "Watchlists"),
+                                    DynamoPartition(db, s.required("sessions_table"), "SessionId", "Sessions")]
         prefixes = [*(job_type.upload_prefix for job_type in self.job_types), SESSION_UPLOAD_PREFIX]
         places += [InboxPrefix(self._client("s3"), s.inbox_bucket, prefix) for prefix in prefixes]
         return PurgeDomain(self.domains, self.jobs, self.workflow, (self.jobs, self.work), places,

@@ -19,7 +19,7 @@ from ..domain.workflow.errors import InputNotReadableError, OutputNotWritableErr
 
 if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef, PutObjectRequestTypeDef
 
 ACCESS_ERRORS = {"AccessDenied", "AllAccessDisabled", "InvalidObjectState", "KMS.AccessDeniedException"}
 MISSING_ERRORS = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
@@ -245,8 +245,9 @@ def erase_prefix_page(client: S3Client, bucket: str, prefix: str) -> Erased:
     of them is left for a versioned bucket to bring back. Each page lists from the start: what it deleted is gone.
     The position returned is the prefix while more remain."""
     listing = client.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=DELETE_OBJECTS_MAX)
-    versions = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                for v in (*listing.get("Versions", []), *listing.get("DeleteMarkers", []))]
+    versions: list[ObjectIdentifierTypeDef] = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for v in (*listing.get("Versions", []), *listing.get("DeleteMarkers", []))]
     if versions:
         failed = client.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True}).get("Errors", [])
         if failed:

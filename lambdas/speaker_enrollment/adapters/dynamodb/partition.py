@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ...domain.shared.paging import Erased
 from .base import values
@@ -67,7 +67,8 @@ class DynamoPartition:
         pending: list[WriteRequestTypeDef] = [{"DeleteRequest": {"Key": key}} for key in keys]
         for attempt in range(UNPROCESSED_ATTEMPTS):
             response = self.client.batch_write_item(RequestItems={self.table: pending})
-            pending = list(response.get("UnprocessedItems", {}).get(self.table, []))
+            # The unprocessed requests are the same shapes as those sent (the stubs type them as output shapes).
+            pending = cast("list[WriteRequestTypeDef]", response.get("UnprocessedItems", {}).get(self.table, []))
             if not pending:
                 return
             self.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))  # full jitter, as ConflictRetries
