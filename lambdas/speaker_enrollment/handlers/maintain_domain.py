@@ -1,7 +1,7 @@
 """The DomainMaintenance workflow's task: one page of a maintenance task (purge, expire, reencrypt) for a domain.
 
-Two callers: the loop (``{"DomainId","Task","Cursor"?}`` → the same plus ``Cursor`` and ``Outcome`` RUNNING |
-COMPLETED | REFUSED), and the workflow's catch-all (``{"DomainId","Task","Error":{...}}``), which records that
+Two callers: the loop (``{"DomainId","Task","Cursor"?}`` → the same plus ``Cursor``, ``Outcome`` RUNNING |
+COMPLETED | REFUSED and the page's ``Counts``, also sent as metrics), and the workflow's catch-all (``{"DomainId","Task","Error":{...}}``), which records that
 the task failed for good (the re-encryption's FAILED status says so to the domain's owner).
 """
 
@@ -58,4 +58,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for name, count in step.page.counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     logger.info("maintenance page", extra={"outcome": step.outcome.value, **step.page.counts})
-    return {"DomainId": run.domain_id, "Task": run.task, "Cursor": step.page.cursor, "Outcome": step.outcome.value}
+    return {"DomainId": run.domain_id, "Task": run.task, "Cursor": step.page.cursor, "Outcome": step.outcome.value,
+            "Counts": dict(step.page.counts)}
