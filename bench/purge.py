@@ -11,8 +11,9 @@ What is measured, per domain size, on the local runtime (moto, in-process functi
   (``run_to_end``, no workflow, no Lambda emulation), so the ratio is the workflow's own cost.
 
 The speakers are real records: each one sealed under the domain's KMS key with a 256-float voiceprint (one
-voiceprint sealed once and copied under new ids, which the purge never opens; written 25 at a time), counted on the count slots as enrollment
-counts them. Reported: seconds, items per second, and workflow / baseline (median of the runs).
+voiceprint sealed once and copied under new ids, which the purge never opens; written 25 at a time), counted on
+the count slots as enrollment counts them. Reported: seconds, items per second, and workflow / baseline (median
+of the runs).
 """
 
 from __future__ import annotations

@@ -574,12 +574,6 @@ class MemorySessions:
         self.sessions[key] = session
         return True
 
-    def delete_page(self, domain_id: str, after: str | None, limit: int = 100) -> str | None:
-        ids = sorted(s for d, s in self.sessions if d == domain_id and (after is None or s > after))
-        for session_id in ids[:limit]:
-            del self.sessions[(domain_id, session_id)]
-        return ids[limit - 1] if len(ids) > limit else None
-
 
 @dataclass
 class MemoryInbox:

@@ -1,8 +1,9 @@
 """The DomainMaintenance workflow's task: one page of a maintenance task (purge, expire, reencrypt) for a domain.
 
 Two callers: the loop (``{"DomainId","Task","Cursor"?}`` → the same plus ``Cursor``, ``Outcome`` RUNNING |
-COMPLETED | REFUSED and the page's ``Counts``, also sent as metrics), and the workflow's catch-all (``{"DomainId","Task","Error":{...}}``), which records that
-the task failed for good (the re-encryption's FAILED status says so to the domain's owner).
+COMPLETED | REFUSED and the page's ``Counts``, also sent as metrics), and the workflow's catch-all
+(``{"DomainId","Task","Error":{...}}``), which records that the task failed for good (the re-encryption's FAILED
+status says so to the domain's owner).
 """
 
 from __future__ import annotations
