@@ -218,6 +218,13 @@ class MemorySpeakers:
         self.speakers[speaker.customer_speaker_id] = speaker
 
 
+class BenchKey:
+    """The DomainKeys port: the bench domain's key is always usable (the bench seals nothing)."""
+
+    def current_key(self, domain_id: str) -> str:
+        return "arn:aws:kms:us-east-1:123456789012:key/bench"
+
+
 class NoFraudsters:
     """The FraudsterSource port with an empty watchlist (the bench measures enrollment, not the fraud check)."""
 
@@ -234,7 +241,8 @@ def child_shard(folder: Path, names: Sequence[Sequence[str]], threads: int) -> d
     limits = Limits(max_requests_per_job=10_000, shard_size=len(names), speaker_quota=100_000,
                     max_audio_file_bytes=BIG_FILE_BYTES, fraudster_quota=500,
                     max_speech_seconds=10**9)  # the worst case: every file is read
-    services = ShardServices(job, MemorySpeakers(), NoFraudsters(), engine, limits, time.time)  # type: ignore[arg-type]
+    services = ShardServices(job, MemorySpeakers(), NoFraudsters(), engine, BenchKey(), limits,  # type: ignore[arg-type]
+                             time.time)
     requests = [
         EnrollmentRequest(f"req-{i}", f"cust-{i}", tuple(AudioSpecification(f"s3://bench/{n}", 0) for n in files))
         for i, files in enumerate(names)

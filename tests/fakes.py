@@ -11,7 +11,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 from speaker_enrollment.domain.admin.maintenance import run_to_end
-from speaker_enrollment.domain.ports import AudioSource, Embedder, FraudsterStore, JsonDocument, SpeakerDirectory
+from speaker_enrollment.domain.ports import (
+    AudioSource,
+    DomainKeys,
+    Embedder,
+    FraudsterStore,
+    JsonDocument,
+    SpeakerDirectory,
+)
 from speaker_enrollment.domain.shared.domain import DeletedDomain, Domain
 from speaker_enrollment.domain.shared.errors import (
     AudioFetchError,
@@ -532,15 +539,16 @@ class FakeEmbedder:
 def run_shard_of(job_type: JobType, config: JobConfig, requests: Sequence[ManifestRequest], *, audio: AudioSource,
                  embedder: Embedder, speakers: SpeakerDirectory | None = None, fraudsters: FraudsterStore | None = None,
                  job_id: str = "J", domain_id: str = "D" * 22, speaker_quota: int = 100, fraudster_quota: int = 500,
-                 min_evaluation_speech_seconds: float = 10.0) -> list[JobResult]:
-    """One shard of a job of `job_type` with `config`, as the workflow's shard step runs it, on in-memory stores."""
+                 min_evaluation_speech_seconds: float = 10.0, keys: DomainKeys | None = None) -> list[JobResult]:
+    """One shard of a job of `job_type` with `config`, as the workflow's shard step runs it, on in-memory stores
+    (`keys`: the domain's key usable unless given)."""
     job = BatchJob(job_id, domain_id, job_type.name, config, "arn:aws:iam::123456789012:role/data", "s3://in/m.json",
                    "s3://out/", created_at=1_700_000_000.0)
     limits = Limits(max_requests_per_job=10_000, shard_size=20, speaker_quota=speaker_quota,
                     max_audio_file_bytes=20 * 1024 * 1024, fraudster_quota=fraudster_quota,
                     max_speech_seconds=120, min_evaluation_speech_seconds=min_evaluation_speech_seconds)
-    services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder, limits,
-                             clock=lambda: 1_700_000_000.0)
+    services = ShardServices(job, speakers or MemorySpeakers(), fraudsters or MemoryFraudsters(), embedder,
+                             keys or FakeCipher.for_domain(domain_id), limits, clock=lambda: 1_700_000_000.0)
     return run_shard(job_type, services, audio, requests)
 
 
@@ -614,6 +622,13 @@ class FakeCipher:
     disabled: set[str] = field(default_factory=set)
     domain_keys: dict[str, str] = field(default_factory=dict)  # domain id → key id
     checked: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def for_domain(cls, domain_id: str, key_id: str = "key-1") -> FakeCipher:
+        """A cipher whose only key is the domain's."""
+        cipher = cls(domain_keys={domain_id: key_id})
+        cipher.add_key(key_id)
+        return cipher
 
     def add_key(self, key_id: str) -> str:
         self.keys[key_id] = f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"

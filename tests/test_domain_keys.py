@@ -6,6 +6,7 @@ KMS's key states through boto3; the KMS cipher and the stores on moto with real 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,7 +31,12 @@ from fakes import (
 from helpers import VoiceprintOf, plaintext_voiceprints
 from moto import mock_aws
 from speaker_enrollment.adapters.codecs import SEALED_VOICEPRINT, from_item, pack_voiceprint, to_item
-from speaker_enrollment.adapters.dynamodb import DynamoDomainStore, DynamoFraudsterStore, DynamoSpeakerStore
+from speaker_enrollment.adapters.dynamodb import (
+    DynamoDomainStore,
+    DynamoFraudsterStore,
+    DynamoSpeakerStore,
+    DynamoWatchlistStore,
+)
 from speaker_enrollment.adapters.voiceprint_cipher import (
     DOMAIN_CONTEXT_KEY,
     KmsVoiceprintCipher,
@@ -39,17 +45,26 @@ from speaker_enrollment.adapters.voiceprint_cipher import (
 from speaker_enrollment.api.errors import from_domain
 from speaker_enrollment.domain.admin.domains import REENCRYPT, DomainAdmin, DomainRequest
 from speaker_enrollment.domain.admin.errors import EncryptionUpdateLockedError
+from speaker_enrollment.domain.admin.fraudsters import FraudsterAdmin
 from speaker_enrollment.domain.admin.maintenance import Outcome, run_step
 from speaker_enrollment.domain.admin.reencrypt import ReencryptVoiceprints
+from speaker_enrollment.domain.admin.speakers import SpeakerAdmin
+from speaker_enrollment.domain.ports import DomainKeys
 from speaker_enrollment.domain.shared.domain import Domain, EncryptionUpdate, EncryptionUpdateStatus
 from speaker_enrollment.domain.shared.errors import KeyUnusableError
 from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.ids import new_generated_fraudster_id, new_generated_speaker_id, new_id
-from speaker_enrollment.domain.shared.sealed import VoiceprintKind, VoiceprintOwner
+from speaker_enrollment.domain.shared.sealed import LazyVoiceprint, VoiceprintKind, VoiceprintOwner
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
 from speaker_enrollment.domain.shared.watchlist import default_watchlist, default_watchlist_id
 from speaker_enrollment.domain.workflow.fraud import FraudDetectionAction, FraudDetectionConfig
-from speaker_enrollment.domain.workflow.kinds.enrollment import SPEAKER_ENROLLMENT, EnrollmentConfig, EnrollmentRequest
+from speaker_enrollment.domain.workflow.kinds.enrollment import (
+    SPEAKER_ENROLLMENT,
+    EnrollmentConfig,
+    EnrollmentRequest,
+    ExistingEnrollmentAction,
+)
+from speaker_enrollment.domain.workflow.kinds.evaluation import SPEAKER_EVALUATION, EvaluationConfig, EvaluationRequest
 from speaker_enrollment.domain.workflow.manifest import AudioSpecification
 from speaker_enrollment.domain.workflow.results import JobResult, RequestError
 from test_store_contracts import tables
@@ -143,17 +158,19 @@ REFUSAL = KeyUnusableError(KEY_ARN, "DisabledException",
                            f"The domain's KMS key {KEY_ARN} is disabled (DisabledException)")
 
 
-class RefusingSpeakers(MemorySpeakers):
-    """Speakers of a domain whose key refuses, as the sealed store answers: reading a stored voiceprint or
-    writing one raises KeyUnusableError."""
+class RefusingKey:
+    """The DomainKeys port of a domain whose key refuses."""
 
-    def get(self, domain_id: str, customer_speaker_id: str) -> Speaker | None:
-        if super().get(domain_id, customer_speaker_id) is not None:
-            raise REFUSAL
-        return None
-
-    def create(self, speaker: Speaker, quota: int) -> None:
+    def current_key(self, domain_id: str) -> str:
         raise REFUSAL
+
+
+def locked(speaker: Speaker) -> Speaker:
+    """`speaker` as the sealed store reads it while the domain's key refuses: its voiceprint does not open."""
+    def refuse() -> tuple[float, ...]:
+        raise REFUSAL
+
+    return replace(speaker, voiceprint=LazyVoiceprint(refuse) if speaker.voiceprint else ())
 
 
 class RefusingFraudsters(MemoryFraudsters):
@@ -161,14 +178,18 @@ class RefusingFraudsters(MemoryFraudsters):
         raise REFUSAL
 
 
+NAMES = ("allison", "carlo", "june")
+
+
 def enrollment_shard(speakers: MemorySpeakers, fraudsters: MemoryFraudsters | None = None,
-                     config: EnrollmentConfig | None = None) -> list[JobResult]:
+                     config: EnrollmentConfig | None = None, keys: DomainKeys | None = None) -> list[JobResult]:
     requests = [EnrollmentRequest(f"r{i}", name, (AudioSpecification(f"s3://in/{name}.wav", 0),))
-                for i, name in enumerate(("allison", "carlo"))]
+                for i, name in enumerate(NAMES)]
     audio = MemoryAudio({f"s3://in/{name}.wav": fake_recording(voice, 40)
-                         for name, voice in (("allison", "allison-en"), ("carlo", "carlo-it"))})
+                         for name, voice in zip(NAMES, ("allison-en", "carlo-it", "june-fr"), strict=True)})
     return run_shard_of(SPEAKER_ENROLLMENT, config or EnrollmentConfig(), requests, audio=audio,
-                        embedder=FakeEmbedder(), speakers=speakers, fraudsters=fraudsters, domain_id="D" * 22)
+                        embedder=FakeEmbedder(), speakers=speakers, fraudsters=fraudsters, domain_id="D" * 22,
+                        keys=keys)
 
 
 def refused_with_the_key_state(results: list[JobResult]) -> bool:
@@ -176,11 +197,20 @@ def refused_with_the_key_state(results: list[JobResult]) -> bool:
                r.error_message and "wrote nothing" in r.error_message for r in results)
 
 
-def test_a_refusing_domain_key_makes_every_request_of_the_shard_a_403_and_writes_nothing() -> None:
-    speakers = RefusingSpeakers()
-    speakers.speakers[("D" * 22, "allison")] = speaker_of("D" * 22, "allison", (0.5,) * 4)  # stored earlier
-    assert refused_with_the_key_state(enrollment_shard(speakers))
-    assert list(speakers.speakers) == [("D" * 22, "allison")]
+@pytest.mark.parametrize("action", list(ExistingEnrollmentAction))
+def test_a_refusing_domain_key_makes_every_request_of_the_shard_a_403_and_writes_nothing(
+    action: ExistingEnrollmentAction
+) -> None:
+    # Reading a stored speaker no longer opens its voiceprint: a duplicate to skip and an opted-out speaker are
+    # refused like a new one, because enrollment asks the key first.
+    speakers = MemorySpeakers()
+    stored = {"allison": locked(speaker_of("D" * 22, "allison", (0.5,) * 4)),
+              "carlo": locked(speaker_of("D" * 22, "carlo", (0.5,) * 4).opted_out(NOW))}
+    speakers.speakers.update({("D" * 22, name): speaker for name, speaker in stored.items()})
+    before = dict(speakers.speakers)
+    results = enrollment_shard(speakers, config=EnrollmentConfig(action), keys=RefusingKey())
+    assert len(results) == len(NAMES) and refused_with_the_key_state(results)
+    assert speakers.speakers == before
 
 
 def test_a_watchlist_whose_voiceprints_do_not_open_refuses_the_shards_requests() -> None:
@@ -430,8 +460,10 @@ def test_a_disabled_domain_key_stops_that_domains_voiceprints_only_and_nothing_i
     moto.kms.disable_key(KeyId=moto.keys["a"])
     with pytest.raises(KeyUnusableError):
         stores.speakers.create(speaker_of(a.domain_id, "carlo", vector), 100)
+    stored = stores.speakers.get(a.domain_id, "allison")  # its ids and status read without the key
+    assert stored is not None and stored.status is SpeakerStatus.ENROLLED
     with pytest.raises(KeyUnusableError):
-        stores.speakers.get(a.domain_id, "allison")
+        tuple(stored.voiceprint)  # the voiceprint itself does not open
     assert stores.speakers.count(a.domain_id) == 1  # the refused speaker was not written, nor counted
     assert stores.speakers.page(a.domain_id, 10, None).items[0].customer_speaker_id == "allison"  # no voiceprint read
     stores.speakers.create(speaker_of(b.domain_id, "carlo", vector), 100)
@@ -536,3 +568,92 @@ def test_reencryption_pages_stop_when_time_runs_short_and_continue_from_their_cu
     assert stores.domains.get(domain.domain_id).encryption_update == EncryptionUpdate(moto.keys["old"])  # type: ignore[union-attr]
     assert {s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items} == {
         moto.arn("new")}
+
+
+# ------------------------------------------- deleting biometric data never needs the key (issue 15 item 5)
+
+
+def make_refuse(moto: Moto, name: str, state: str) -> str:
+    """Put key `name` in `state`; the refusal's wording KMS's answer gives."""
+    if state == "disabled":
+        moto.kms.disable_key(KeyId=moto.keys[name])
+        return "is disabled (DisabledException)"
+    moto.kms.schedule_key_deletion(KeyId=moto.keys[name], PendingWindowInDays=7)
+    return "is pending deletion (KMSInvalidStateException)"
+
+
+def raw_speaker(moto: Moto, stores: Stores, domain_id: str, name: str) -> dict[str, Any] | None:
+    item = moto.dynamodb.get_item(TableName=stores.table["speakers"], ConsistentRead=True, Key={
+        "DomainId": {"S": domain_id}, "CustomerSpeakerId": {"S": name}}).get("Item")
+    return from_item(item) if item else None
+
+
+@pytest.mark.parametrize("state", ["disabled", "pending deletion"])
+def test_a_refusing_domain_key_still_lets_speakers_and_fraudsters_be_read_deleted_and_opted_out(
+    moto: Moto, voiceprint_of: VoiceprintOf, state: str
+) -> None:
+    stores = stores_on(moto, max_age=0)
+    domain = new_domain(stores, moto.new_key("a"))
+    domain_id, watchlist = domain.domain_id, domain.default_watchlist_id or ""
+    vector = tuple(voiceprint_of("allison-en", 30, 0).as_list())
+    for name in ("allison", "carlo", "june"):
+        stores.speakers.create(speaker_of(domain_id, name, vector), 100)
+    fraudster = Fraudster(domain_id, new_generated_fraudster_id(), frozenset({watchlist}), NOW, vector, "ge2e")
+    stores.fraudsters.create(fraudster, 10)
+    refusal = make_refuse(moto, "a", state)
+    speakers = SpeakerAdmin(stores.speakers, 100, lambda: NOW + 1)
+    fraudsters = FraudsterAdmin(stores.fraudsters, DynamoWatchlistStore(moto.dynamodb, stores.table["watchlists"],
+                                                                        stores.table["domains"]), 10)
+
+    # Describe and list answer; only the voiceprint itself stays locked.
+    allison = speakers.describe(domain_id, "allison")
+    assert speakers.describe(domain_id, allison.generated_speaker_id).to_api() == allison.to_api()
+    assert [s.customer_speaker_id for s in speakers.page(domain_id, 10, None).items] == ["allison", "carlo", "june"]
+    with pytest.raises(KeyUnusableError, match=re.escape(refusal)):
+        tuple(allison.voiceprint)
+    assert fraudsters.describe(domain_id, fraudster.generated_fraudster_id).watchlist_ids == {watchlist}
+    assert [f.generated_fraudster_id for f in fraudsters.page(domain_id, 10, None, watchlist).items] == [
+        fraudster.generated_fraudster_id]
+
+    # Opting out drops the sealed voiceprint; a new id gets its OPTED_OUT record; both counted, no key used.
+    assert speakers.opt_out(domain_id, "allison").status is SpeakerStatus.OPTED_OUT
+    assert speakers.opt_out(domain_id, "armelle").status is SpeakerStatus.OPTED_OUT
+    sealed_attributes = {SEALED_VOICEPRINT, "VoiceprintDataKey", "VoiceprintKeyArn", "Voiceprint"}
+    for name in ("allison", "armelle"):
+        item = raw_speaker(moto, stores, domain_id, name)
+        assert item is not None and item["Status"] == "OPTED_OUT" and not sealed_attributes & item.keys()
+    assert stores.speakers.count(domain_id) == 4
+
+    # Deleting a speaker (enrolled or opted out) and a fraudster frees their count slots and watchlist room.
+    speakers.delete(domain_id, "carlo")
+    speakers.delete(domain_id, allison.generated_speaker_id)
+    assert raw_speaker(moto, stores, domain_id, "carlo") is None and raw_speaker(moto, stores, domain_id,
+                                                                                  "allison") is None
+    assert stores.speakers.count(domain_id) == 2  # june and armelle
+    fraudsters.delete(domain_id, fraudster.generated_fraudster_id)
+    assert stores.fraudsters.get(domain_id, fraudster.generated_fraudster_id) is None
+    counted = moto.dynamodb.get_item(TableName=stores.table["watchlists"], Key={
+        "DomainId": {"S": domain_id}, "WatchlistId": {"S": watchlist}})["Item"]
+    assert counted["FraudsterCount"] == {"N": "0"}
+
+    # Whatever needs a voiceprint is still refused, and writes nothing.
+    with pytest.raises(KeyUnusableError, match=re.escape(refusal)):
+        stores.speakers.create(speaker_of(domain_id, "carlo", vector), 100)
+    june = stores.speakers.voiceprint_keys(domain_id, 10, None).items
+    with pytest.raises(KeyUnusableError, match=re.escape(refusal)):
+        stores.speakers.reseal(june[0])
+    assert stores.speakers.count(domain_id) == 2 and raw_speaker(moto, stores, domain_id, "carlo") is None
+    assert plaintext_in(moto, stores, [vector]) == []
+
+
+def test_an_evaluation_shard_whose_voiceprints_do_not_open_refuses_each_request_a_short_call_included() -> None:
+    # A short call is decided with the fraud screen too: its refusal is a 403 entry, not a failed shard.
+    speakers = MemorySpeakers()
+    speakers.speakers[("D" * 22, "allison")] = locked(speaker_of("D" * 22, "allison", (0.5,) * 4))
+    requests = [EvaluationRequest("short", "allison", (AudioSpecification("s3://in/short.wav", 0),)),
+                EvaluationRequest("long", "allison", (AudioSpecification("s3://in/long.wav", 0),))]
+    audio = MemoryAudio({"s3://in/short.wav": fake_recording("allison-en", 5),
+                         "s3://in/long.wav": fake_recording("allison-en", 40)})
+    results = run_shard_of(SPEAKER_EVALUATION, EvaluationConfig(), requests, audio=audio, embedder=FakeEmbedder(),
+                           speakers=speakers, fraudsters=RefusingFraudsters(), domain_id="D" * 22)
+    assert len(results) == 2 and refused_with_the_key_state(results)

@@ -2,6 +2,8 @@
 customer keys; disabling one domain's key stops that domain's enrollments (each request a 403 naming the key's
 state, nothing written, nothing in plaintext) and not the other's; UpdateDomain with a new key re-encrypts every
 voiceprint, after which the old key no longer matters. The tables are scanned for plaintext voiceprints throughout.
+Deleting biometric data never needs the key (issue 15 item 5): with the domain's key disabled or pending deletion,
+speakers are still described, listed, opted out and deleted.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ def test_a_domain_key_protects_that_domain_only_and_a_new_key_reencrypts_it(
                for m in messages.values()), messages
     assert runtime.composition().speakers.count(domain_a) == 2
     assert [s.customer_speaker_id for s in stored.page(domain_a, 10, None).items] == ["allison", "carlo"]
-    refused = error_of(client.describe_speaker, DomainId=domain_a, SpeakerId="allison")
-    assert refused["Code"] == "ValidationException" and "is disabled" in refused["Message"]
+    # Reading a speaker for its ids and status does not need the key (its voiceprint is not opened).
+    assert client.describe_speaker(DomainId=domain_a, SpeakerId="allison")["Speaker"]["Status"] == "ENROLLED"
     # Domain B is not affected: it enrolls, and its stored voiceprints open and score.
     assert enroll(runtime, domain_b, "armelle")[1] == {"r-armelle": "NEW_ENROLLMENT"}
     june = np.array(runtime.composition().speakers.get(domain_b, "june").voiceprint, dtype=np.float32)  # type: ignore[union-attr]
@@ -117,3 +119,58 @@ def test_a_domain_key_protects_that_domain_only_and_a_new_key_reencrypts_it(
                                                                 "r-june": "NEW_ENROLLMENT"}
     assert key_arns(runtime, domain_a) == {arn_c}
     assert plaintext_voiceprints(runtime.client("dynamodb"), tables(runtime), vectors) == []
+
+
+SEALED_ATTRIBUTES = {"SealedVoiceprint", "VoiceprintDataKey", "VoiceprintKeyArn", "Voiceprint"}
+
+
+def refuse(rt: LocalRuntime, key_id: str, state: str) -> str:
+    """Put the key in `state` (and wait out the data key cache); the wording of the requests' refusals."""
+    kms = rt.client("kms")
+    if state == "disabled":
+        kms.disable_key(KeyId=key_id)
+        wording = "is disabled (DisabledException)"
+    else:
+        kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+        wording = "is pending deletion (KMSInvalidStateException)"
+    time.sleep(CACHE_SECONDS + 0.2)
+    return wording
+
+
+def speaker_item(rt: LocalRuntime, domain_id: str, name: str) -> dict[str, Any] | None:
+    item = rt.client("dynamodb").get_item(TableName=rt.settings.speakers_table, ConsistentRead=True, Key={
+        "DomainId": {"S": domain_id}, "CustomerSpeakerId": {"S": name}}).get("Item")
+    return dict(item) if item else None
+
+
+@pytest.mark.parametrize("state", ["disabled", "pending deletion"])
+def test_speakers_are_described_listed_opted_out_and_deleted_whatever_the_state_of_the_domains_key(
+    runtime: LocalRuntime, state: str
+) -> None:
+    client = voice_id(runtime)
+    key, arn = new_key(runtime, f"domain key, then {state}")
+    domain = new_domain(client, key)
+    assert enroll(runtime, domain, "allison", "carlo", "june")[1] == dict.fromkeys(
+        ("r-allison", "r-carlo", "r-june"), "NEW_ENROLLMENT")
+    wording = refuse(runtime, key, state)
+
+    carlo = client.describe_speaker(DomainId=domain, SpeakerId="carlo")["Speaker"]
+    assert carlo["Status"] == "ENROLLED" and carlo["CustomerSpeakerId"] == "carlo"
+    listed = client.list_speakers(DomainId=domain)["SpeakerSummaries"]
+    assert [s["CustomerSpeakerId"] for s in listed] == ["allison", "carlo", "june"]
+    assert client.opt_out_speaker(DomainId=domain, SpeakerId="allison")["Speaker"]["Status"] == "OPTED_OUT"
+    client.delete_speaker(DomainId=domain, SpeakerId=carlo["GeneratedSpeakerId"])
+    allison = speaker_item(runtime, domain, "allison")
+    assert allison is not None and allison["Status"] == {"S": "OPTED_OUT"} and not SEALED_ATTRIBUTES & allison.keys()
+    assert speaker_item(runtime, domain, "carlo") is None
+    assert error_of(client.describe_speaker, DomainId=domain, SpeakerId="carlo")["Code"] == "ResourceNotFoundException"
+    assert runtime.composition().speakers.count(domain) == 2
+
+    # Enrollment still needs the key: a new speaker, a duplicate to skip and an opted-out one are each a 403.
+    status, results, messages = enroll(runtime, domain, "armelle", "june", "allison")
+    assert status is JobStatus.COMPLETED_WITH_ERRORS
+    assert results == {"r-armelle": 403, "r-june": 403, "r-allison": 403}
+    assert all(wording in m and "wrote nothing" in m for m in messages.values()), messages
+    assert [s["CustomerSpeakerId"] for s in client.list_speakers(DomainId=domain)["SpeakerSummaries"]] == [
+        "allison", "june"]
+    assert runtime.composition().speakers.count(domain) == 2 and key_arns(runtime, domain) == {arn}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from fakes import (
+    FakeCipher,
     FakeEmbedder,
     MemoryAudio,
     MemoryFraudsters,
@@ -69,7 +70,8 @@ class Workflow:
         self.work.put_shards(DOMAIN, self.job.job_id, [[r.to_json() for r in requests]])
         self.work.put_validation_errors(self.job.job_id, [])
         self.jobs.start(DOMAIN, self.job.job_id, len(requests))
-        self.services = VoiceprintServices(RecordStores(self.speakers, MemoryFraudsters()), FakeEmbedder())
+        self.services = VoiceprintServices(RecordStores(self.speakers, MemoryFraudsters()), FakeEmbedder(),
+                                           FakeCipher.for_domain(DOMAIN))
 
     def results(self) -> list[str]:
         documents = self.work.results(self.job.job_id, 0) or []

@@ -184,7 +184,7 @@ class Composition:
 
     @cached_property
     def voiceprint_services(self) -> VoiceprintServices:
-        return VoiceprintServices(self.record_stores, self.engine)
+        return VoiceprintServices(self.record_stores, self.engine, self.cipher)
 
     @cached_property
     def workflow(self) -> StepFunctionsWorkflow:

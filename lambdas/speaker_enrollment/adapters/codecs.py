@@ -8,7 +8,7 @@ the stored items is a new version here with its reader of the old one.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,7 +17,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from ..domain.shared.domain import Domain, DomainStatus, EncryptionUpdate, EncryptionUpdateStatus
 from ..domain.shared.fraudster import Fraudster
 from ..domain.shared.job import BatchJob, FailureDetails, JobStatus, JobSummary
-from ..domain.shared.sealed import SealedVoiceprint, VoiceprintKind, VoiceprintOwner
+from ..domain.shared.sealed import LazyVoiceprint, SealedVoiceprint, VoiceprintKind, VoiceprintOwner
 from ..domain.shared.speaker import EnrollmentStatus, Speaker, SpeakerStatus
 from ..domain.shared.watchlist import Watchlist
 from ..domain.workflow.jobtype import JobTypes
@@ -77,7 +77,7 @@ def to_value(value: Any) -> AttributeValueTypeDef:
     return cast("AttributeValueTypeDef", dict(_serializer.serialize(_to_dynamo(value))))
 
 
-def pack_voiceprint(vector: tuple[float, ...]) -> bytes | None:
+def pack_voiceprint(vector: Sequence[float]) -> bytes | None:
     """Voiceprints are stored as little-endian float32: exact and a quarter of a number list's size."""
     return struct.pack(f"<{len(vector)}f", *vector) if vector else None
 
@@ -97,7 +97,10 @@ PLAINTEXT_VOICEPRINT = "Voiceprint"  # versions 1 and 2: little-endian float32, 
 class VoiceprintFields:
     """The voiceprint attributes of speakers and fraudsters: version 3 writes them sealed under the domain's key
     (``VoiceprintCipher``); an item of version 1 or 2 holds ``Voiceprint`` in plaintext, which still reads, and
-    is sealed when it is next written (any write, or the domain's re-encryption)."""
+    is sealed when it is next written (any write, or the domain's re-encryption). A sealed voiceprint decodes as a
+    ``LazyVoiceprint``: the cipher opens it only when it is used, so a record read for its ids or status (describe,
+    list, delete, opt out) does not need the domain's key. Writing a record that has a voiceprint opens and seals it
+    again (under the domain's current key); a record without one (opted out) is written without the key."""
 
     VERSION = 3
 
@@ -108,7 +111,7 @@ class VoiceprintFields:
     def owner(self, domain_id: str, record_id: str) -> VoiceprintOwner:
         return VoiceprintOwner(domain_id, self._kind, record_id)
 
-    def encode(self, domain_id: str, record_id: str, vector: tuple[float, ...]) -> dict[str, Any]:
+    def encode(self, domain_id: str, record_id: str, vector: Sequence[float]) -> dict[str, Any]:
         packed = pack_voiceprint(vector)
         if packed is None:
             return {SEALED_VOICEPRINT: None, VOICEPRINT_DATA_KEY: None, VOICEPRINT_KEY_ARN: None}
@@ -116,11 +119,12 @@ class VoiceprintFields:
         return {SEALED_VOICEPRINT: sealed.ciphertext, VOICEPRINT_DATA_KEY: sealed.wrapped_key,
                 VOICEPRINT_KEY_ARN: sealed.key_arn}
 
-    def decode(self, document: Mapping[str, Any], domain_id: str, record_id: str) -> tuple[float, ...]:
+    def decode(self, document: Mapping[str, Any], domain_id: str, record_id: str) -> Sequence[float]:
         sealed = sealed_of(document)
         if sealed is None:  # versions 1 and 2 (plaintext), or no voiceprint (opted out, or a listing's projection)
             return unpack_voiceprint(document.get(PLAINTEXT_VOICEPRINT))
-        return unpack_voiceprint(self._cipher.open(self.owner(domain_id, record_id), sealed))
+        owner = self.owner(domain_id, record_id)
+        return LazyVoiceprint(lambda: unpack_voiceprint(self._cipher.open(owner, sealed)))
 
 
 def _binary(value: Any) -> bytes:

@@ -185,9 +185,17 @@ class FraudsterStore(FraudsterSource, Protocol):
              ) -> Page[Fraudster]: ...
 
 
-class VoiceprintCipher(Protocol):
+class DomainKeys(Protocol):
+    def current_key(self, domain_id: str) -> str:
+        """The ARN of the key the domain's voiceprints are sealed under now; ``KeyUnusableError`` while it refuses
+        (disabled, pending deletion, gone, not allowed)."""
+        ...
+
+
+class VoiceprintCipher(DomainKeys, Protocol):
     """Envelope encryption of voiceprints under their domain's KMS key (``adapters/voiceprint_cipher.py``). Every
-    method raises ``KeyUnusableError`` when the key refuses (disabled, pending deletion, gone, not allowed)."""
+    method raises ``KeyUnusableError`` when the key refuses (disabled, pending deletion, gone, not allowed). Stores
+    open a record's voiceprint only when it is used (``shared.sealed.LazyVoiceprint``)."""
 
     def seal(self, owner: VoiceprintOwner, voiceprint: bytes) -> SealedVoiceprint:
         """`voiceprint` encrypted under the owner's domain's current key, bound to `owner`."""
@@ -195,10 +203,6 @@ class VoiceprintCipher(Protocol):
 
     def open(self, owner: VoiceprintOwner, sealed: SealedVoiceprint) -> bytes:
         """The voiceprint; fails unless `sealed` was sealed for `owner` (whichever key of the domain wrapped it)."""
-        ...
-
-    def current_key(self, domain_id: str) -> str:
-        """The ARN of the key the domain's voiceprints are sealed under now."""
         ...
 
     def check_key(self, domain_id: str, key_id: str) -> str:

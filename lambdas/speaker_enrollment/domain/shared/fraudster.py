@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,7 +13,7 @@ class Fraudster:
     generated_fraudster_id: str
     watchlist_ids: frozenset[str]
     created_at: float
-    voiceprint: tuple[float, ...] = ()
+    voiceprint: Sequence[float] = ()  # as read from the store, a LazyVoiceprint: opened only where it is used
     model_id: str | None = None
     version: int = 0  # optimistic lock: every write bumps it
     registered_by: str | None = None  # "<JobId>/<RequestId>" of the registration job request that created it

@@ -1,13 +1,17 @@
 """A voiceprint as it is stored: encrypted under its domain's KMS key (envelope encryption), bound to its owner.
 
 The domain never holds a data key: a ``SealedVoiceprint`` carries the data key only as KMS wrapped it, and only
-the ``VoiceprintCipher`` port (domain/ports.py) opens one.
+the ``VoiceprintCipher`` port (domain/ports.py) opens one. A record read from its store carries its voiceprint as a
+``LazyVoiceprint``, opened the first time it is used: reading a record for its ids or status (describe, list,
+delete, opt out) never needs the domain's key.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import overload
 
 
 class VoiceprintKind(StrEnum):
@@ -44,3 +48,49 @@ class StoredVoiceprint:
     record_key: str  # the record's key in its domain: CustomerSpeakerId, GeneratedFraudsterId
     key_arn: str | None  # None: stored in plaintext by a release before voiceprints were sealed
     version: int
+
+
+class LazyVoiceprint(Sequence[float]):
+    """A stored voiceprint that is opened (by `opener`, through the ``VoiceprintCipher``) when it is first used, and
+    then kept. Whatever uses it raises ``KeyUnusableError`` there while the domain's key refuses; whatever does not
+    use it never asks the key. Compares equal to the same numbers in any sequence; its repr shows no numbers."""
+
+    __slots__ = ("_opener", "_vector")
+
+    def __init__(self, opener: Callable[[], tuple[float, ...]]) -> None:
+        self._opener = opener
+        self._vector: tuple[float, ...] | None = None
+
+    @property
+    def vector(self) -> tuple[float, ...]:
+        if self._vector is None:
+            self._vector = self._opener()
+        return self._vector
+
+    @property
+    def opened(self) -> bool:
+        return self._vector is not None
+
+    def __len__(self) -> int:
+        return len(self.vector)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[float, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> float | tuple[float, ...]:
+        return self.vector[index]
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self.vector)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and self.vector == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(self.vector)
+
+    def __repr__(self) -> str:
+        return f"LazyVoiceprint({'opened' if self.opened else 'sealed'})"

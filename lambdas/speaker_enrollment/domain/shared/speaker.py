@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -29,7 +30,7 @@ class Speaker:
     created_at: float
     updated_at: float
     last_accessed_at: float | None = None
-    voiceprint: tuple[float, ...] = ()
+    voiceprint: Sequence[float] = ()  # as read from the store, a LazyVoiceprint: opened only where it is used
     model_id: str | None = None
     net_speech_seconds: float | None = None
     enrolled_by: str | None = None  # "<JobId>/<RequestId>" of the last enrollment, for idempotent retries
@@ -51,7 +52,7 @@ class Speaker:
         return shape
 
     def enrolled(
-        self, *, voiceprint: tuple[float, ...], model_id: str, net_speech_seconds: float, by: str,
+        self, *, voiceprint: Sequence[float], model_id: str, net_speech_seconds: float, by: str,
         status: EnrollmentStatus, now: float,
     ) -> Speaker:
         return replace(

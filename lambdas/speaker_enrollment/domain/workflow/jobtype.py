@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..ports import Embedder, FraudsterStore, SpeakerDirectory
+from ..ports import DomainKeys, Embedder, FraudsterStore, SpeakerDirectory
 from ..shared.job import BatchJob, JobConfig, JobSummary
 from .manifest import ManifestRequest, ManifestSchema
 from .results import JobResult, RequestError
@@ -55,12 +55,19 @@ class ShardServices:
     speakers: SpeakerDirectory
     fraudsters: FraudsterStore
     embedder: Embedder
+    keys: DomainKeys
     limits: Limits
     clock: Callable[[], float]
 
     @property
     def domain_id(self) -> str:
         return self.job.domain_id
+
+    def require_key(self) -> None:
+        """``KeyUnusableError`` while the domain's key refuses. Kinds that write voiceprints ask before deciding a
+        request, so each of their requests is refused alike: a stored record reads without the key (its voiceprint
+        opens only when used), and a duplicate to skip or an opted-out speaker must not be decided meanwhile."""
+        self.keys.current_key(self.domain_id)
 
     def written_by(self, request: ManifestRequest) -> str:
         return written_by(self.job, request)

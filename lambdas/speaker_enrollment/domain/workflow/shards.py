@@ -117,6 +117,8 @@ class ShardProcessor:
             try:
                 outcome = rules.decided(requests[index]) or self.speech.gather(
                     index, requests[index], pool, lambda: not budget.room_for_a_file())
+                if isinstance(outcome, NotEnoughSpeech):
+                    outcome = rules.not_enough_speech(requests[index], outcome)
             except OutOfTime as out:
                 if index > start:  # a continuation gets the whole invocation for it
                     stop = index
@@ -124,8 +126,6 @@ class ShardProcessor:
                 outcome = _too_long(requests[index], out, budget.initial)
             except KeyUnusableError as refused:
                 outcome = key_refused(requests[index], refused)
-            if isinstance(outcome, NotEnoughSpeech):
-                outcome = rules.not_enough_speech(requests[index], outcome)
             budget.timed(began)
             if outcome is None:
                 pending.append(index)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..ports import AudioSource, DataAccess, Embedder, JobStore, WorkStore
+from ..ports import AudioSource, DataAccess, DomainKeys, Embedder, JobStore, WorkStore
 from ..shared.job import BatchJob, final_status
 from .errors import InvalidJobRequestError, JobNotFoundError, failure_details
 from .jobtype import JobType, JobTypes, Limits, RecordStores, ShardServices
@@ -34,10 +34,11 @@ class ShardProgress:
 
 @dataclass(frozen=True)
 class VoiceprintServices:
-    """What processing a shard needs beyond the job store: the record stores and the embedder."""
+    """What processing a shard needs beyond the job store: the record stores, the embedder and the domains' keys."""
 
     stores: RecordStores
     embedder: Embedder
+    keys: DomainKeys
 
 
 def run_segment(job_type: JobType, services: ShardServices, audio: AudioSource, requests: Sequence[ManifestRequest],
@@ -97,7 +98,8 @@ class JobSteps:
         job_type = self.job_types.of(job)
         requests = self._shard_requests(job, shard_index)
         stores = services.stores
-        shard = ShardServices(job, stores.speakers, stores.fraudsters, services.embedder, self.limits, self.clock)
+        shard = ShardServices(job, stores.speakers, stores.fraudsters, services.embedder, services.keys,
+                              self.limits, self.clock)
         segment = run_segment(job_type, shard, data, requests, start=start, deadline=deadline)
         earlier = (self._results(job_type, job, shard_index) or [])[:start] if start else []
         self.work.put_results(job.job_id, shard_index, [r.to_json() for r in [*earlier, *segment.results]])

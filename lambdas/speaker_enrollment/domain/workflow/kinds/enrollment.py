@@ -6,7 +6,8 @@ DUPLICATE_SKIPPED without touching its audio; otherwise at least 30 s of net spe
 required (400), and the voiceprint is written with a conditional write: new speakers count against the domain's
 quota (402), existing ones are overwritten (ENROLLMENT_OVERWRITE). Unless FraudDetectionAction is IGNORE, a
 voiceprint whose fraud risk reaches the threshold is refused (400). A retry of a request already written reports
-what the first attempt reported, so nothing is enrolled or reported twice.
+what the first attempt reported, so nothing is enrolled or reported twice. While the domain's KMS key refuses, each
+request is a 403 naming the key's state and nothing is written (the key is asked before a request is decided).
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ class EnrollmentRules:
         return self.services.config_of(EnrollmentConfig)
 
     def decided(self, request: EnrollmentRequest) -> JobResult | None:
+        self.services.require_key()
         return self._decided_by(self.services.speakers.get(self.services.domain_id, request.speaker_id), request)
 
     def _decided_by(self, existing: Speaker | None, request: EnrollmentRequest) -> JobResult | None:

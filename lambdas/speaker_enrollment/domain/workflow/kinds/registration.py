@@ -7,7 +7,8 @@ registered before it. When the best score reaches FraudsterSimilarityThreshold a
 SKIP, the request is DUPLICATE_SKIPPED with that fraudster's id; otherwise a new fraudster joins the watchlist
 (NEW_REGISTRATION; 402 when the watchlist holds its quota). The new fraudster's id derives from (JobId,
 RequestId) and is written with a conditional write, so a retried shard reports what the first attempt registered
-and never registers a fraudster twice.
+and never registers a fraudster twice. While the domain's KMS key refuses, each request is a 403 (as for
+enrollment).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class RegistrationRules:
         return self.config.watchlist_of(self.services.domain_id)
 
     def decided(self, request: RegistrationRequest) -> JobResult | None:
+        self.services.require_key()
         return _registered_by(self.services.job, request, self.services.fraudsters)
 
     def not_enough_speech(self, request: RegistrationRequest, shortfall: NotEnoughSpeech) -> JobResult:
