@@ -23,6 +23,7 @@ from botocore.exceptions import EndpointConnectionError
 from enrollctl.local import LocalRuntime, call_guard
 from enrollctl.local.lambda_runner import InProcessLambda, LambdaContext
 from enrollctl.local.resources import Clients, _placeholder_zip
+from enrollctl.local.schedules import ScheduleClock, rate_seconds
 from enrollctl.local.stack import LocalNames, build_resolver, local_settings, mirror, placeholder_keys
 from enrollctl.local.template import Resolver, TemplateError, find_template, has_path_metadata, load_template
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -106,7 +107,7 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
     env = {**os.environ, "ENROLLCTL_TEMPLATE": str(template_path), "PYTHONUNBUFFERED": "1",
            "ENROLLCTL_FAULTS": "s3-slowdown=0.5"}
     serve = subprocess.Popen([sys.executable, "-m", "enrollctl.cli", "serve", "--port", "0", "--fault-seed", "3",
-                              "--function-timeout", "EnrollShardFunction=4"], cwd=REPO,
+                              "--function-timeout", "EnrollShardFunction=4", "--schedules"], cwd=REPO,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert serve.stdout is not None
@@ -127,6 +128,7 @@ def test_serve_prints_one_json_line_then_serves_until_interrupted(template_path:
         assert serve.returncode == 0
         assert json.loads(out) == {"FaultCounts": {"s3-slowdown": {"injected": 0, "surfaced": 0}}, "FaultSeed": 3}
         assert "injecting faults s3-slowdown=0.5 with seed 3" in err
+        assert "enrollctl: scheduled rules fired at their rate: " in err  # --schedules
     finally:
         if serve.poll() is None:
             serve.kill()
@@ -533,3 +535,216 @@ def test_a_template_without_tables_or_functions_of_the_stack_is_an_error(templat
         LocalRuntime.start(port=0, template=without("AWS::DynamoDB::Table"))
     with pytest.raises(TemplateError, match=r"no AWS::Lambda::Function with a handler in the speaker_enrollment"):
         LocalNames.of(without("AWS::Lambda::Function"), "us-east-1")
+
+
+# ---------------------------------------------------------------- every state machine, every scheduled rule
+
+
+MAINTENANCE = "DomainMaintenance"
+MAINTENANCE_INPUT = {"Reason": "scheduled maintenance"}
+
+
+def _lambda_task(function: str, next_state: str) -> list[Any]:
+    """A Lambda task state as CDK writes it: its Resource a Fn::GetAtt inside the definition's Fn::Join."""
+    return [f'"Type":"Task","Next":"{next_state}","Catch":[{{"ErrorEquals":["States.ALL"],"ResultPath":"$.Error",'
+            '"Next":"RecordFailure"}],"Resource":"', {"Fn::GetAtt": [function, "Arn"]}, '"']
+
+
+def _maintenance_definition(run_page: str, record_failure: str) -> dict[str, Any]:
+    """RunPage (Lambda) → Choice on $.Done → RunPage again or end; Catch → RecordFailure (Lambda) → Fail."""
+    return {"Fn::Join": ["", [
+        '{"StartAt":"RunPage","States":{"RunPage":{', *_lambda_task(run_page, "PageDone"), '},',
+        '"PageDone":{"Type":"Choice","Choices":[{"Variable":"$.Done","BooleanEquals":false,"Next":"RunPage"}],'
+        '"Default":"Finished"},"Finished":{"Type":"Succeed"},',
+        '"RecordFailure":{"Type":"Task","Next":"Failed","Resource":"', {"Fn::GetAtt": [record_failure, "Arn"]}, '"},',
+        '"Failed":{"Type":"Fail","Error":"MaintenanceFailed"}}}']]}
+
+
+def _function(template: dict[str, Any], path: str, variables: dict[str, Any] | None = None) -> str:
+    role = {"Fn::GetAtt": [_logical_id(template, "FailJobFunctionRole"), "Arn"]}
+    return _add(template, path, "AWS::Lambda::Function", {
+        "Handler": "speaker_enrollment.handlers.fail_job.handler", "Role": role, "Timeout": 30,
+        "Environment": {"Variables": variables or {}}})
+
+
+def _rule(template: dict[str, Any], path: str, function: str, **properties: Any) -> str:
+    target = {"Id": "Target0", "Arn": {"Fn::GetAtt": [function, "Arn"]}, "RetryPolicy": {"MaximumRetryAttempts": 4}}
+    target |= {key: properties.pop(key) for key in ("Input",) if key in properties}
+    return _add(template, path, "AWS::Events::Rule", {"State": "ENABLED", "Targets": [target], **properties})
+
+
+def _with_maintenance(template: dict[str, Any]) -> dict[str, Any]:
+    """The stack plus a second state machine (construct DomainMaintenance, its own role and functions) that the API
+    function names with Ref and Fn::GetAtt Name; two scheduled rules on its scheduler function (one with a
+    constant Input, one without) and a disabled one; a rule on the maintenance workflow's failures."""
+    changed = copy.deepcopy(template)
+    role = _add(changed, f"{MAINTENANCE}/StateMachine/Role", "AWS::IAM::Role", {"AssumeRolePolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "states.amazonaws.com"}}]}})
+    run_page = _function(changed, f"{MAINTENANCE}/RunPageFunction")
+    record_failure = _function(changed, f"{MAINTENANCE}/RecordFailureFunction")
+    machine = _add(changed, f"{MAINTENANCE}/StateMachine", "AWS::StepFunctions::StateMachine", {
+        "RoleArn": {"Fn::GetAtt": [role, "Arn"]},
+        "DefinitionString": _maintenance_definition(run_page, record_failure)})
+    api = changed["Resources"][_logical_id(changed, API_FUNCTION.construct_id)]["Properties"]
+    api["Environment"]["Variables"] |= {"MAINTENANCE_STATE_MACHINE_ARN": {"Ref": machine},
+                                        "MAINTENANCE_STATE_MACHINE_NAME": {"Fn::GetAtt": [machine, "Name"]}}
+    scheduler = _function(changed, f"{MAINTENANCE}/SchedulerFunction",
+                          {"MAINTENANCE_STATE_MACHINE_ARN": {"Fn::GetAtt": [machine, "Arn"]}})
+    _rule(changed, f"{MAINTENANCE}/MaintenanceScheduleRule", scheduler, ScheduleExpression="rate(1 day)",
+          Input=json.dumps(MAINTENANCE_INPUT))
+    _rule(changed, f"{MAINTENANCE}/SweepRule", scheduler, ScheduleExpression="cron(0 3 * * ? *)")
+    _rule(changed, f"{MAINTENANCE}/PausedRule", scheduler, ScheduleExpression="rate(5 minutes)", State="DISABLED")
+    _rule(changed, f"{MAINTENANCE}/FailureRule", scheduler, EventPattern={
+        "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [{"Ref": machine}], "status": ["FAILED"]}})
+    return changed
+
+
+@pytest.fixture
+def maintenance(template: dict[str, Any]) -> Iterator[LocalRuntime]:
+    with LocalRuntime.start(port=0, template=_with_maintenance(template)) as rt:
+        yield rt
+
+
+def _recorder(runtime: LocalRuntime, construct: str, result: Callable[[Any], Any] = lambda event: {}) -> list[Any]:
+    """Replace the handler of function ``construct`` with one recording each event it gets and returning
+    ``result(event)``."""
+    received: list[Any] = []
+
+    def record(event: Any, context: object) -> Any:
+        received.append(event)
+        return result(event)
+
+    InProcessLambda.register(runtime.local_stack.function(construct).name, record)
+    return received
+
+
+def test_every_state_machine_is_created_under_its_own_name_role_and_arn(maintenance: LocalRuntime) -> None:
+    rt, sfn = maintenance, maintenance.client("stepfunctions")
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:{}".format
+    assert rt.state_machine_arns == {"Workflow": arn("EnrollmentWorkflow"), MAINTENANCE: arn(MAINTENANCE)}
+    assert rt.state_machine_arn == arn("EnrollmentWorkflow")  # the job workflow's, as before
+    assert list(rt.definition["States"])[:3] == ["PrepareJob", "EnrollShards", "FinalizeJob"]
+    assert {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]} == set(
+        rt.state_machine_arns.values())
+    roles = {scope: sfn.describe_state_machine(stateMachineArn=machine)["roleArn"]
+             for scope, machine in rt.state_machine_arns.items()}
+    assert roles[MAINTENANCE] == "arn:aws:iam::123456789012:role/speaker-enrollment-domain-maintenance-state-machine"
+    assert roles["Workflow"] != roles[MAINTENANCE]
+    definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn(MAINTENANCE))["definition"])
+    assert definition["States"]["RunPage"]["Resource"] == rt.local_stack.function("RunPageFunction").arn
+    assert [machine.scope for machine in rt.local_stack.state_machines] == ["Workflow", MAINTENANCE]
+    assert rt.local_stack.job_workflow.arn == rt.state_machine_arn
+
+
+def test_references_to_each_state_machine_resolve_to_its_own_arn(maintenance: LocalRuntime) -> None:
+    rt, lam = maintenance, maintenance.client("lambda")
+    maintenance_arn = rt.state_machine_arns[MAINTENANCE]
+    api = lam.get_function_configuration(FunctionName=rt.local_stack.function(API_FUNCTION.construct_id).name)
+    variables = api["Environment"]["Variables"]
+    assert variables["MAINTENANCE_STATE_MACHINE_ARN"] == maintenance_arn  # Ref
+    assert variables["MAINTENANCE_STATE_MACHINE_NAME"] == MAINTENANCE  # Fn::GetAtt Name
+    assert variables["STATE_MACHINE_ARN"] == rt.state_machine_arn
+    assert os.environ["MAINTENANCE_STATE_MACHINE_ARN"] == maintenance_arn  # the handlers' (shared) environment
+    scheduler = lam.get_function_configuration(FunctionName=rt.local_stack.function("SchedulerFunction").name)
+    assert scheduler["Environment"]["Variables"]["MAINTENANCE_STATE_MACHINE_ARN"] == maintenance_arn  # .Arn
+
+
+def _execute(runtime: LocalRuntime, scope: str, payload: dict[str, Any]) -> dict[str, Any]:
+    sfn = runtime.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=runtime.state_machine_arns[scope],
+                                    input=json.dumps(payload))["executionArn"]
+    return wait_until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+
+
+def test_an_execution_of_the_second_state_machine_runs_its_lambda_loop(template: dict[str, Any]) -> None:
+    with LocalRuntime.start(port=0, template=_with_maintenance(template), iam=True) as rt:  # each its own role
+        pages = _recorder(rt, "RunPageFunction", lambda event: {**event, "Page": event.get("Page", 0) + 1,
+                                                                "Done": event.get("Page", 0) + 1 == 3})
+        described = _execute(rt, MAINTENANCE, {"DomainId": rt.domain_id})
+        assert described["status"] == "SUCCEEDED"
+        assert [page.get("Page", 0) for page in pages] == [0, 1, 2]
+        assert json.loads(described["output"]) == {"DomainId": rt.domain_id, "Page": 3, "Done": True}
+
+
+def test_a_failed_execution_s_status_change_names_its_own_state_machine(maintenance: LocalRuntime) -> None:
+    """Its FAILED event reaches the rule on the maintenance workflow, not the job workflow's FailJob."""
+    def explode(event: Any) -> Any:
+        raise RuntimeError("page failed")
+
+    _recorder(maintenance, "RunPageFunction", explode)
+    failures = _recorder(maintenance, "RecordFailureFunction")
+    watched = _recorder(maintenance, "SchedulerFunction")
+    fail_job = _recorder(maintenance, FAIL.construct_id)
+    described = _execute(maintenance, MAINTENANCE, {"DomainId": maintenance.domain_id})
+    assert (described["status"], described["error"]) == ("FAILED", "MaintenanceFailed")
+    assert failures[0]["Error"]["Error"] == "RuntimeError"
+    (event,) = wait_until(lambda: watched)
+    assert event["detail"]["stateMachineArn"] == maintenance.state_machine_arns[MAINTENANCE]
+    assert event["detail"]["executionArn"] == described["executionArn"]
+    assert maintenance.bus is not None
+    maintenance.bus.wait_idle()
+    assert fail_job == []
+
+
+def test_run_schedules_sends_each_scheduled_rule_s_event_to_its_target(maintenance: LocalRuntime) -> None:
+    attempts: list[Any] = []
+
+    def fail_first(event: Any) -> Any:  # a failed asynchronous invocation is retried, as Lambda retries it
+        if event == MAINTENANCE_INPUT and not attempts:
+            attempts.append(event)
+            raise RuntimeError("first attempt fails")
+        return {}
+
+    received = _recorder(maintenance, "SchedulerFunction", fail_first)
+    schedules = {schedule.rule_name: schedule for schedule in maintenance.schedules}
+    assert {name: (s.expression, s.retry_attempts) for name, s in schedules.items()} == {
+        "speaker-enrollment-maintenance-schedule": ("rate(1 day)", 4),
+        "speaker-enrollment-sweep": ("cron(0 3 * * ? *)", 4)}  # the DISABLED rule fires nothing
+    deliveries = maintenance.run_schedules()
+    assert deliveries.wait(timeout=30)
+    assert len(received) == 3  # two rules, one retried invocation
+    assert received.count(MAINTENANCE_INPUT) == 2  # the target's constant Input, not the event
+    (event,) = [e for e in received if e != MAINTENANCE_INPUT]
+    sweep = "arn:aws:events:us-east-1:123456789012:rule/speaker-enrollment-sweep"
+    assert sweep == schedules["speaker-enrollment-sweep"].rule_arn
+    assert {key: value for key, value in event.items() if key not in ("id", "time")} == {
+        "version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "region": "us-east-1", "resources": [sweep], "detail": {}}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"]) and event["id"]
+    assert [e["resources"] for e in deliveries.events] == [
+        [schedules["speaker-enrollment-maintenance-schedule"].rule_arn], [sweep]]
+    with pytest.raises(KeyError, match="speaker-enrollment-paused"):
+        maintenance.fire_schedule("speaker-enrollment-paused")
+
+
+@pytest.mark.parametrize(("expression", "seconds"), [
+    ("rate(1 day)", 86400), ("rate(5 minutes)", 300), ("rate(2 hours)", 7200), ("cron(0 3 * * ? *)", None)])
+def test_schedule_expressions_as_eventbridge_reads_them(expression: str, seconds: int | None) -> None:
+    assert rate_seconds(expression) == seconds
+
+
+@pytest.mark.parametrize("expression", ["rate(1 days)", "rate(5 minute)", "rate(0 minutes)", "every day"])
+def test_a_schedule_expression_eventbridge_refuses_is_a_template_error(template: dict[str, Any],
+                                                                       expression: str) -> None:
+    changed = copy.deepcopy(template)
+    _rule(changed, "Broken/ScheduleRule", _logical_id(changed, FAIL.construct_id), ScheduleExpression=expression)
+    with pytest.raises(TemplateError, match="ScheduleRule"):
+        mirror(changed, "us-east-1", placeholder_keys(changed, "us-east-1"))
+
+
+def test_a_template_without_the_job_workflow_is_an_error(template: dict[str, Any]) -> None:
+    renamed = _renamed(template, "Workflow/StateMachine", "Maintenance/StateMachine")
+    with pytest.raises(TemplateError, match="construct Workflow"):
+        mirror(renamed, "us-east-1", placeholder_keys(renamed, "us-east-1"))
+
+
+def test_the_schedule_clock_fires_each_rule_at_its_period_until_stopped() -> None:
+    fired: list[str] = []
+    clock = ScheduleClock([("fast", 0.05), ("slow", 60.0)], fired.append).start()
+    wait_until(lambda: fired.count("fast") >= 3, timeout=5)
+    clock.stop()
+    count = len(fired)
+    time.sleep(0.2)
+    assert len(fired) == count and set(fired) == {"fast"}  # stopped; the slow rule's first period never came

@@ -73,6 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     runtime = LocalRuntime.start(port=args.port, region=args.region, faults=args.faults, fault_seed=args.fault_seed,
                                  function_timeouts=dict(args.function_timeout), iam=args.iam)
     print(runtime.info().json_line(), flush=True)
+    if args.schedules:
+        clocked = runtime.start_schedule_clock()
+        print(f"enrollctl: scheduled rules fired at their rate: {', '.join(clocked) or 'none'}", file=sys.stderr)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             runtime.serve_forever()
@@ -139,6 +142,9 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
                             "iam:PassRole), and IAM enforced by the emulated services; starts with one "
                             "administrator whose keys the first JSON line adds (AdminAccessKeyId, "
                             "AdminSecretAccessKey); without it the runtime is open (\"Authorization\": \"none\")")
+    serve.add_argument("--schedules", action="store_true",
+                       help="fire the stack's rate(...) scheduled rules at their rate, the first time one period "
+                            "after the start (cron(...) ones are not fired; LocalRuntime.run_schedules fires all)")
     serve.set_defaults(func=cmd_serve)
 
 

@@ -1,10 +1,12 @@
 """The default event bus, locally. moto's EventBridge never invokes a rule's target, so the runtime routes the
 events AWS services would publish (S3's ``Object Created``, Step Functions' ``Execution Status Change``) itself:
 each event is matched against the pattern of every rule of the stack and delivered to the rule's function in a
-background thread (the publisher is never blocked), as EventBridge does:
+background thread (the publisher is never blocked); a scheduled rule's event is sent to its rule (``send``). As
+EventBridge does:
 
 - at least once: with the ``event-duplicate`` fault an event is delivered a second time (the same event, same
   id) at a random later moment;
+- the target's constant ``Input``, if it has one, instead of the event;
 - asynchronously: EventBridge invokes a function asynchronously, so a throttled invoke is retried (up to the
   target's ``RetryPolicy``) and an invocation that fails is retried as Lambda retries asynchronous invocations
   (the function's ``MaximumRetryAttempts``), then given up (in AWS: sent to the dead-letter queue). Locally the
@@ -36,18 +38,37 @@ THROTTLED = "TooManyRequestsException"
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule of the bus: its pattern, the name of the function it targets, and how to deliver to it."""
+    """A rule of the bus: its pattern (None for a scheduled rule: it matches no event), the name of the function it
+    targets, and how to deliver to it."""
 
-    pattern: dict[str, Any]
+    pattern: dict[str, Any] | None
     target: str
     deliver: Deliver
 
     @cached_property
-    def _compiled(self) -> EventPattern:
-        return EventPattern(None, self.pattern)
+    def _compiled(self) -> EventPattern | None:
+        return None if self.pattern is None else EventPattern(None, self.pattern)
 
     def matches(self, event: dict[str, Any]) -> bool:
-        return bool(self._compiled.matches_event(event))  # type: ignore[arg-type]
+        return self._compiled is not None and bool(self._compiled.matches_event(event))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Deliveries under way (each in its thread, a duplicate's included), to wait for."""
+
+    events: tuple[dict[str, Any], ...] = ()
+    threads: tuple[threading.Thread, ...] = ()
+
+    def __add__(self, other: Deliveries) -> Deliveries:
+        return Deliveries(self.events + other.events, self.threads + other.threads)
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Wait for the deliveries to end (the target's retries included); whether they all ended in time."""
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self.threads)
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -68,31 +89,35 @@ class LocalEventBus:
         """Deliver ``event`` to the target of every rule it matches; returns how many rules matched."""
         matched = [rule for rule in self.rules if rule.matches(event)]
         for rule in matched:
-            self._start(event, rule, delay=0.0)
-            if self.faults is not None and self.faults.fires(Fault.EVENT_DUPLICATE):
-                delay = self.faults.uniform(*DUPLICATE_DELAY_SECONDS)
-                self.faults.injected(Fault.EVENT_DUPLICATE,
-                                     f"{describe(event)} delivered again to {rule.target} after {delay:.1f} s")
-                self._start(event, rule, delay)
+            self.send(event, rule)
         return len(matched)
+
+    def send(self, event: dict[str, Any], rule: Rule) -> Deliveries:
+        """Deliver ``event`` to the target of ``rule`` (at least once: see the module's docstring)."""
+        threads = [self._start(event, rule, delay=0.0)]
+        if self.faults is not None and self.faults.fires(Fault.EVENT_DUPLICATE):
+            delay = self.faults.uniform(*DUPLICATE_DELAY_SECONDS)
+            self.faults.injected(Fault.EVENT_DUPLICATE,
+                                 f"{describe(event)} delivered again to {rule.target} after {delay:.1f} s")
+            threads.append(self._start(event, rule, delay))
+        return Deliveries((event,), tuple(threads))
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Wait for the deliveries started so far (duplicates still to come included)."""
-        deadline = time.monotonic() + timeout
         with self._threads_lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            threads = tuple(self._threads)
+        Deliveries(threads=threads).wait(timeout)
 
     def close(self) -> None:
         """Deliver nothing more (a duplicate still waiting is dropped)."""
         self._closed.set()
 
-    def _start(self, event: dict[str, Any], rule: Rule, delay: float) -> None:
+    def _start(self, event: dict[str, Any], rule: Rule, delay: float) -> threading.Thread:
         thread = threading.Thread(target=self._deliver, args=(event, rule, delay), name="event-delivery", daemon=True)
         with self._threads_lock:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
+        return thread
 
     def _deliver(self, event: dict[str, Any], rule: Rule, delay: float) -> None:
         if self._closed.wait(delay) if delay else self._closed.is_set():
@@ -105,13 +130,14 @@ class LocalEventBus:
 
 
 class LambdaTarget:
-    """Invokes ``function_name`` with each event as EventBridge does (see the module's docstring); ``client`` is a
-    Lambda client that signs as EventBridge and does not retry by itself."""
+    """Invokes ``function_name`` with each event (or the target's constant ``input``) as EventBridge does (see the
+    module's docstring); ``client`` is a Lambda client that signs as EventBridge and does not retry by itself."""
 
     def __init__(self, client: Any, function_name: str, *, throttle_retries: int, error_retries: int,
-                 interval: float = LOCAL_RETRY_INTERVAL_SECONDS) -> None:
+                 input: str | None = None, interval: float = LOCAL_RETRY_INTERVAL_SECONDS) -> None:
         self._client = client
         self.function_name = function_name
+        self.input = input
         self.throttle_retries = throttle_retries
         self.error_retries = error_retries
         self.interval = interval
@@ -130,14 +156,15 @@ class LambdaTarget:
 
     def _invoke_once(self, event: dict[str, Any]) -> str | None:
         """One invocation (its throttles retried); the function error's type, or None when it succeeded."""
-        response = self._accepted_invoke(json.dumps(event).encode())
-        payload: str = response["Payload"].read().decode()
+        payload = json.dumps(event) if self.input is None else self.input
+        response = self._accepted_invoke(payload.encode())
+        result: str = response["Payload"].read().decode()
         if not response.get("FunctionError"):
             return None
         try:
-            return str(json.loads(payload).get("errorType", payload))
+            return str(json.loads(result).get("errorType", result))
         except (ValueError, AttributeError):
-            return payload
+            return result
 
     def _accepted_invoke(self, payload: bytes) -> dict[str, Any]:
         retries = 0

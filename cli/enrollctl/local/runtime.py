@@ -1,8 +1,9 @@
 """``LocalRuntime``: the whole stack, emulated in-process on 127.0.0.1 (moto server + in-process Lambda
-handlers + the synthesized state machine + the stack's EventBridge rules on S3 uploads and execution status
-changes + the Voice ID API on the same port), every resource and variable as the synthesized template says
-(``stack``); optionally with faults injected as the real services produce them (``faults``). One per process:
-moto's backends, its config and ``MOTO_PORT`` are process-wide."""
+handlers + the synthesized state machines + the stack's EventBridge rules on S3 uploads and execution status
+changes, and its scheduled rules when asked (``run_schedules``) + the Voice ID API on the same port), every
+resource and variable as the synthesized template says (``stack``); optionally with faults injected as the real
+services produce them (``faults``). One per process: moto's backends, its config and ``MOTO_PORT`` are
+process-wide."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from speaker_enrollment.settings import Settings
 
 from enrollctl.local import kms_key_state, resources, stack
 from enrollctl.local.call_guard import CallGuard
-from enrollctl.local.events import LambdaTarget, LocalEventBus, Rule
+from enrollctl.local.events import Deliveries, LambdaTarget, LocalEventBus, Rule
 from enrollctl.local.execution_events import ExecutionStatusEvents
 from enrollctl.local.faults import Fault, FaultCount, FaultInjector
 from enrollctl.local.iam import AdminKeys, LocalIam
@@ -35,15 +36,18 @@ from enrollctl.local.lambda_runner import EVENTBRIDGE_ACCESS_KEY, InProcessLambd
 from enrollctl.local.map_runner import MapRunner
 from enrollctl.local.resources import Clients
 from enrollctl.local.s3_trigger import S3Trigger
+from enrollctl.local.schedules import ScheduleClock, rate_seconds, scheduled_event
 from enrollctl.local.stack import (
     ACCOUNT_ID,
     DEFAULT_PORT,
     DEFAULT_REGION,
     HOST,
+    JOB_WORKFLOW,
     NO_KEY,
-    EventRoute,
     FunctionSpec,
     LocalStack,
+    RuleTarget,
+    Schedule,
 )
 from enrollctl.local.template import TemplateError, load_template
 from enrollctl.local.voiceid import EmulatorServer
@@ -154,6 +158,8 @@ class LocalRuntime:
         self._bus: LocalEventBus | None = None
         self._trigger: S3Trigger | None = None
         self._status_events: ExecutionStatusEvents | None = None
+        self._scheduled: dict[str, list[Rule]] = {}  # rule name → a bus rule per target
+        self._clock: ScheduleClock | None = None
         self._log_levels: dict[str, int] = {}
         self._saved_session: boto3.Session | bool | None = False  # False: nothing saved
         self._kms_strict = False  # kms_key_state installed by this runtime
@@ -161,8 +167,9 @@ class LocalRuntime:
         self.mac_key = NO_KEY  # signs the Voice ID API's NextTokens (API_TOKEN_KEY_ID)
         self.api: VoiceIdApi | None = None  # the Voice ID API the endpoint answers X-Amz-Target: VoiceID.* with
         self.functions: tuple[FunctionSpec, ...] = ()
-        self.state_machine_arn = ""
-        self.definition: dict[str, Any] = {}
+        self.state_machine_arn = ""  # the job workflow's (stack.JOB_WORKFLOW)
+        self.definition: dict[str, Any] = {}  # the job workflow's, as created
+        self.state_machine_arns: dict[str, str] = {}  # construct the state machine belongs to → its ARN
         self._local_stack: LocalStack | None = None
         self._settings: Settings | None = None
 
@@ -280,6 +287,10 @@ class LocalRuntime:
                 LocalRuntime._active = None
 
     def _stop_events(self) -> None:
+        if self._clock is not None:
+            self._clock.stop()
+            self._clock = None
+        self._scheduled.clear()
         if self._status_events is not None:
             self._status_events.uninstall()
             self._status_events = None
@@ -292,15 +303,14 @@ class LocalRuntime:
             self._bus = None
 
     def _stop_executions(self) -> None:
-        if not self.state_machine_arn:
-            return
-        try:
-            sfn = self.client("stepfunctions")
-            running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
-            for execution in running["executions"]:
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="local runtime stopped")
-        except Exception:
-            LOG.debug("could not stop running executions", exc_info=True)
+        for arn in self.state_machine_arns.values():
+            try:
+                sfn = self.client("stepfunctions")
+                running = sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")
+                for execution in running["executions"]:
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local runtime stopped")
+            except Exception:
+                LOG.debug("could not stop running executions of %s", arn, exc_info=True)
 
     def serve_forever(self) -> None:
         """Block until interrupted (Ctrl-C), then stop."""
@@ -341,16 +351,22 @@ class LocalRuntime:
     def _create_workflow(self, clients: Clients, mirrored: LocalStack) -> None:
         for spec in self.functions:
             resources.create_function(clients, spec, self.function_environment(spec))
-        self.definition = mirrored.state_machine.definition
-        self.state_machine_arn = resources.create_state_machine(clients, mirrored.state_machine)
+        self.state_machine_arns = {machine.scope: resources.create_state_machine(clients, machine)
+                                   for machine in mirrored.state_machines}
+        self.definition = mirrored.job_workflow.definition
+        self.state_machine_arn = self.state_machine_arns[JOB_WORKFLOW]
 
     def _serve(self, mirrored: LocalStack) -> None:
-        """The stack's EventBridge rules deliver S3 uploads and execution status changes to their functions; the
-        Voice ID API is served in-process (on the emulator's port, not through a Lambda proxy event) with the
-        environment of the function behind the API Gateway method."""
+        """The stack's EventBridge rules deliver S3 uploads and execution status changes to their functions (and
+        scheduled events when ``run_schedules`` says); the Voice ID API is served in-process (on the emulator's
+        port, not through a Lambda proxy event) with the environment of the function behind the API Gateway
+        method."""
         if mirrored.api_function is None:
             raise TemplateError("no API Gateway method integrates a function of the stack: no Voice ID API to serve")
-        self._bus = LocalEventBus([self._rule(route, mirrored) for route in mirrored.event_routes], self.faults)
+        self._bus = LocalEventBus([self._rule(route, mirrored, route.pattern) for route in mirrored.event_routes],
+                                  self.faults)
+        for schedule in mirrored.schedules:
+            self._scheduled.setdefault(schedule.rule_name, []).append(self._rule(schedule, mirrored))
         self._trigger = S3Trigger(self._bus)
         self._trigger.install()
         self._status_events = ExecutionStatusEvents(self._bus.publish)
@@ -360,14 +376,52 @@ class LocalRuntime:
         self.api = api_from_env(self.function_environment(mirrored.api_function),
                                 authorizer=None if self.iam is not None else OpenAccess())
 
-    def _rule(self, route: EventRoute, mirrored: LocalStack) -> Rule:
-        """A rule of the local bus invoking the route's function as EventBridge does (signed as EventBridge)."""
-        function = next(spec for spec in mirrored.functions if spec.name == route.function_name)
+    def _rule(self, target: RuleTarget, mirrored: LocalStack, pattern: dict[str, Any] | None = None) -> Rule:
+        """A rule of the local bus invoking the target's function as EventBridge does (signed as EventBridge)."""
+        function = next(spec for spec in mirrored.functions if spec.name == target.function_name)
         lam = Clients(self.endpoint, self.region, Config(read_timeout=900, retries={"total_max_attempts": 1}),
                       access_key=EVENTBRIDGE_ACCESS_KEY)("lambda")
-        target = LambdaTarget(lam, function.name, throttle_retries=route.retry_attempts,
-                              error_retries=function.async_retry_attempts)
-        return Rule(route.pattern, function.name, target)
+        invoke = LambdaTarget(lam, function.name, throttle_retries=target.retry_attempts,
+                              error_retries=function.async_retry_attempts, input=target.input)
+        return Rule(pattern, function.name, invoke)
+
+    # ------------------------------------------------------------------------------------- schedules
+
+    @property
+    def schedules(self) -> tuple[Schedule, ...]:
+        """The stack's scheduled rules, one per function target (moto's EventBridge fires none of them)."""
+        return self.local_stack.schedules
+
+    def fire_schedule(self, rule_name: str) -> Deliveries:
+        """Send, now, the ``Scheduled Event`` of the scheduled rule ``rule_name`` (its local name) to its targets, as
+        EventBridge does when the schedule comes (each target's retries, asynchronous invocation, constant Input);
+        wait for the invocations with ``.wait()``."""
+        if self._bus is None:
+            raise RuntimeError("the local runtime has not started")
+        if rule_name not in self._scheduled:
+            raise KeyError(f"no scheduled rule {rule_name!r} (the stack's: {', '.join(self._scheduled) or 'none'})")
+        names = self.local_stack.names
+        event = scheduled_event(names.account, names.region, names.rule_arn(rule_name))
+        deliveries = Deliveries()
+        for rule in self._scheduled[rule_name]:
+            deliveries += self._bus.send(event, rule)
+        return deliveries
+
+    def run_schedules(self) -> Deliveries:
+        """Fire every scheduled rule of the stack now (``fire_schedule``)."""
+        deliveries = Deliveries()
+        for rule_name in self._scheduled:
+            deliveries += self.fire_schedule(rule_name)
+        return deliveries
+
+    def start_schedule_clock(self) -> list[str]:
+        """Fire each ``rate(...)`` rule at its rate from now on, until stopped (``cron(...)`` ones only on
+        ``fire_schedule``); returns the names of the rules on the clock."""
+        periods = {schedule.rule_name: rate_seconds(schedule.expression) for schedule in self.schedules}
+        clocked = [(name, float(period)) for name, period in periods.items() if period is not None]
+        if self._clock is None and clocked:
+            self._clock = ScheduleClock(clocked, self.fire_schedule).start()
+        return [name for name, _ in clocked]
 
     def local_environment(self) -> dict[str, str]:
         """The local-only variables (``LOCAL_ENV``) and the caller's overrides."""

@@ -1,8 +1,8 @@
 """The CDK stack as the local runtime mirrors it, all of it read from the synthesized template (there is no
 list here to keep in step with ``stacks/``): the stack's own functions, its tables, buckets, roles and KMS
 keys, each under a local name derived from its construct id; the functions' environment resolved to those
-local resources; the state machine; the EventBridge rules and the function each one targets; the function
-behind the API Gateway method."""
+local resources; every state machine; the EventBridge rules (on events, and on a schedule) and the function each
+one targets; the function behind the API Gateway method."""
 
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from speaker_enrollment.settings import Settings
 
+from enrollctl.local.schedules import rate_seconds
 from enrollctl.local.template import (
     Resolver,
     TemplateError,
     UnresolvedReferenceError,
     construct_id,
     resources_of_type,
+    scope_id,
     without_hash,
 )
 
@@ -32,7 +34,12 @@ DEFAULT_PORT = 4599
 DEFAULT_REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 PREFIX = "speaker-enrollment"
-STATE_MACHINE_NAME = "EnrollmentWorkflow"  # docs/architecture.md; the template leaves the name to CloudFormation
+# The state machine of the construct JOB_WORKFLOW runs the jobs; locally it is named STATE_MACHINE_NAME, every other
+# state machine after the construct it belongs to (docs/architecture.md; the template leaves names to CloudFormation).
+JOB_WORKFLOW = "Workflow"
+STATE_MACHINE_NAME = "EnrollmentWorkflow"
+STATE_MACHINE_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]")  # what a Step Functions name may not contain
+STATE_MACHINE_NAME_LENGTH = 80
 # The stack's own functions are those whose Handler is in this package; CDK adds helper functions (log
 # retention, bucket notifications, custom resources) with handlers of their own, which have no local meaning.
 HANDLER_PACKAGE = "speaker_enrollment"
@@ -110,23 +117,41 @@ class BucketSpec:
 
 @dataclass(frozen=True)
 class StateMachineSpec:
+    scope: str  # the id of the construct it belongs to (``Workflow``, ``DomainMaintenance``)
     name: str
+    arn: str
     role_arn: str
     definition: dict[str, Any]  # resolved, adapted for moto (localize_definition)
 
 
-@dataclass(frozen=True)
-class EventRoute:
-    """An EventBridge rule of the stack: its pattern (resolved), the function it targets and the target's
-    ``RetryPolicy.MaximumRetryAttempts``."""
+@dataclass(frozen=True, kw_only=True)
+class RuleTarget:
+    """A function an EventBridge rule of the stack targets: the target's ``RetryPolicy.MaximumRetryAttempts`` and
+    its constant ``Input`` (JSON text the function receives instead of the event), if it has one."""
 
-    pattern: dict[str, Any]
     function_name: str
     retry_attempts: int = EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS
+    input: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventRoute(RuleTarget):
+    """A rule on events: its pattern (resolved) and one of its targets."""
+
+    pattern: dict[str, Any]
 
     def on(self, source: str) -> bool:
         """Whether the rule watches events of ``source`` (``aws.s3``, ``aws.states``)."""
         return source in self.pattern.get("source", [])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule(RuleTarget):
+    """A rule on a schedule (``rate(1 day)``, ``cron(...)``): its local name and ARN, and one of its targets."""
+
+    rule_name: str
+    rule_arn: str
+    expression: str
 
 
 # ---------------------------------------------------------------------------------------------- names
@@ -163,6 +188,8 @@ class LocalNames:
     tables: dict[str, str]
     buckets: dict[str, str]
     roles: dict[str, str]
+    state_machines: dict[str, str]
+    rules: dict[str, str]
     account: str = ACCOUNT_ID
 
     @classmethod
@@ -171,7 +198,9 @@ class LocalNames:
                    functions=_prefixed(handler_functions(template), "Function"),
                    tables=_prefixed(_tables(template), "Table"),
                    buckets=_prefixed(resources_of_type(template, BUCKET_TYPE), "Bucket", f"-{account}-{region}"),
-                   roles=_prefixed(resources_of_type(template, ROLE_TYPE), "Role"))
+                   roles=_prefixed(resources_of_type(template, ROLE_TYPE), "Role"),
+                   state_machines=_state_machine_names(template),
+                   rules=_prefixed(resources_of_type(template, RULE_TYPE), "Rule"))
 
     def function_arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
@@ -182,9 +211,30 @@ class LocalNames:
     def role_arn(self, name: str) -> str:
         return f"arn:aws:iam::{self.account}:role/{name}"
 
-    @property
-    def state_machine_arn(self) -> str:
-        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{STATE_MACHINE_NAME}"
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account}:stateMachine:{name}"
+
+    def rule_arn(self, name: str) -> str:
+        return f"arn:aws:events:{self.region}:{self.account}:rule/{name}"
+
+
+def state_machine_scopes(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id → the id of the construct each state machine belongs to (``Workflow``); without path metadata,
+    its logical id without hash and ``StateMachine``; where two share a scope, their logical ids without hash."""
+    scopes = {logical_id: scope_id(resource) or without_hash(logical_id).removesuffix("StateMachine")
+              or without_hash(logical_id) for logical_id, resource in resources_of_type(template, STATE_MACHINE_TYPE)}
+    counts = Counter(scopes.values())
+    return {logical_id: scope if counts[scope] == 1 else without_hash(logical_id)
+            for logical_id, scope in scopes.items()}
+
+
+def _state_machine_names(template: dict[str, Any]) -> dict[str, str]:
+    names = {logical_id: STATE_MACHINE_NAME if scope == JOB_WORKFLOW
+             else STATE_MACHINE_NAME_CHARACTERS.sub("-", scope)[:STATE_MACHINE_NAME_LENGTH]
+             for logical_id, scope in state_machine_scopes(template).items()}
+    if len(set(names.values())) != len(names):
+        raise TemplateError(f"two state machines would have the same local name: {sorted(names.values())}")
+    return names
 
 
 # -------------------------------------------------------------------------------------------- resources
@@ -242,8 +292,11 @@ def build_resolver(template: dict[str, Any], names: LocalNames, keys: Mapping[st
         resolver.add(logical_id, name, names.role_arn(name))
     for logical_id, key in keys.items():
         resolver.add(logical_id, key.key_id, key.arn, KeyId=key.key_id)
-    for logical_id, _ in resources_of_type(template, STATE_MACHINE_TYPE):
-        resolver.add(logical_id, names.state_machine_arn, names.state_machine_arn, Name=STATE_MACHINE_NAME)
+    for logical_id, name in names.state_machines.items():
+        arn = names.state_machine_arn(name)
+        resolver.add(logical_id, arn, arn, Name=name)
+    for logical_id, name in names.rules.items():
+        resolver.add(logical_id, name, names.rule_arn(name))
     return resolver
 
 
@@ -329,14 +382,17 @@ def _bucket(logical_id: str, resource: dict[str, Any], names: LocalNames, resolv
 # ---------------------------------------------------------------------------------------- state machine
 
 
-def _state_machine(template: dict[str, Any], resolver: Resolver) -> StateMachineSpec:
-    machines = list(resources_of_type(template, STATE_MACHINE_TYPE))
-    if len(machines) != 1:
-        raise TemplateError(f"expected one {STATE_MACHINE_TYPE} in the template, found {len(machines)}")
-    logical_id, resource = machines[0]
-    props = resource.get("Properties", {})
-    return StateMachineSpec(STATE_MACHINE_NAME, str(resolver.resolve(_required(props, "RoleArn", logical_id))),
-                            state_machine_definition(props, resolver))
+def _state_machines(template: dict[str, Any], names: LocalNames, resolver: Resolver) -> tuple[StateMachineSpec, ...]:
+    scopes = state_machine_scopes(template)
+    if JOB_WORKFLOW not in scopes.values():
+        raise TemplateError(f"no {STATE_MACHINE_TYPE} of construct {JOB_WORKFLOW} (the job workflow) in the template")
+    specs = []
+    for logical_id, resource in resources_of_type(template, STATE_MACHINE_TYPE):
+        props, name = resource.get("Properties", {}), names.state_machines[logical_id]
+        specs.append(StateMachineSpec(scopes[logical_id], name, names.state_machine_arn(name),
+                                      str(resolver.resolve(_required(props, "RoleArn", logical_id))),
+                                      state_machine_definition(props, resolver)))
+    return tuple(specs)
 
 
 def state_machine_definition(props: dict[str, Any], resolver: Resolver) -> dict[str, Any]:
@@ -390,24 +446,71 @@ def _function_named_by(reference: Any, resolver: Resolver, functions: Iterable[F
     return next((function.name for function in functions if function.arn == arn), None)
 
 
-def _event_routes(template: dict[str, Any], resolver: Resolver,
-                  functions: tuple[FunctionSpec, ...]) -> tuple[EventRoute, ...]:
-    """The rules with an event pattern and their function targets (moto's EventBridge never invokes a target: the
-    runtime delivers)."""
-    routes = []
+def _enabled_rules(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, properties) of each rule EventBridge acts on (a DISABLED one it ignores)."""
     for logical_id, rule in resources_of_type(template, RULE_TYPE):
         props = rule.get("Properties", {})
-        pattern = props.get("EventPattern")
-        if not isinstance(pattern, dict):
+        if props.get("State", "ENABLED") != "DISABLED":
+            yield logical_id, props
+
+
+def _input(target: dict[str, Any], resolver: Resolver, logical_id: str) -> str | None:
+    if "Input" not in target:
+        return None
+    text = str(resolver.resolve(target["Input"]))
+    try:
+        json.loads(text)
+    except ValueError:
+        raise TemplateError(f"a target of rule {logical_id} has an Input that is not JSON (EventBridge refuses it)"
+                            ) from None
+    return text
+
+
+def _rule_targets(logical_id: str, props: dict[str, Any], resolver: Resolver,
+                  functions: tuple[FunctionSpec, ...]) -> Iterator[RuleTarget]:
+    """The targets of a rule that the runtime delivers to (moto's EventBridge never invokes a target)."""
+    for target in props.get("Targets", []):
+        name = _function_named_by(target.get("Arn"), resolver, functions)
+        if name is None or {"InputPath", "InputTransformer"} & set(target):
+            LOG.warning("a target of rule %s is not a function the local runtime runs, or transforms the event; "
+                        "skipped", logical_id)
             continue
-        for target in props.get("Targets", []):
-            name = _function_named_by(target.get("Arn"), resolver, functions)
-            if name is None:
-                LOG.warning("a target of rule %s is not a function the local runtime runs; skipped", logical_id)
-                continue
-            retries = target.get("RetryPolicy", {}).get("MaximumRetryAttempts", EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS)
-            routes.append(EventRoute(resolver.resolve(pattern), name, int(retries)))
+        retries = target.get("RetryPolicy", {}).get("MaximumRetryAttempts", EVENTBRIDGE_DEFAULT_RETRY_ATTEMPTS)
+        yield RuleTarget(function_name=name, retry_attempts=int(retries), input=_input(target, resolver, logical_id))
+
+
+def _event_routes(template: dict[str, Any], resolver: Resolver,
+                  functions: tuple[FunctionSpec, ...]) -> tuple[EventRoute, ...]:
+    """The rules with an event pattern and their function targets."""
+    routes = []
+    for logical_id, props in _enabled_rules(template):
+        pattern = props.get("EventPattern")
+        if isinstance(pattern, dict):
+            routes += [EventRoute(**asdict(target), pattern=resolver.resolve(pattern))
+                       for target in _rule_targets(logical_id, props, resolver, functions)]
     return tuple(routes)
+
+
+def _schedule_expression(props: dict[str, Any], resolver: Resolver, logical_id: str) -> str:
+    expression = str(resolver.resolve(props["ScheduleExpression"]))
+    try:
+        rate_seconds(expression)
+    except ValueError as exc:
+        raise TemplateError(f"rule {logical_id}: {exc}") from None
+    return expression
+
+
+def _schedules(template: dict[str, Any], names: LocalNames, resolver: Resolver,
+               functions: tuple[FunctionSpec, ...]) -> tuple[Schedule, ...]:
+    """The rules with a schedule expression and their function targets (fired by ``LocalRuntime.run_schedules``)."""
+    schedules = []
+    for logical_id, props in _enabled_rules(template):
+        if "ScheduleExpression" in props:
+            name, expression = names.rules[logical_id], _schedule_expression(props, resolver, logical_id)
+            schedules += [Schedule(**asdict(target), rule_name=name, rule_arn=names.rule_arn(name),
+                                   expression=expression)
+                          for target in _rule_targets(logical_id, props, resolver, functions)]
+    return tuple(schedules)
 
 
 def _api_function(template: dict[str, Any], resolver: Resolver,
@@ -436,8 +539,9 @@ class LocalStack:
     functions: tuple[FunctionSpec, ...]
     tables: tuple[TableSpec, ...]
     buckets: tuple[BucketSpec, ...]
-    state_machine: StateMachineSpec
+    state_machines: tuple[StateMachineSpec, ...]
     event_routes: tuple[EventRoute, ...]
+    schedules: tuple[Schedule, ...]
     api_function: FunctionSpec | None
 
     @property
@@ -448,6 +552,19 @@ class LocalStack:
     def ingest_routes(self) -> tuple[EventRoute, ...]:
         """The rules on S3 events (uploads that start jobs)."""
         return tuple(route for route in self.event_routes if route.on("aws.s3"))
+
+    @property
+    def job_workflow(self) -> StateMachineSpec:
+        """The state machine that runs the jobs (see ``JOB_WORKFLOW``)."""
+        return self.state_machine(JOB_WORKFLOW)
+
+    def state_machine(self, scope: str) -> StateMachineSpec:
+        """The state machine of construct ``scope`` (``Workflow``, ``DomainMaintenance``)."""
+        found = next((spec for spec in self.state_machines if spec.scope == scope), None)
+        if found is None:
+            known = ", ".join(spec.scope for spec in self.state_machines)
+            raise TemplateError(f"no state machine of construct {scope!r} in the template (its own: {known})")
+        return found
 
     def function(self, construct: str) -> FunctionSpec:
         found = next((spec for spec in self.functions if spec.construct_id == construct), None)
@@ -478,8 +595,9 @@ def mirror(template: dict[str, Any], region: str, keys: Mapping[str, KmsKey]) ->
         tables=tuple(_table(logical_id, resource, names) for logical_id, resource in _tables(template)),
         buckets=tuple(_bucket(logical_id, resource, names, resolver)
                       for logical_id, resource in resources_of_type(template, BUCKET_TYPE)),
-        state_machine=_state_machine(template, resolver),
+        state_machines=_state_machines(template, names, resolver),
         event_routes=_event_routes(template, resolver, functions),
+        schedules=_schedules(template, names, resolver, functions),
         api_function=_api_function(template, resolver, functions),
     )
 

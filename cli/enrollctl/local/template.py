@@ -133,14 +133,26 @@ def without_hash(logical_id: str) -> str:
     return re.sub(r"[0-9A-F]{8}$", "", logical_id)
 
 
+def _construct_path(resource: dict[str, Any]) -> list[str]:
+    """The construct ids of a resource's path metadata, from the stack's down to its own."""
+    path = str(resource.get("Metadata", {}).get(PATH_METADATA, ""))
+    return [s for s in path.split("/") if s and s not in {"Resource", "Default"}]
+
+
 def construct_id(logical_id: str, resource: dict[str, Any]) -> str:
     """The CDK construct id of a resource: from its path metadata (``.../InboxBucket/Resource`` →
     ``InboxBucket``) when synthesized with it, else :func:`without_hash` of its logical id."""
-    path = str(resource.get("Metadata", {}).get(PATH_METADATA, ""))
-    segments = [s for s in path.split("/") if s and s not in {"Resource", "Default"}]
+    segments = _construct_path(resource)
     if len(segments) > 1:
         return segments[-1]
     return without_hash(logical_id)
+
+
+def scope_id(resource: dict[str, Any]) -> str | None:
+    """The id of the construct a resource belongs to (``.../Workflow/StateMachine/Resource`` → ``Workflow``);
+    None for a child of the stack itself, or without path metadata."""
+    segments = _construct_path(resource)
+    return segments[-2] if len(segments) > 2 else None
 
 
 def resources_of_type(template: dict[str, Any], *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
