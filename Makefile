@@ -7,7 +7,7 @@ MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge clean
 
 setup: $(VENV)/.installed $(MODEL)
 
@@ -52,7 +52,7 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 
 # Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
 # job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
-bench: bench-voiceprint bench-job bench-contention bench-session
+bench: bench-voiceprint bench-job bench-contention bench-session bench-purge
 
 bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
@@ -67,6 +67,10 @@ bench-contention: setup
 # EvaluateSession on a 60 s call (issue #11): latency upload -> ENDED on the local runtime, compute on one core.
 bench-session: setup speech
 	$(BIN)/python -m bench.session
+
+# DeleteDomain of 10,000 and 100,000 speakers on the local runtime, beside the purge task run in-process (issue 15).
+bench-purge: setup
+	$(BIN)/python -m bench.purge
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)

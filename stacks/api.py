@@ -101,7 +101,7 @@ class VoiceIdRestApi(Construct):
         self._grant_tables()
         storage.grant_key_read_write(role)  # the tables' items are encrypted with the stack key
         # CreateDomain/UpdateDomain check the domain's key; speaker and fraudster operations open and seal
-        # voiceprints under it; UpdateDomain with a new key re-encrypts them (until the maintenance workflow does).
+        # voiceprints under it (the re-encryption under a new key is the maintenance workflow's).
         grant_domain_keys(role)
         # NextToken: GenerateMac signs a page position, VerifyMac checks one presented by a client.
         storage.token_key.grant(role, "kms:GenerateMac", "kms:VerifyMac")

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
+from speaker_enrollment.settings import Tunables
 
 from stacks.enrollment_stack import SpeakerEnrollmentStack
 from stacks.storage import DataRetention, SpeakerIndexStep
@@ -47,6 +48,12 @@ def data_retention(app: App) -> DataRetention:
     )
 
 
+def tunables(app: App) -> Tunables:
+    """``-c speakerRetentionDays=N`` (or cdk.json's context): a speaker not accessed this long is deleted."""
+    retention = app.node.try_get_context("speakerRetentionDays")
+    return Tunables(speaker_retention_days=int(retention)) if retention not in (None, "") else Tunables()
+
+
 def speaker_index_step(app: App) -> SpeakerIndexStep:
     """``-c speakerIndexMigration=add`` (README "Upgrading"); the default is the migration's end."""
     value = app.node.try_get_context("speakerIndexMigration") or SpeakerIndexStep.DROP.value
@@ -70,6 +77,7 @@ def build_app(*, outdir: str | None = None, layer_dir: Path | None = None, code_
         STACK_NAME,
         code_dir=code_dir,
         capacity=workflow_capacity(app),
+        settings=tunables(app),
         retention=data_retention(app),
         speaker_index=speaker_index_step(app),
         layer_dir=layer if layer.is_absolute() else ROOT / layer,

@@ -12,6 +12,7 @@ from speaker_enrollment.settings import Tunables
 from stacks.api import VoiceIdRestApi
 from stacks.failure_watch import ExecutionFailureWatch
 from stacks.ingest import ManifestIngest
+from stacks.maintenance import DomainMaintenance
 from stacks.sessions import SessionEvaluation
 from stacks.storage import DataRetention, EnrollmentStorage, SpeakerIndexStep
 from stacks.workflow import EnrollmentWorkflow, WorkflowCapacity
@@ -51,6 +52,10 @@ class SpeakerEnrollmentStack(Stack):
             self, "SessionEvaluation", storage=self.storage, workflow=self.workflow, api=self.api,
             dead_letter_queue=self.ingest.dead_letter_queue,
         )
+        self.maintenance = DomainMaintenance(
+            self, "DomainMaintenance", storage=self.storage, workflow=self.workflow, api=self.api,
+            dead_letter_queue=self.ingest.dead_letter_queue,
+        )
         self._outputs()
 
     def _outputs(self) -> None:
@@ -61,6 +66,8 @@ class SpeakerEnrollmentStack(Stack):
             "WorkBucketName": (storage.work_bucket.bucket_name, "Job shards and results (expire after 30 days)"),
             "KmsKeyArn": (storage.key.key_arn, "Customer-managed key encrypting buckets, tables and logs"),
             "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "Enrollment job workflow"),
+            "MaintenanceStateMachineArn": (self.maintenance.state_machine.state_machine_arn,
+                                           "Domain maintenance workflow: purge, expiry, re-encryption"),
             "DefaultDataAccessRoleArn": (
                 storage.default_data_access_role.role_arn,
                 "Data access role of jobs started by an upload to the inbox",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import numpy as np
-from speaker_enrollment.domain.admin.inline_maintenance import run_to_end
+from speaker_enrollment.domain.admin.maintenance import run_to_end
 from speaker_enrollment.domain.ports import (
     AudioSource,
     DomainKeys,
@@ -19,7 +19,7 @@ from speaker_enrollment.domain.ports import (
     JsonDocument,
     SpeakerDirectory,
 )
-from speaker_enrollment.domain.shared.domain import Domain
+from speaker_enrollment.domain.shared.domain import DeletedDomain, Domain
 from speaker_enrollment.domain.shared.errors import (
     AudioFetchError,
     DomainChangedError,
@@ -87,9 +87,9 @@ def _at_version(stored: Speaker | Fraudster | Domain | None, version: int) -> bo
 
 
 def speaker_summary(speaker: Speaker) -> Speaker:
-    """What a listing reads of a speaker (the adapter's projection): no voiceprint, no version."""
+    """What a listing reads of a speaker (the adapter's projection): no voiceprint."""
     return Speaker(speaker.domain_id, speaker.customer_speaker_id, speaker.generated_speaker_id, speaker.status,
-                   speaker.created_at, speaker.updated_at, speaker.last_accessed_at)
+                   speaker.created_at, speaker.updated_at, speaker.last_accessed_at, version=speaker.version)
 
 
 def fraudster_summary(fraudster: Fraudster) -> Fraudster:
@@ -186,6 +186,8 @@ class _DomainRecord:
     client_token: str
     request_hash: str
     deleted_at: float | None = None
+    purged_at: float | None = None
+    purge_error: str | None = None
 
 
 @dataclass
@@ -232,6 +234,16 @@ class MemoryDomains:
     def page(self, limit: int, after: str | None) -> Page[Domain]:
         live = (domain for domain in map(self.get, self.records) if domain is not None)
         return _page(live, lambda d: d.domain_id, limit, after)
+
+    def deleted_page(self, limit: int, after: str | None) -> Page[DeletedDomain]:
+        deleted = (DeletedDomain(domain_id, r.deleted_at, r.purged_at, r.purge_error)
+                   for domain_id, r in self.records.items() if r.deleted_at is not None)
+        return _page(deleted, lambda d: d.domain_id, limit, after)
+
+    def purged(self, domain_id: str, now: float, error: str | None = None) -> None:
+        record = self.records.get(domain_id)
+        if record is not None and record.deleted_at is not None:
+            record.purged_at, record.purge_error = now, error
 
     def speaker_count(self, domain_id: str) -> int:
         return self.speaker_counts.get(domain_id, 0)
@@ -371,6 +383,9 @@ class MemoryJobs:
 
     def list(self, domain_id: str) -> list[BatchJob]:
         return [record.job for (d, _), record in self.records.items() if d == domain_id]
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[BatchJob]:
+        return _page(self.list(domain_id), lambda job: job.job_id, limit, after)
 
     def create(self, job: BatchJob, client_token: str, request_hash: str) -> bool:
         key = (job.domain_id, job.job_id)
@@ -567,12 +582,6 @@ class MemorySessions:
         self.sessions[key] = session
         return True
 
-    def delete_page(self, domain_id: str, after: str | None, limit: int = 100) -> str | None:
-        ids = sorted(s for d, s in self.sessions if d == domain_id and (after is None or s > after))
-        for session_id in ids[:limit]:
-            del self.sessions[(domain_id, session_id)]
-        return ids[limit - 1] if len(ids) > limit else None
-
 
 @dataclass
 class MemoryInbox:
@@ -665,4 +674,4 @@ class DeferredMaintenance:
     def run(self) -> None:
         while self.started:
             domain_id, task = self.started.pop(0)
-            run_to_end(self.tasks[task], domain_id, lambda: float("inf"))
+            run_to_end(self.tasks[task], domain_id)

@@ -103,6 +103,17 @@ def start_request(rt: LocalRuntime, domain_id: str, manifest: str, **extra: Any)
             **extra}
 
 
+def reencryption_ended(client: VoiceId, domain_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The domain once its re-encryption (the maintenance workflow's ``reencrypt`` task) is no longer IN_PROGRESS."""
+    deadline = time.monotonic() + timeout
+    while True:
+        domain: dict[str, Any] = client.describe_domain(DomainId=domain_id)["Domain"]
+        if domain["ServerSideEncryptionUpdateDetails"]["UpdateStatus"] != "IN_PROGRESS":
+            return domain
+        assert time.monotonic() < deadline, "the re-encryption did not end"
+        time.sleep(0.2)
+
+
 def wait_until_final(client: VoiceId, domain_id: str, job_id: str, timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -296,7 +307,7 @@ def test_domain_life_cycle(runtime: LocalRuntime, client: VoiceId) -> None:
     assert updated["ServerSideEncryptionUpdateDetails"] == {"OldKmsKeyId": runtime.key.key_id,
                                                             "UpdateStatus": "IN_PROGRESS"}
     assert updated["UpdatedAt"] >= updated["CreatedAt"] == created["CreatedAt"]
-    described = client.describe_domain(DomainId=domain_id)["Domain"]
+    described = reencryption_ended(client, domain_id)
     assert described["ServerSideEncryptionUpdateDetails"]["UpdateStatus"] == "COMPLETED"
     assert described["ServerSideEncryptionConfiguration"] == {"KmsKeyId": other_key}
 

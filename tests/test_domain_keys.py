@@ -6,7 +6,6 @@ KMS's key states through boto3; the KMS cipher and the stores on moto with real 
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -47,7 +46,7 @@ from speaker_enrollment.api.errors import from_domain
 from speaker_enrollment.domain.admin.domains import REENCRYPT, DomainAdmin, DomainRequest
 from speaker_enrollment.domain.admin.errors import EncryptionUpdateLockedError
 from speaker_enrollment.domain.admin.fraudsters import FraudsterAdmin
-from speaker_enrollment.domain.admin.inline_maintenance import UNFINISHED, InlineMaintenance
+from speaker_enrollment.domain.admin.maintenance import Outcome, run_step
 from speaker_enrollment.domain.admin.reencrypt import ReencryptVoiceprints
 from speaker_enrollment.domain.admin.speakers import SpeakerAdmin
 from speaker_enrollment.domain.ports import DomainKeys
@@ -493,8 +492,8 @@ def test_reencryption_moves_every_voiceprint_to_the_new_key_while_reads_go_on(
     admin.update(domain.domain_id, "support", None, moto.keys["new"])
     assert admin.describe(domain.domain_id).encryption_update == EncryptionUpdate(
         moto.keys["old"], EncryptionUpdateStatus.IN_PROGRESS)
-    cursor = task.run_page(domain.domain_id, None, lambda: 0.0)  # one page: one speaker under the new key
-    assert cursor is not None
+    page = task.run_page(domain.domain_id, None, lambda: 0.0)  # one page: one speaker under the new key
+    assert page.cursor is not None and page.counts == {"VoiceprintsResealed": 1}
     keys = {s.record_key: s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items}
     assert keys == {"caller-0": moto.arn("new"), "caller-1": moto.arn("old"), "caller-2": moto.arn("old"),
                     "legacy": None}  # the opted-out speaker has no voiceprint; the legacy one is in plaintext
@@ -540,9 +539,11 @@ def test_reencryption_fails_with_a_message_when_the_old_key_refuses_and_a_retry_
 
 
 
-def test_reencryption_run_inline_stops_at_its_budget_and_the_same_key_again_continues_it(
+def test_reencryption_pages_stop_when_time_runs_short_and_continue_from_their_cursor_to_the_end(
     moto: Moto, voiceprint_of: VoiceprintOf
 ) -> None:
+    """No time cap: each page of the maintenance workflow stops when its invocation runs short of time, and the
+    next one goes on from its cursor until the update is COMPLETED."""
     stores = stores_on(moto)
     domain = new_domain(stores, moto.new_key("old"))
     moto.new_key("new")
@@ -550,17 +551,20 @@ def test_reencryption_run_inline_stops_at_its_budget_and_the_same_key_again_cont
     for name in ("a", "b", "c"):
         stores.speakers.create(speaker_of(domain.domain_id, name, vector), 100)
     task = ReencryptVoiceprints(stores.domains, (stores.speakers, stores.fraudsters), stores.cipher, page_size=1)
-    ticks = itertools.count()
-    short = InlineMaintenance({REENCRYPT: task}, budget_seconds=2, clock=lambda: float(next(ticks)))
-    DomainAdmin(stores.domains, lambda: NOW, stores.cipher, short).update(domain.domain_id, "support", None,
-                                                                          moto.keys["new"])
-    update = stores.domains.get(domain.domain_id).encryption_update  # type: ignore[union-attr]
-    assert update == EncryptionUpdate(moto.keys["old"], EncryptionUpdateStatus.FAILED, UNFINISHED)
-    arns = [s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items]
-    assert arns == [moto.arn("new"), moto.arn("old"), moto.arn("old")]
-    enough = InlineMaintenance({REENCRYPT: task})
-    DomainAdmin(stores.domains, lambda: NOW, stores.cipher, enough).update(domain.domain_id, "support", None,
-                                                                           moto.keys["new"])
+    maintenance = DeferredMaintenance()
+    DomainAdmin(stores.domains, lambda: NOW, stores.cipher, maintenance).update(domain.domain_id, "support", None,
+                                                                                moto.keys["new"])
+    steps = []
+    cursor: str | None = None
+    while not steps or steps[-1].outcome is Outcome.RUNNING:
+        steps.append(run_step(task, domain.domain_id, cursor, lambda: 0.0))  # always short of time: one page each
+        cursor = steps[-1].page.cursor
+        if len(steps) == 1:
+            arns = [s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items]
+            assert arns == [moto.arn("new"), moto.arn("old"), moto.arn("old")]
+            assert stores.domains.get(domain.domain_id).reencrypting  # type: ignore[union-attr]
+    assert steps[-1].outcome is Outcome.COMPLETED and len(steps) > 3  # a second, clean pass after the first
+    assert sum(step.page.counts["VoiceprintsResealed"] for step in steps) == 3
     assert stores.domains.get(domain.domain_id).encryption_update == EncryptionUpdate(moto.keys["old"])  # type: ignore[union-attr]
     assert {s.key_arn for s in stores.speakers.voiceprint_keys(domain.domain_id, 10, None).items} == {
         moto.arn("new")}

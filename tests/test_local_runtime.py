@@ -41,10 +41,11 @@ if str(REPO) not in sys.path:  # the CDK app is not an installed package (as in 
 from stacks.api import API_FUNCTION  # noqa: E402
 from stacks.failure_watch import EVENT_RETRY_ATTEMPTS, execution_failure_pattern  # noqa: E402
 from stacks.ingest import FUNCTION_ASYNC_RETRY_ATTEMPTS  # noqa: E402
+from stacks.maintenance import MAINTAIN, SCHEDULE  # noqa: E402
 from stacks.sessions import EVALUATE  # noqa: E402
 from stacks.workflow import ALL_FUNCTIONS, FAIL, SUBMIT  # noqa: E402
 
-STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION, EVALUATE)  # what the CDK stack declares, read-only
+STACK_FUNCTIONS = (*ALL_FUNCTIONS, API_FUNCTION, EVALUATE, MAINTAIN, SCHEDULE)  # what the CDK stack declares
 INFO_KEYS = ["Endpoint", "Region", "InboxBucket", "OutputBucket", "DomainId", "KmsKeyId", "DataAccessRoleArn",
              "Authorization"]
 
@@ -540,7 +541,8 @@ def test_a_template_without_tables_or_functions_of_the_stack_is_an_error(templat
 # ---------------------------------------------------------------- every state machine, every scheduled rule
 
 
-MAINTENANCE = "DomainMaintenance"
+MAINTENANCE = "ExtraMaintenance"  # a second maintenance-like workflow beside the stack's own DomainMaintenance
+DOMAIN_MAINTENANCE = "DomainMaintenance"
 MAINTENANCE_INPUT = {"Reason": "scheduled maintenance"}
 
 
@@ -574,7 +576,7 @@ def _rule(template: dict[str, Any], path: str, function: str, **properties: Any)
 
 
 def _with_maintenance(template: dict[str, Any]) -> dict[str, Any]:
-    """The stack plus a second state machine (construct DomainMaintenance, its own role and functions) that the API
+    """The stack plus another state machine (construct ExtraMaintenance, its own role and functions) that the API
     function names with Ref and Fn::GetAtt Name; two scheduled rules on its scheduler function (one with a
     constant Input, one without) and a disabled one; a rule on the maintenance workflow's failures."""
     changed = copy.deepcopy(template)
@@ -587,10 +589,10 @@ def _with_maintenance(template: dict[str, Any]) -> dict[str, Any]:
         "RoleArn": {"Fn::GetAtt": [role, "Arn"]},
         "DefinitionString": _maintenance_definition(run_page, record_failure)})
     api = changed["Resources"][_logical_id(changed, API_FUNCTION.construct_id)]["Properties"]
-    api["Environment"]["Variables"] |= {"MAINTENANCE_STATE_MACHINE_ARN": {"Ref": machine},
-                                        "MAINTENANCE_STATE_MACHINE_NAME": {"Fn::GetAtt": [machine, "Name"]}}
+    api["Environment"]["Variables"] |= {"EXTRA_STATE_MACHINE_ARN": {"Ref": machine},
+                                        "EXTRA_STATE_MACHINE_NAME": {"Fn::GetAtt": [machine, "Name"]}}
     scheduler = _function(changed, f"{MAINTENANCE}/SchedulerFunction",
-                          {"MAINTENANCE_STATE_MACHINE_ARN": {"Fn::GetAtt": [machine, "Arn"]}})
+                          {"EXTRA_STATE_MACHINE_ARN": {"Fn::GetAtt": [machine, "Arn"]}})
     _rule(changed, f"{MAINTENANCE}/MaintenanceScheduleRule", scheduler, ScheduleExpression="rate(1 day)",
           Input=json.dumps(MAINTENANCE_INPUT))
     _rule(changed, f"{MAINTENANCE}/SweepRule", scheduler, ScheduleExpression="cron(0 3 * * ? *)")
@@ -623,18 +625,19 @@ def _recorder(runtime: LocalRuntime, construct: str, result: Callable[[Any], Any
 def test_every_state_machine_is_created_under_its_own_name_role_and_arn(maintenance: LocalRuntime) -> None:
     rt, sfn = maintenance, maintenance.client("stepfunctions")
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:{}".format
-    assert rt.state_machine_arns == {"Workflow": arn("EnrollmentWorkflow"), MAINTENANCE: arn(MAINTENANCE)}
+    assert rt.state_machine_arns == {"Workflow": arn("EnrollmentWorkflow"), DOMAIN_MAINTENANCE: arn(DOMAIN_MAINTENANCE),
+                                     MAINTENANCE: arn(MAINTENANCE)}
     assert rt.state_machine_arn == arn("EnrollmentWorkflow")  # the job workflow's, as before
     assert list(rt.definition["States"])[:3] == ["PrepareJob", "EnrollShards", "FinalizeJob"]
     assert {m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]} == set(
         rt.state_machine_arns.values())
     roles = {scope: sfn.describe_state_machine(stateMachineArn=machine)["roleArn"]
              for scope, machine in rt.state_machine_arns.items()}
-    assert roles[MAINTENANCE] == "arn:aws:iam::123456789012:role/speaker-enrollment-domain-maintenance-state-machine"
-    assert roles["Workflow"] != roles[MAINTENANCE]
+    assert roles[MAINTENANCE] == "arn:aws:iam::123456789012:role/speaker-enrollment-extra-maintenance-state-machine"
+    assert len(set(roles.values())) == 3
     definition = json.loads(sfn.describe_state_machine(stateMachineArn=arn(MAINTENANCE))["definition"])
     assert definition["States"]["RunPage"]["Resource"] == rt.local_stack.function("RunPageFunction").arn
-    assert [machine.scope for machine in rt.local_stack.state_machines] == ["Workflow", MAINTENANCE]
+    assert sorted(machine.scope for machine in rt.local_stack.state_machines) == sorted(rt.state_machine_arns)
     assert rt.local_stack.job_workflow.arn == rt.state_machine_arn
 
 
@@ -643,12 +646,13 @@ def test_references_to_each_state_machine_resolve_to_its_own_arn(maintenance: Lo
     maintenance_arn = rt.state_machine_arns[MAINTENANCE]
     api = lam.get_function_configuration(FunctionName=rt.local_stack.function(API_FUNCTION.construct_id).name)
     variables = api["Environment"]["Variables"]
-    assert variables["MAINTENANCE_STATE_MACHINE_ARN"] == maintenance_arn  # Ref
-    assert variables["MAINTENANCE_STATE_MACHINE_NAME"] == MAINTENANCE  # Fn::GetAtt Name
+    assert variables["EXTRA_STATE_MACHINE_ARN"] == maintenance_arn  # Ref
+    assert variables["EXTRA_STATE_MACHINE_NAME"] == MAINTENANCE  # Fn::GetAtt Name
     assert variables["STATE_MACHINE_ARN"] == rt.state_machine_arn
-    assert os.environ["MAINTENANCE_STATE_MACHINE_ARN"] == maintenance_arn  # the handlers' (shared) environment
+    assert variables["MAINTENANCE_STATE_MACHINE_ARN"] == rt.state_machine_arns[DOMAIN_MAINTENANCE]  # the stack's
+    assert os.environ["EXTRA_STATE_MACHINE_ARN"] == maintenance_arn  # the handlers' (shared) environment
     scheduler = lam.get_function_configuration(FunctionName=rt.local_stack.function("SchedulerFunction").name)
-    assert scheduler["Environment"]["Variables"]["MAINTENANCE_STATE_MACHINE_ARN"] == maintenance_arn  # .Arn
+    assert scheduler["Environment"]["Variables"]["EXTRA_STATE_MACHINE_ARN"] == maintenance_arn  # .Arn
 
 
 def _execute(runtime: LocalRuntime, scope: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -698,8 +702,10 @@ def test_run_schedules_sends_each_scheduled_rule_s_event_to_its_target(maintenan
         return {}
 
     received = _recorder(maintenance, "SchedulerFunction", fail_first)
+    _recorder(maintenance, SCHEDULE.construct_id)  # the stack's own daily rule, fired too
     schedules = {schedule.rule_name: schedule for schedule in maintenance.schedules}
     assert {name: (s.expression, s.retry_attempts) for name, s in schedules.items()} == {
+        "speaker-enrollment-daily-maintenance": ("rate(1 day)", EVENT_RETRY_ATTEMPTS),
         "speaker-enrollment-maintenance-schedule": ("rate(1 day)", 4),
         "speaker-enrollment-sweep": ("cron(0 3 * * ? *)", 4)}  # the DISABLED rule fires nothing
     deliveries = maintenance.run_schedules()
@@ -714,7 +720,7 @@ def test_run_schedules_sends_each_scheduled_rule_s_event_to_its_target(maintenan
         "region": "us-east-1", "resources": [sweep], "detail": {}}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", event["time"]) and event["id"]
     assert [e["resources"] for e in deliveries.events] == [
-        [schedules["speaker-enrollment-maintenance-schedule"].rule_arn], [sweep]]
+        [schedules[name].rule_arn] for name in sorted(schedules)]
     with pytest.raises(KeyError, match="speaker-enrollment-paused"):
         maintenance.fire_schedule("speaker-enrollment-paused")
 

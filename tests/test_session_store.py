@@ -90,18 +90,3 @@ def test_a_newer_upload_takes_over_and_an_older_one_never_does(sessions: Session
     assert sessions.begin(ongoing(order="0" * 31 + "7"), NOW) == newer
     assert sessions.finish(ended(newer))
     assert sessions.get(DOMAIN, newer.session_id) == ended(newer)
-
-
-def test_a_domains_sessions_are_deleted_page_by_page(sessions: SessionStore) -> None:
-    for index in range(5):
-        sessions.begin(ongoing(f"contact-{index}"), NOW)
-    other = replace(ongoing(), domain_id="E" * 22)
-    sessions.begin(other, NOW)
-    cursor = sessions.delete_page(DOMAIN, None, limit=2)
-    pages = 1
-    while cursor is not None:
-        cursor = sessions.delete_page(DOMAIN, cursor, limit=2)
-        pages += 1
-    assert pages == 3
-    assert all(sessions.get(DOMAIN, session_id_of(DOMAIN, f"contact-{i}")) is None for i in range(5))
-    assert sessions.get(other.domain_id, other.session_id) == other

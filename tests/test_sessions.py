@@ -272,16 +272,6 @@ def test_unreadable_audio_ends_the_session_with_the_reason(world: World) -> None
     assert session is not None and session.status is StreamingStatus.ENDED and session.authentication is None
 
 
-def test_sessions_of_a_domain_are_deleted_by_page(world: World) -> None:
-    for index in range(5):
-        world.evaluate(world.upload(f"contact-{index}"))
-    cursor = world.sessions.delete_page(DOMAIN, None, limit=2)
-    assert cursor is not None and len(world.sessions.sessions) == 3
-    while cursor is not None:
-        cursor = world.sessions.delete_page(DOMAIN, cursor, limit=2)
-    assert world.sessions.sessions == {}
-
-
 def test_the_error_tag_is_named_for_voice_id() -> None:
     assert ERROR_TAG == "voiceid-error"
 

@@ -41,13 +41,16 @@ def test_tunables_round_trip_through_the_environment_the_stack_sets() -> None:
     assert set(Tunables().environment()) == {"MAX_REQUESTS_PER_JOB", "SPEAKER_QUOTA", "SHARD_SIZE",
                                              "MAX_AUDIO_FILE_BYTES", "VOICEPRINT_THREADS", "WATCHLIST_QUOTA",
                                              "FRAUDSTER_QUOTA", "MAX_SPEECH_SECONDS", "MIN_EVALUATION_SPEECH_SECONDS",
-                                             "SESSION_RETENTION_DAYS", "VOICEPRINT_KEY_CACHE_SECONDS"}
+                                             "SESSION_RETENTION_DAYS", "VOICEPRINT_KEY_CACHE_SECONDS",
+                                             "SPEAKER_RETENTION_DAYS"}
 
 
 @pytest.mark.parametrize(("component", "variable"), [("workflow", "STATE_MACHINE_ARN"),
                                                      ("submitter", "STATE_MACHINE_ARN"),
                                                      ("api", "API_TOKEN_KEY_ID"),
-                                                     ("sessions", "SESSIONS_TABLE")])
+                                                     ("sessions", "SESSIONS_TABLE"),
+                                                     ("maintenance", "MAINTENANCE_STATE_MACHINE_ARN"),
+                                                     ("purge", "SESSIONS_TABLE")])
 def test_a_component_without_its_configuration_is_not_built(component: str, variable: str) -> None:
     root = Composition(Settings.from_env(ENVIRONMENT), client=lambda service: object())
     with pytest.raises(SettingsError, match=variable):

@@ -47,7 +47,9 @@ FUNCTION_IDS = (
 )
 API_FUNCTION_ID = "VoiceIdApiFunction"
 SESSION_FUNCTION_ID = "EvaluateSessionFunction"
-ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID, SESSION_FUNCTION_ID)
+MAINTAIN_FUNCTION_ID = "MaintainDomainFunction"
+SCHEDULE_FUNCTION_ID = "ScheduleMaintenanceFunction"
+ALL_FUNCTION_IDS = (*FUNCTION_IDS, API_FUNCTION_ID, SESSION_FUNCTION_ID, MAINTAIN_FUNCTION_ID, SCHEDULE_FUNCTION_ID)
 HANDLERS = {
     "SubmitJobFunction": ("speaker_enrollment.handlers.submit_job.handler", 256),
     "PrepareJobFunction": ("speaker_enrollment.handlers.prepare_job.handler", 1024),
@@ -56,6 +58,8 @@ HANDLERS = {
     "FailJobFunction": ("speaker_enrollment.handlers.fail_job.handler", 256),
     API_FUNCTION_ID: ("speaker_enrollment.handlers.api.handler", 512),
     SESSION_FUNCTION_ID: ("speaker_enrollment.handlers.evaluate_session.handler", 2048),
+    MAINTAIN_FUNCTION_ID: ("speaker_enrollment.handlers.maintain_domain.handler", 512),
+    SCHEDULE_FUNCTION_ID: ("speaker_enrollment.handlers.schedule_maintenance.handler", 256),
 }
 SETTINGS_VARIABLES = {
     "JOBS_TABLE",
@@ -80,6 +84,7 @@ SETTINGS_VARIABLES = {
     "MIN_EVALUATION_SPEECH_SECONDS",
     "SESSION_RETENTION_DAYS",
     "VOICEPRINT_KEY_CACHE_SECONDS",
+    "SPEAKER_RETENTION_DAYS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
@@ -106,8 +111,12 @@ KMS_WRITE = {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataK
 # Variables only the API function has (its Settings fields default to "" elsewhere), beyond SETTINGS_VARIABLES.
 API_VARIABLES = {"STATE_MACHINE_ARN", "API_TOKEN_KEY_ID", "ACCOUNT_ID"}
 SESSION_VARIABLES = {"SESSIONS_TABLE"}  # the API and the session function (tests/test_session_stack.py)
-EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"}, API_FUNCTION_ID: API_VARIABLES | SESSION_VARIABLES,
-                   SESSION_FUNCTION_ID: SESSION_VARIABLES}
+MAINTENANCE_VARIABLES = {"MAINTENANCE_STATE_MACHINE_ARN"}  # the functions that start maintenance tasks
+EXTRA_VARIABLES = {"SubmitJobFunction": {"STATE_MACHINE_ARN"},
+                   API_FUNCTION_ID: API_VARIABLES | SESSION_VARIABLES | MAINTENANCE_VARIABLES,
+                   SESSION_FUNCTION_ID: SESSION_VARIABLES,
+                   MAINTAIN_FUNCTION_ID: SESSION_VARIABLES | {"STATE_MACHINE_ARN"},  # a purge stops running jobs
+                   SCHEDULE_FUNCTION_ID: MAINTENANCE_VARIABLES}
 LAMBDA_SETS = {"AWS_REGION", "AWS_DEFAULT_REGION"}  # reserved: Lambda sets them in every function
 
 
@@ -159,6 +168,14 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         f"{SESSION_FUNCTION_ID}Role": stack.sessions.role,
         API_FUNCTION_ID: api.function,
         f"{API_FUNCTION_ID}Role": api.role,
+        MAINTAIN_FUNCTION_ID: stack.maintenance.function,
+        f"{MAINTAIN_FUNCTION_ID}Role": stack.maintenance.role,
+        SCHEDULE_FUNCTION_ID: stack.maintenance.schedule_function,
+        f"{SCHEDULE_FUNCTION_ID}Role": stack.maintenance.schedule_role,
+        "MaintenanceStateMachine": stack.maintenance.state_machine,
+        "MaintenanceStateMachineRole": stack.maintenance.state_machine.role,
+        "MaintenanceStateMachineLogs": stack.maintenance.node.find_child("StateMachineLogs"),
+        "DailyMaintenanceRule": stack.maintenance.rule,
         "RestApi": api.rest_api,
         "Stage": api.rest_api.deployment_stage,
         "ApiGatewayCloudWatchRole": api.rest_api.node.find_child("CloudWatchRole"),
@@ -168,9 +185,10 @@ def _readable_names(stack: SpeakerEnrollmentStack) -> dict[str, str]:
         named[f"{function_id}Role"] = workflow.roles[function_id]
     names = {logical_id(construct): name for name, construct in named.items()}
     # <FunctionId>Logs, StateMachineLogs, AccessLogs
-    for child in [*workflow.node.children, *api.node.children, *stack.sessions.node.children]:
+    for child in [*workflow.node.children, *api.node.children, *stack.sessions.node.children,
+                  *stack.maintenance.node.children]:
         if child.node.id.endswith("Logs"):
-            names[logical_id(child)] = child.node.id
+            names.setdefault(logical_id(child), child.node.id)
     return names
 
 
@@ -586,6 +604,7 @@ SETTINGS_VALUES = {
     "VOICEPRINT_THREADS": "0",
     "WATCHLIST_QUOTA": "3",
     "FRAUDSTER_QUOTA": "500",
+    "SPEAKER_RETENTION_DAYS": "1095",
     "MAX_SPEECH_SECONDS": "120",
     "MIN_EVALUATION_SPEECH_SECONDS": "10",
     "SESSION_RETENTION_DAYS": "30",
@@ -640,7 +659,8 @@ def test_functions_set_every_variable_the_settings_read(synth: Synthesized) -> N
     needed = environment.read - LAMBDA_SETS
     for function_id in ALL_FUNCTION_IDS:
         variables = set(synth.resource(function_id)["Properties"]["Environment"]["Variables"])
-        not_needed = (API_VARIABLES | SESSION_VARIABLES) - EXTRA_VARIABLES.get(function_id, set())
+        not_needed = (API_VARIABLES | SESSION_VARIABLES | MAINTENANCE_VARIABLES) - EXTRA_VARIABLES.get(function_id,
+                                                                                                   set())
         assert needed - not_needed <= variables, function_id
 
 
@@ -675,6 +695,7 @@ def test_log_groups_keep_a_year_encrypted_with_the_key(synth: Synthesized) -> No
     groups = synth.of_type("AWS::Logs::LogGroup")
     assert {synth.names[lid] for lid in groups} == {f"{f}Logs" for f in ALL_FUNCTION_IDS} | {
         "StateMachineLogs",
+        "MaintenanceStateMachineLogs",
         "AccessLogs",
     }
     for group in groups.values():
@@ -796,6 +817,7 @@ def test_api_function_permissions(synth: Synthesized) -> None:
         ("kms:GenerateMac", "TokenKey.Arn"),
         ("kms:VerifyMac", "TokenKey.Arn"),
         ("states:StartExecution", "StateMachine"),
+        ("states:StartExecution", "MaintenanceStateMachine"),  # DeleteDomain's purge, UpdateDomain's re-encryption
         # Authorization: the caller's policies simulated (a session as its role, found by name).
         ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*"),
         ("iam:SimulatePrincipalPolicy", "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"),
@@ -815,7 +837,7 @@ def test_only_the_voiceprint_functions_use_domain_keys_and_only_with_the_cipher_
             "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["voiceid:DomainId"]},
         }
     assert users == {"EnrollShardFunctionRole", "FinalizeJobFunctionRole", f"{API_FUNCTION_ID}Role",
-                     "EvaluateSessionFunctionRole"}
+                     "EvaluateSessionFunctionRole", f"{MAINTAIN_FUNCTION_ID}Role"}  # the last: re-encryption
 
 
 def test_evaluate_session_permissions(synth: Synthesized) -> None:
@@ -863,13 +885,17 @@ def _statements_anywhere(synth: Synthesized) -> Iterator[tuple[str, dict[str, An
                 yield synth.names.get(role["Ref"], role["Ref"]), statement
 
 
-def test_only_submit_and_the_api_start_executions(synth: Synthesized) -> None:
-    starters = {role for role, s in _statements_anywhere(synth) if "states:StartExecution" in as_list(s["Action"])}
-    # The state machine's own role starts the distributed map's child executions (of itself only).
-    assert starters == {"SubmitJobFunctionRole", f"{API_FUNCTION_ID}Role", "StateMachineRole"}
-    for _role, statement in _statements_anywhere(synth):
+def test_only_submit_and_the_api_start_jobs_and_only_the_api_and_the_schedule_start_maintenance(
+    synth: Synthesized
+) -> None:
+    started: dict[str, set[str]] = {}
+    for role, statement in _statements_anywhere(synth):
         if "states:StartExecution" in as_list(statement["Action"]):
-            assert render(statement["Resource"], synth.names) == "StateMachine"
+            for resource in as_list(render(statement["Resource"], synth.names)):
+                started.setdefault(str(resource), set()).add(role)
+    # The state machine's own role starts the distributed map's child executions (of itself only).
+    assert started == {"StateMachine": {"SubmitJobFunctionRole", f"{API_FUNCTION_ID}Role", "StateMachineRole"},
+                       "MaintenanceStateMachine": {f"{API_FUNCTION_ID}Role", f"{SCHEDULE_FUNCTION_ID}Role"}}
 
 
 def test_nothing_but_finalize_via_the_data_role_writes_the_output_bucket(synth: Synthesized) -> None:
@@ -1282,7 +1308,7 @@ def test_rule_targets_submit_with_a_dead_letter_queue_and_retries(synth: Synthes
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
     configs = {render(c["Properties"]["FunctionName"], synth.names): render(c["Properties"], synth.names)
                for c in synth.of_type("AWS::Lambda::EventInvokeConfig").values()}
-    assert set(configs) == {"SubmitJobFunction", "FailJobFunction", SESSION_FUNCTION_ID}
+    assert set(configs) == {"SubmitJobFunction", "FailJobFunction", SESSION_FUNCTION_ID, SCHEDULE_FUNCTION_ID}
     for config in configs.values():
         assert config["DestinationConfig"] == {"OnFailure": {"Destination": "DeadLetterQueue.Arn"}}
 
@@ -1327,6 +1353,7 @@ def test_outputs(synth: Synthesized) -> None:
         "WorkBucketName": "WorkBucket",
         "KmsKeyArn": "Key.Arn",
         "StateMachineArn": "StateMachine",
+        "MaintenanceStateMachineArn": "MaintenanceStateMachine",
         "DefaultDataAccessRoleArn": "DefaultDataAccessRole.Arn",
         "DataAccessTrustedRoleArns": (
             "PrepareJobFunctionRole.Arn,EnrollShardFunctionRole.Arn,FinalizeJobFunctionRole.Arn"
@@ -1409,3 +1436,75 @@ def test_shard_concurrency_is_configurable_from_the_context(tmp_path: Path) -> N
         "ReservedConcurrentExecutions"] == 8
     definition = json.dumps(template.find_resources("AWS::StepFunctions::StateMachine"))
     assert '\\"MaxConcurrency\\":4' in definition
+
+
+# ------------------------------------------------------------------------------------- domain maintenance
+
+
+def maintenance_definition(synth: Synthesized) -> dict[str, Any]:
+    props = synth.resource("MaintenanceStateMachine")["Properties"]
+    document: dict[str, Any] = json.loads(resolve_definition(props["DefinitionString"], synth))
+    return document
+
+
+def test_maintenance_runs_pages_until_the_task_is_done_refused_or_failed_and_records_a_failure(
+    synth: Synthesized
+) -> None:
+    states = maintenance_definition(synth)["States"]
+    assert maintenance_definition(synth)["StartAt"] == "RunPage"
+    assert states["RunPage"]["Next"] == "PageDone"
+    assert states["RunPage"]["Retry"] == [RETRY[0], RETRY[2]]  # every page is idempotent: retried as job tasks
+    assert states["RunPage"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.Error",
+                                          "Next": "RecordFailure"}]
+    choices = {choice["StringEquals"]: choice["Next"] for choice in states["PageDone"]["Choices"]}
+    assert choices == {"RUNNING": "RunPage", "REFUSED": "Refused"} and states["PageDone"]["Default"] == "Done"
+    assert states["RecordFailure"]["Next"] == "Failed" and states["Failed"]["Type"] == "Fail"
+    assert states["Refused"]["Type"] == "Fail" and states["Done"]["Type"] == "Succeed"
+    for state in ("RunPage", "RecordFailure"):
+        assert states[state]["Resource"] == f"arn:aws:lambda:us-east-1:123456789012:function:{MAINTAIN_FUNCTION_ID}"
+
+
+def test_maintenance_is_a_standard_logged_traced_state_machine_and_runs_daily(synth: Synthesized) -> None:
+    props = synth.resource("MaintenanceStateMachine")["Properties"]
+    assert props["StateMachineType"] == "STANDARD" and props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False  # inputs hold no speaker ids, still
+    rule = synth.resource("DailyMaintenanceRule")["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    (target,) = rule["Targets"]
+    assert render(target["Arn"], synth.names) == f"{SCHEDULE_FUNCTION_ID}.Arn"
+    assert render(target["DeadLetterConfig"], synth.names) == {"Arn": "DeadLetterQueue.Arn"}
+
+
+def test_maintain_domain_permissions(synth: Synthesized) -> None:
+    """Purge (every table keyed by DomainId; the jobs' work files; the inbox's uploads under the domain's prefixes,
+    every version; running jobs stopped), expiry (a speaker deleted with its count slot) and re-encryption."""
+    purge = ("Query", "BatchWriteItem", "DeleteItem")
+    tables = {
+        "SpeakersTable.Arn": (*purge, "GetItem", "UpdateItem"),
+        "FraudstersTable.Arn": (*purge, "GetItem", "PutItem", "UpdateItem"),
+        "WatchlistsTable.Arn": (*purge, "GetItem", "UpdateItem"),
+        "SessionsTable.Arn": purge,
+        "JobsTable.Arn": (*purge, "GetItem"),
+        "DomainsTable.Arn": ("GetItem", "UpdateItem"),
+    }
+    inbox = {("s3:DeleteObjectVersion", f"InboxBucket.Arn/{prefix}/*")
+             for prefix in ("manifests", "fraudsters", "evaluations", "sessions")}
+    executions = ("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                  "{'Fn::Select': [6, {'Fn::Split': [':', 'StateMachine']}]}:*")  # the job workflow's executions
+    assert function_permissions(synth, MAINTAIN_FUNCTION_ID) == {
+        *((f"dynamodb:{action}", table) for table, actions in tables.items() for action in actions),
+        ("s3:ListBucketVersions", "WorkBucket.Arn"), ("s3:DeleteObjectVersion", "WorkBucket.Arn/jobs/*"),
+        ("s3:ListBucketVersions", "InboxBucket.Arn"), *inbox,
+        ("states:StopExecution", executions),
+    } | kms(KMS_WRITE) | DOMAIN_KEYS
+
+
+def test_schedule_maintenance_permissions(synth: Synthesized) -> None:
+    assert function_permissions(synth, SCHEDULE_FUNCTION_ID) == {
+        ("dynamodb:Scan", "DomainsTable.Arn"),
+        ("states:StartExecution", "MaintenanceStateMachine"),
+        # Its failed asynchronous invocations go to the dead-letter queue (CDK's SqsDestination grant).
+        ("sqs:SendMessage", "DeadLetterQueue.Arn"),
+        ("sqs:GetQueueAttributes", "DeadLetterQueue.Arn"),
+        ("sqs:GetQueueUrl", "DeadLetterQueue.Arn"),
+    } | kms({"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"})

@@ -18,23 +18,35 @@ from .adapters.dynamodb import (
     DynamoSpeakerStore,
     DynamoWatchlistStore,
 )
+from .adapters.dynamodb.partition import DynamoPartition
 from .adapters.iam import IamPolicySimulator
 from .adapters.kms import KmsMacSigner
-from .adapters.s3 import DataAccessSession, S3DataAccess, S3Objects, S3SessionInbox, S3WorkStore, data_access_client
-from .adapters.stepfunctions import StepFunctionsWorkflow
+from .adapters.s3 import (
+    DataAccessSession,
+    InboxPrefix,
+    S3DataAccess,
+    S3Objects,
+    S3SessionInbox,
+    S3WorkStore,
+    data_access_client,
+)
+from .adapters.stepfunctions import StepFunctionsMaintenance, StepFunctionsWorkflow
 from .adapters.voiceprint_cipher import KmsVoiceprintCipher
 from .api.authorization import DECISION_CACHE_SIZE, DECISION_TTL_SECONDS, Authorizer, DecisionCache, IamAuthorizer
 from .api.dispatcher import VoiceIdApi
 from .api.services import ApiServices
 from .api.tokens import PageTokens
-from .domain.admin.inline_maintenance import InlineMaintenance
+from .domain.admin.expiry import ExpireSpeakers
 from .domain.admin.maintenance import DomainTask, MaintenanceStarter, tasks_by_name
+from .domain.admin.purge import PurgeDomain
 from .domain.admin.reencrypt import ReencryptVoiceprints
+from .domain.admin.sweep import MaintenanceSweep
+from .domain.ports import DomainData
 from .domain.shared.domain import Deployment
 from .domain.shared.job import BatchJob
 from .domain.workflow.jobtype import Limits, RecordStores
 from .domain.workflow.kinds import JOB_TYPES
-from .domain.workflow.sessions import ERROR_TAG, SessionEvaluator, SessionLimits
+from .domain.workflow.sessions import ERROR_TAG, SESSION_UPLOAD_PREFIX, SessionEvaluator, SessionLimits
 from .domain.workflow.steps import JobSteps, VoiceprintServices
 from .domain.workflow.submission import Submitter, UploadDefaults
 from .settings import Settings
@@ -192,16 +204,37 @@ class Composition:
     @cached_property
     def maintenance_tasks(self) -> dict[str, DomainTask]:
         """The background tasks over a domain's data, by name (the maintenance workflow's input)."""
-        return dict(tasks_by_name(self.reencrypt))
+        return dict(tasks_by_name(self.reencrypt, self.purge, self.expire))
 
     @cached_property
     def reencrypt(self) -> ReencryptVoiceprints:
         return ReencryptVoiceprints(self.domains, (self.speakers, self.fraudsters), self.cipher)
 
     @cached_property
+    def purge(self) -> PurgeDomain:
+        s, db = self.settings, self._client("dynamodb")
+        places: list[DomainData] = [DynamoPartition(db, s.speakers_table, "CustomerSpeakerId", "Speakers"),
+                                    DynamoPartition(db, s.fraudsters_table, "GeneratedFraudsterId", "Fraudsters"),
+                                    DynamoPartition(db, s.watchlists_table, "WatchlistId", "Watchlists"),
+                                    DynamoPartition(db, s.required("sessions_table"), "SessionId", "Sessions")]
+        prefixes = [*(job_type.upload_prefix for job_type in self.job_types), SESSION_UPLOAD_PREFIX]
+        places += [InboxPrefix(self._client("s3"), s.inbox_bucket, prefix) for prefix in prefixes]
+        return PurgeDomain(self.domains, self.jobs, self.workflow, (self.jobs, self.work), places,
+                           DynamoPartition(db, s.jobs_table, "JobId", "Jobs"), self.clock)
+
+    @cached_property
+    def expire(self) -> ExpireSpeakers:
+        return ExpireSpeakers(self.speakers, self.settings.tunables.speaker_retention_days, self.clock)
+
+    @cached_property
     def maintenance(self) -> MaintenanceStarter:
-        """Until the DomainMaintenance workflow starts them in the background, tasks run in the caller."""
-        return InlineMaintenance(self.maintenance_tasks)
+        """Tasks run in the background, as executions of the DomainMaintenance workflow."""
+        return StepFunctionsMaintenance(self._client("stepfunctions"),
+                                        self.settings.required("maintenance_state_machine_arn"), self.clock)
+
+    @cached_property
+    def sweep(self) -> MaintenanceSweep:
+        return MaintenanceSweep(self.domains, self.maintenance, self.clock)
 
     # ------------------------------------------------------------------------------------- sessions
 

@@ -31,6 +31,7 @@ class Tunables:
     min_evaluation_speech_seconds: int = 10  # net speech a call needs to be evaluated (else NOT_ENOUGH_SPEECH)
     session_retention_days: int = 30  # sessions (EvaluateSession's results) expire this long after evaluation
     voiceprint_key_cache_seconds: int = 60  # a data key of a domain's KMS key is used this long (0: once)
+    speaker_retention_days: int = 3 * 365  # a speaker not accessed this long is deleted (Voice ID: 3 years)
 
     # Every other value is at least 1; below Voice ID's 30 s a request could never have enough speech.
     MINIMUM: ClassVar[Mapping[str, int]] = {"voiceprint_threads": 0, "max_speech_seconds": 30,
@@ -69,6 +70,7 @@ class Settings:
     account_id: str | None = None  # the API: the account domain ARNs name (else STS is asked)
     data_access_external_id: str | None = None  # the workflow: ExternalId of its sts:AssumeRole (the stack's name)
     sessions_table: str | None = None  # sessions: the evaluating function and the API (EvaluateSession)
+    maintenance_state_machine_arn: str | None = None  # the functions that start maintenance (API, scheduler)
 
     REQUIRED: ClassVar[Mapping[str, str]] = {
         "jobs_table": "JOBS_TABLE", "speakers_table": "SPEAKERS_TABLE", "domains_table": "DOMAINS_TABLE",
@@ -79,7 +81,7 @@ class Settings:
     OPTIONAL: ClassVar[Mapping[str, str]] = {
         "state_machine_arn": "STATE_MACHINE_ARN", "api_token_key_id": "API_TOKEN_KEY_ID", "account_id": "ACCOUNT_ID",
         "data_access_external_id": "DATA_ACCESS_EXTERNAL_ID",
-        "sessions_table": "SESSIONS_TABLE",
+        "sessions_table": "SESSIONS_TABLE", "maintenance_state_machine_arn": "MAINTENANCE_STATE_MACHINE_ARN",
     }
 
     @classmethod

@@ -13,12 +13,13 @@ from botocore.exceptions import ClientError
 
 from ..domain.ports import JsonDocument
 from ..domain.shared.errors import AudioFetchError
+from ..domain.shared.paging import Erased
 from ..domain.shared.s3uri import S3Location, parse_s3_uri
 from ..domain.workflow.errors import InputNotReadableError, OutputNotWritableError
 
 if TYPE_CHECKING:  # the stubs are dev-only: the Lambda runtime never imports them
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef, PutObjectRequestTypeDef
 
 ACCESS_ERRORS = {"AccessDenied", "AllAccessDisabled", "InvalidObjectState", "KMS.AccessDeniedException"}
 MISSING_ERRORS = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
@@ -28,6 +29,7 @@ OPT_IN_TAG = "speaker-enrollment:data-access"
 OPT_IN_VALUE = "true"
 SESSION_TAG_DOMAIN = "DomainId"
 SESSION_TAG_JOB = "JobId"
+DELETE_OBJECTS_MAX = 1000  # S3's limit of keys per DeleteObjects (and per listing page)
 
 
 def error_code(error: ClientError) -> str:
@@ -194,6 +196,7 @@ class S3WorkStore:
 
     def __init__(self, client: S3Client, bucket: str) -> None:
         self._objects = S3Objects(client)
+        self._client = client
         self._bucket = bucket
 
     def _at(self, job_id: str, *parts: str) -> S3Location:
@@ -226,6 +229,51 @@ class S3WorkStore:
 
     def validation_errors(self, job_id: str) -> list[JsonDocument]:
         return list(self._objects.read_json(self._at(job_id, "validation-errors.json")))
+
+    def erase_job(self, job_id: str) -> int:
+        """Every file of the job (its shards hold speaker ids and audio URIs, its results the outcomes)."""
+        erased = 0
+        while True:
+            page = erase_prefix_page(self._client, self._bucket, self._at(job_id).key + "/")
+            erased += page.count
+            if page.next_position is None:
+                return erased
+
+
+def erase_prefix_page(client: S3Client, bucket: str, prefix: str) -> Erased:
+    """Delete one listing page (up to 1,000) of the object versions and delete markers under `prefix`, so nothing
+    of them is left for a versioned bucket to bring back. Each page lists from the start: what it deleted is gone.
+    The position returned is the prefix while more remain."""
+    listing = client.list_object_versions(Bucket=bucket, Prefix=prefix, MaxKeys=DELETE_OBJECTS_MAX)
+    versions: list[ObjectIdentifierTypeDef] = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for v in (*listing.get("Versions", []), *listing.get("DeleteMarkers", []))]
+    if versions:
+        failed = client.delete_objects(Bucket=bucket, Delete={"Objects": versions, "Quiet": True}).get("Errors", [])
+        if failed:
+            raise ObjectsNotDeletedError(f"{len(failed)} of {len(versions)} object versions not deleted in {bucket}: "
+                                         f"{sorted({error.get('Code', '?') for error in failed})}")
+    return Erased(len(versions), prefix if listing.get("IsTruncated") else None)
+
+
+class ObjectsNotDeletedError(RuntimeError):
+    """S3 refused to delete some versions (their error codes, never their keys: keys are personal data)."""
+
+
+@dataclass(frozen=True)
+class InboxPrefix:
+    """A deleted domain's uploads under ``<prefix>/<DomainId>/`` of the inbox bucket (DomainData, admin/purge.py)."""
+
+    client: S3Client
+    bucket: str
+    prefix: str  # manifests, fraudsters, evaluations, sessions
+
+    @property
+    def name(self) -> str:
+        return "Inbox" + self.prefix.capitalize()
+
+    def erase_page(self, domain_id: str, after: str | None) -> Erased:
+        return erase_prefix_page(self.client, self.bucket, f"{self.prefix}/{domain_id}/")
 
 
 TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")  # S3 tag values: letters, digits, spaces and _ . : / = + - @

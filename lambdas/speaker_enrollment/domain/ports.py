@@ -9,10 +9,10 @@ from typing import Any, Protocol
 
 from ..voiceprint.audio import Speech
 from ..voiceprint.engine import Voiceprint
-from .shared.domain import Domain
+from .shared.domain import DeletedDomain, Domain
 from .shared.fraudster import Fraudster
 from .shared.job import BatchJob, FailureDetails, JobStatus, JobSummary
-from .shared.paging import Page
+from .shared.paging import Erased, Page
 from .shared.s3uri import S3Location
 from .shared.sealed import SealedVoiceprint, StoredVoiceprint, VoiceprintOwner
 from .shared.speaker import Speaker
@@ -92,6 +92,10 @@ class JobCatalog(JobStore, Protocol):
         """Every job of the domain (in no particular order)."""
         ...
 
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[BatchJob]:
+        """The domain's jobs in JobId order from `after` on."""
+        ...
+
 
 class DomainStore(Protocol):
     def get(self, domain_id: str) -> Domain | None:
@@ -118,6 +122,14 @@ class DomainRegistry(DomainStore, Protocol):
         ...
 
     def page(self, limit: int, after: str | None) -> Page[Domain]: ...
+
+    def deleted_page(self, limit: int, after: str | None) -> Page[DeletedDomain]:
+        """The tombstones of deleted domains, in DomainId order from `after` on."""
+        ...
+
+    def purged(self, domain_id: str, now: float, error: str | None = None) -> None:
+        """Record on the tombstone that a purge of the domain's data ended (with `error` if it failed)."""
+        ...
 
 
 class WatchlistStore(Protocol):
@@ -215,6 +227,28 @@ class VoiceprintVault(Protocol):
 class Workflow(Protocol):
     def start(self, job: BatchJob) -> None:
         """Start the job's execution; starting it again is harmless."""
+        ...
+
+    def stop(self, job: BatchJob, cause: str) -> None:
+        """Stop the job's execution (its FailJob then records FAILED); nothing if it is not running."""
+        ...
+
+
+class DomainData(Protocol):
+    """A place where a domain's data lives (a table's partition, an inbox prefix), erased a page at a time."""
+
+    @property
+    def name(self) -> str:
+        """What the place holds, for metrics and logs (``Speakers``, ``InboxSessions``)."""
+
+    def erase_page(self, domain_id: str, after: str | None) -> Erased:
+        """Delete the next page of the domain's items here, from `after` on."""
+        ...
+
+
+class JobTraces(Protocol):
+    def erase_job(self, job_id: str) -> int:
+        """Delete what a job left outside its domain's partitions (work files, progress markers); how many."""
         ...
 
 

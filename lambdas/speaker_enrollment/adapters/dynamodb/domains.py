@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ...domain.shared.domain import Domain
+from ...domain.shared.domain import DeletedDomain, Domain
 from ...domain.shared.errors import DomainChangedError
 from ...domain.shared.paging import Page
 from ...domain.shared.watchlist import Watchlist
@@ -111,6 +111,27 @@ class DynamoDomainStore:
             ConsistentRead=True, FilterExpression="attribute_not_exists(DeletedAt)",
         )
         return Page([_domains.decode(from_item(i)) for i in items], last["DomainId"]["S"] if last else None)
+
+    def deleted_page(self, limit: int, after: str | None) -> Page[DeletedDomain]:
+        items, last = collect(
+            self._db.scan, limit, {"DomainId": {"S": after}} if after else None, TableName=self._table,
+            ConsistentRead=True, FilterExpression="attribute_exists(DeletedAt)",
+            ProjectionExpression="DomainId, DeletedAt, PurgedAt, PurgeError",
+        )
+        tombstones = [from_item(item) for item in items]
+        return Page([DeletedDomain(t["DomainId"], float(t["DeletedAt"]), t.get("PurgedAt"), t.get("PurgeError"))
+                     for t in tombstones], last["DomainId"]["S"] if last else None)
+
+    def purged(self, domain_id: str, now: float, error: str | None = None) -> None:
+        expression, names, attribute_values = set_or_remove({"PurgedAt": now, "PurgeError": error})
+        try:
+            self._db.update_item(
+                TableName=self._table, Key=self._key(domain_id), UpdateExpression=expression,
+                ConditionExpression="attribute_exists(DeletedAt)", ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attribute_values)
+        except ClientError as refused:
+            if not condition_failed(refused):  # else no such tombstone: nothing to record
+                raise
 
     def _watchlist_keys(self, domain_id: str) -> list[Attributes]:
         pages = self._db.get_paginator("query").paginate(

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from ...domain.shared.job import BatchJob, FailureDetails, JobStatus, JobSummary, percent
+from ...domain.shared.paging import Page
 from ...domain.workflow.jobtype import JobTypes
 from ...domain.workflow.kinds import JOB_TYPES
 from ..codecs import JobCodec, from_item, to_item
-from .base import CONFLICTS, ConflictRetries, condition_failed, values
+from .base import CONFLICTS, ConflictRetries, collect, condition_failed, values
+from .partition import DynamoPartition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -31,6 +33,10 @@ PROGRESS_TTL_SECONDS = 30 * 24 * 3600  # as long as the work bucket keeps the jo
 LEGACY_MARKER = "#shard#"  # the first release kept markers beside the job (sk <JobId>#shard#<index>)
 
 
+def progress_partition(job_id: str) -> str:
+    return f"progress#{job_id}"
+
+
 class DynamoJobStore:
     def __init__(self, client: DynamoDBClient, table: str, job_types: JobTypes = JOB_TYPES,
                  conflicts: ConflictRetries = CONFLICTS) -> None:
@@ -38,6 +44,7 @@ class DynamoJobStore:
         self._table = table
         self._codec = JobCodec(job_types)
         self._conflicts = conflicts
+        self._progress = DynamoPartition(client, table, "JobId", "ProgressMarkers", progress_partition)
 
     def _key(self, partition: str, sort_key: str) -> Attributes:
         return {"DomainId": {"S": partition}, "JobId": {"S": sort_key}}
@@ -53,6 +60,19 @@ class DynamoJobStore:
         )
         items = [from_item(i) for page in pages for i in page["Items"] if LEGACY_MARKER not in i["JobId"]["S"]]
         return [self._codec.decode(i) for i in items]
+
+    def page(self, domain_id: str, limit: int, after: str | None) -> Page[BatchJob]:
+        items, last = collect(
+            self._db.query, limit, self._key(domain_id, after) if after else None, TableName=self._table,
+            KeyConditionExpression="DomainId = :d", ExpressionAttributeValues=values(d=domain_id),
+            ConsistentRead=True,
+        )
+        jobs = [self._codec.decode(from_item(i)) for i in items if LEGACY_MARKER not in i["JobId"]["S"]]
+        return Page(jobs, last["JobId"]["S"] if last else None)
+
+    def erase_job(self, job_id: str) -> int:
+        """The job's progress markers (its own partition, kept 30 days by TTL otherwise)."""
+        return self._progress.erase_all(job_id)
 
     def create(self, job: BatchJob, client_token: str, request_hash: str) -> bool:
         document = self._codec.encode(job) | {"ClientToken": client_token, "RequestHash": request_hash}
@@ -84,7 +104,7 @@ class DynamoJobStore:
         reached = start + requests
         try:
             self._conflicts.run(lambda: self._db.update_item(
-                TableName=self._table, Key=self._key(f"progress#{job_id}", f"{shard_index:05d}"),
+                TableName=self._table, Key=self._key(progress_partition(job_id), f"{shard_index:05d}"),
                 UpdateExpression="SET Requests = :reached, ExpiresAt = :expires",
                 ConditionExpression="attribute_not_exists(Requests) OR Requests < :reached",
                 ExpressionAttributeValues=values(reached=reached,
@@ -97,7 +117,7 @@ class DynamoJobStore:
     def _processed(self, job_id: str) -> int:
         pages = self._db.get_paginator("query").paginate(
             TableName=self._table, ConsistentRead=True, KeyConditionExpression="DomainId = :p",
-            ProjectionExpression="Requests", ExpressionAttributeValues=values(p=f"progress#{job_id}"),
+            ProjectionExpression="Requests", ExpressionAttributeValues=values(p=progress_partition(job_id)),
         )
         return sum(int(item["Requests"]["N"]) for page in pages for item in page["Items"])
 

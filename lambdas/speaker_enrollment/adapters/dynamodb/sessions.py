@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from ...domain.workflow.sessions import Session, StreamingStatus
 from ...domain.workflow.verification import AuthenticationResult, FraudDetectionResult
 from ..codecs import SCHEMA_VERSION, _version, from_item, to_item
-from .base import CONFLICTS, ConflictRetries, collect, condition_failed, values
+from .base import CONFLICTS, ConflictRetries, condition_failed, values
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -101,15 +101,3 @@ class DynamoSessionStore:
                 return False
             raise
         return True
-
-    def delete_page(self, domain_id: str, after: str | None, limit: int = 100) -> str | None:
-        start: Attributes | None = self._key(domain_id, after) if after else None
-        items, last = collect(self._db.query, limit, start, TableName=self._table,
-                              KeyConditionExpression="DomainId = :d", ExpressionAttributeValues=values(d=domain_id),
-                              ProjectionExpression="DomainId, SessionId")
-        for first in range(0, len(items), 25):  # BatchWriteItem's most
-            requests: Any = [{"DeleteRequest": {"Key": item}} for item in items[first:first + 25]]
-            while requests:
-                response = self._db.batch_write_item(RequestItems={self._table: requests})
-                requests = response.get("UnprocessedItems", {}).get(self._table, [])
-        return last["SessionId"]["S"] if last else None

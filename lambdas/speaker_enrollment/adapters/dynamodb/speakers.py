@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerIdKeys"
 LEGACY_GENERATED_SPEAKER_ID_INDEX = "GeneratedSpeakerId"
 UNREADABLE_INDEX_CODES = frozenset({"ValidationException", "ResourceNotFoundException"})
-SPEAKER_SUMMARY = "DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt"
+# What listings read: the ids, the status and the times, and the version (a listed speaker may be deleted: expiry).
+SPEAKER_SUMMARY = ("DomainId, CustomerSpeakerId, GeneratedSpeakerId, #status, CreatedAt, UpdatedAt, LastAccessedAt, "
+                   "Version")
 COUNT_SLOTS = 16
 SLOT_PREFIX = "#count#"
 FIRST_SPEAKER_ID = "0"  # CustomerSpeakerIds start with [a-zA-Z0-9]: the lowest is "0", above every slot key

@@ -21,11 +21,10 @@ from .errors import (
     ResourceKind,
     ResourceNotFoundError,
 )
-from .maintenance import MaintenanceStarter
+from .maintenance import PURGE, REENCRYPT, MaintenanceStarter
 from .tags import tagged, untagged
 
 MAX_ATTEMPTS = 3
-REENCRYPT = "reencrypt"  # the maintenance task re-encrypting a domain's voiceprints (admin/reencrypt.py)
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class DomainRequest:
 @dataclass(frozen=True)
 class DomainAdmin:
     """`keys` checks that a domain's KMS key can protect its voiceprints; `maintenance` starts the background
-    re-encryption when the key changes."""
+    re-encryption when the key changes, and the purge of a deleted domain's data."""
 
     registry: DomainRegistry
     clock: Callable[[], float]
@@ -132,8 +131,12 @@ class DomainAdmin:
         return self._change(domain_id, lambda d: d.with_tags(untagged(d.tags, keys)))
 
     def delete(self, domain_id: str) -> None:
+        """The domain is gone at once (a tombstone keeps its DomainId from reuse); its speakers, fraudsters, jobs,
+        sessions and inbox objects are purged in the background. Should the purge not start, the scheduled
+        maintenance run starts it (admin/sweep.py)."""
         if not self.registry.delete(domain_id, self.clock()):
             raise ResourceNotFoundError(ResourceKind.DOMAIN, f"Domain '{domain_id}' does not exist")
+        self.maintenance.start(domain_id, PURGE)
 
     def _change(self, domain_id: str, change: Callable[[Domain], Domain]) -> Domain:
         updated = change_domain(self.registry, domain_id, change)

@@ -75,6 +75,21 @@ class Deployment:
 
 
 @dataclass(frozen=True)
+class DeletedDomain:
+    """The tombstone DeleteDomain leaves (the DomainId is never handed out again) and how its purge went."""
+
+    domain_id: str
+    deleted_at: float
+    purged_at: float | None = None  # when a purge of its data last ended
+    purge_error: str | None = None  # why that purge failed, if it did
+
+    def wants_purge(self, now: float, recheck_seconds: float) -> bool:
+        """Never purged, last purge failed, or deleted so recently that a writer in flight at the deletion may have
+        written since the last purge."""
+        return self.purged_at is None or self.purge_error is not None or now - self.deleted_at < recheck_seconds
+
+
+@dataclass(frozen=True)
 class Domain:
     domain_id: str
     name: str

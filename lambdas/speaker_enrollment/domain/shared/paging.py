@@ -16,6 +16,14 @@ class Page(Generic[T]):
     next_position: str | None = None  # None on the last page
 
 
+@dataclass(frozen=True)
+class Erased:
+    """A page of deletions: how many items went, and where the next page starts (None: nothing left)."""
+
+    count: int
+    next_position: str | None = None
+
+
 def newest_first(
     items: Sequence[T], key: Callable[[T], tuple[float, str]], limit: int, after: str | None
 ) -> Page[T]:

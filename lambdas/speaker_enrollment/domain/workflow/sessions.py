@@ -141,12 +141,6 @@ class SessionStore(Protocol):
         """Write the ENDED `session` unless a newer upload took the session over (False)."""
         ...
 
-    def delete_page(self, domain_id: str, after: str | None, limit: int = 100) -> str | None:
-        """Delete up to `limit` of the domain's sessions after the SessionId `after`; the SessionId to go on
-        from, None when none is left (data lifecycle: a deleted domain's sessions)."""
-        ...
-
-
 class SessionInbox(Protocol):
     """The uploaded recording, read and marked with the evaluating function's own access."""
 
