@@ -16,6 +16,7 @@ from helpers import pcm16_wav, recording
 from speaker_enrollment.domain.shared.ids import new_generated_speaker_id, new_id
 from speaker_enrollment.domain.shared.job import JobStatus
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
+from test_api import reencryption_ended
 from test_authorization_local import client, keys_of
 from test_job_e2e import audio, entry, manifest, output_of, run
 
@@ -189,3 +190,32 @@ def test_the_daily_run_deletes_speakers_not_accessed_for_the_retention_period_an
     assert sorted(s["CustomerSpeakerId"] for s in listed) == ["new", "opted-out", "recent"]
     assert speakers.count(domain_id) == 3
     assert json.loads(expiry["output"])["Counts"] == {"SpeakersExpired": 2}  # the page's metric
+
+
+def test_a_key_change_returns_at_once_and_a_refusing_old_key_fails_the_reencryption_until_retried(
+    runtime: LocalRuntime, voice: Any
+) -> None:
+    """UpdateDomain answers IN_PROGRESS at once; the workflow's reencrypt task finds the old key disabled, ends on
+    its Refused state and records FAILED with the key's state; the same key again, once the old one is enabled,
+    completes."""
+    domain_id, old_key = new_domain(runtime, voice)
+    populate(runtime, voice, domain_id)
+    new_key = runtime.client("kms").create_key(Description="new")["KeyMetadata"]["KeyId"]
+    runtime.client("kms").disable_key(KeyId=old_key)
+    update = {"DomainId": domain_id, "Name": "calls", "ServerSideEncryptionConfiguration": {"KmsKeyId": new_key}}
+    answered = voice.update_domain(**update)["Domain"]["ServerSideEncryptionUpdateDetails"]
+    assert answered == {"OldKmsKeyId": old_key, "UpdateStatus": "IN_PROGRESS"}
+    failed = reencryption_ended(voice, domain_id)["ServerSideEncryptionUpdateDetails"]
+    assert failed["UpdateStatus"] == "FAILED" and "DisabledException" in failed["Message"]
+    wait_for(lambda: ended(runtime, domain_id, "reencrypt"), 30)
+    (refused,) = maintenance_runs(runtime, domain_id, "reencrypt")
+    assert (refused["status"], refused.get("error")) == ("FAILED", "KeyUnusable")
+
+    runtime.client("kms").enable_key(KeyId=old_key)
+    voice.update_domain(**update)  # the same key again: retry
+    assert reencryption_ended(voice, domain_id)["ServerSideEncryptionUpdateDetails"] == {
+        "OldKmsKeyId": old_key, "UpdateStatus": "COMPLETED"}
+    runtime.client("kms").disable_key(KeyId=old_key)  # no longer needed: the speakers read under the new key
+    assert voice.describe_speaker(DomainId=domain_id, SpeakerId="allison")["Speaker"]["Status"] == "ENROLLED"
+    speaker = runtime.composition().speakers.get(domain_id, "allison")
+    assert speaker is not None and len(speaker.voiceprint) == 256
