@@ -1,10 +1,12 @@
 """The purge's adapters against moto (issue 15): a table's partition erased a page at a time with BatchWriteItem
 (what DynamoDB leaves unprocessed sent again), every version and delete marker under an inbox prefix deleted, a
-job's work files and progress markers erased, a tombstone's purge recorded."""
+job's work files and progress markers erased, a tombstone's purge recorded, a running job's execution stopped."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -13,8 +15,10 @@ from moto import mock_aws
 from speaker_enrollment.adapters.dynamodb import DynamoDomainStore
 from speaker_enrollment.adapters.dynamodb.partition import PAGE_ITEMS, DynamoPartition, UnprocessedDeletesError
 from speaker_enrollment.adapters.s3 import InboxPrefix, S3WorkStore
+from speaker_enrollment.adapters.stepfunctions import StepFunctionsWorkflow, execution_arn
 from speaker_enrollment.domain.shared.domain import DeletedDomain, Domain
 from speaker_enrollment.domain.shared.watchlist import default_watchlist
+from test_store_contracts import new_job
 
 REGION = "us-east-1"
 TABLE = "speakers"
@@ -132,3 +136,19 @@ def test_a_tombstone_records_how_its_purge_ended_and_lists_with_the_other_tombst
     domains.purged("B" * 22, 60.0)  # a later purge succeeded: the error goes
     assert domains.deleted_page(10, "A" * 22).items == [DeletedDomain("B" * 22, 20.0, 60.0)]
     assert domains.get("C" * 22) is not None
+
+
+def test_a_running_jobs_execution_is_stopped_and_stopping_one_that_never_started_is_harmless() -> None:
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": True}}}
+        arn = sfn.create_state_machine(name="EnrollmentWorkflow", definition=json.dumps(definition),
+                                       roleArn="arn:aws:iam::123456789012:role/workflow")["stateMachineArn"]
+        workflow = StepFunctionsWorkflow(sfn, arn)
+        running, never_started = (replace(new_job("D" * 22), job_id=job_id) for job_id in ("job-1", "job-2"))
+        workflow.start(running)
+        workflow.stop(running, "The job's domain was deleted (DeleteDomain)")
+        workflow.stop(never_started, "The job's domain was deleted (DeleteDomain)")
+        (execution,) = sfn.list_executions(stateMachineArn=arn)["executions"]
+        assert (execution["name"], execution["status"]) == ("job-1", "ABORTED")
+        assert execution_arn(arn, "job-1") == execution["executionArn"]
