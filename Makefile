@@ -7,7 +7,7 @@ MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws clean
 
 setup: $(VENV)/.installed $(MODEL)
 
@@ -52,7 +52,7 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 
 # Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
 # job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
-bench: bench-voiceprint bench-job bench-contention bench-session bench-purge
+bench: bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws
 
 bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
@@ -71,6 +71,11 @@ bench-session: setup speech
 # DeleteDomain of 10,000 and 100,000 speakers on the local runtime, beside the purge task run in-process (issue 15).
 bench-purge: setup
 	$(BIN)/python -m bench.purge
+
+# A projection of one enrollment job in AWS (issue 18): time, cost per 1,000, the binding limit and the best settings, from
+# figures measured here (about 20 s on one core) and AWS's published limits; `python -m bench.aws --help` for your own.
+bench-aws: setup speech
+	$(BIN)/python -m bench.aws
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)

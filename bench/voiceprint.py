@@ -161,7 +161,8 @@ def load_reference() -> Reference:
 def cosine_distances(a: Vectors, b: Vectors) -> Vectors:
     """1 − cos per row, in float64."""
     a, b = a.astype(np.float64), b.astype(np.float64)
-    return 1.0 - np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    distances: Vectors = 1.0 - np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return distances
 
 
 # ------------------------------------------------------------------------------------ measuring
