@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH_VENV := .venv-bench
 MODEL := lambdas/speaker_enrollment/model/ge2e.npz
+VAD_MODEL := lambdas/speaker_enrollment/model/silero_vad.onnx
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge clean
 
-setup: $(VENV)/.installed $(MODEL)
+setup: $(VENV)/.installed $(MODEL) $(VAD_MODEL)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,9 +18,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-model: $(MODEL)
+model: $(MODEL) $(VAD_MODEL)
 
-$(MODEL): tools/build_model.py lambdas/speaker_enrollment/voiceprint/checkpoint.py | $(VENV)/.installed
+# One run writes both: the GE2E weights and the Silero VAD model, each from its pinned wheel.
+$(MODEL) $(VAD_MODEL) &: tools/build_model.py lambdas/speaker_enrollment/voiceprint/checkpoint.py | $(VENV)/.installed
 	$(BIN)/python tools/build_model.py
 
 # Real speech for tests and the demo: Debian's Asterisk prompt packages (8 kHz, real people).
@@ -73,7 +75,7 @@ bench-purge: setup
 	$(BIN)/python -m bench.purge
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)
+	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL) $(VAD_MODEL)
 
 # Third-party wheels of the Lambda functions (python3.12, arm64), built without Docker.
 .PHONY: lambda-layer synth

@@ -154,8 +154,8 @@ def test_a_file_without_speech_adds_none_to_the_pool(run: Runner, audio_objects:
                   audio=MemoryAudio(objects))
     assert statuses(results) == [400, "NEW_ENROLLMENT"]
     assert isinstance(results[0], RequestError) and results[0].error_message == (
-        "Not enough speech: 0.0 s of net speech found in 1 file(s) (s3://inbox/silence.wav (channel 0): 0.0 s); "
-        "at least 30 s is required")
+        "Not enough speech: 0.0 s of net speech found in 1 file(s) (s3://inbox/silence.wav (channel 0): 0.0 s of "
+        "15.0 s of audio); at least 30 s is required")
 
 
 def test_speech_is_pooled_over_the_request_files(run: Runner, store: MemorySpeakers) -> None:
