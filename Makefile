@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BENCH_VENV := .venv-bench
 MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 VAD_MODEL := lambdas/speaker_enrollment/model/silero_vad.onnx
-SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
+SPEECH_STAMP := /usr/share/asterisk/moh/macroform-cold_day.wav
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: setup model speech test lint unit demo chaos bench bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge clean
@@ -24,7 +24,7 @@ model: $(MODEL) $(VAD_MODEL)
 $(MODEL) $(VAD_MODEL) &: tools/build_model.py lambdas/speaker_enrollment/voiceprint/checkpoint.py | $(VENV)/.installed
 	$(BIN)/python tools/build_model.py
 
-# Real speech for tests and the demo: Debian's Asterisk prompt packages (8 kHz, real people).
+# Real speech for tests and the demo: Debian's Asterisk prompt packages (8 kHz, real people), and hold music.
 speech: $(SPEECH_STAMP)
 
 $(SPEECH_STAMP):
