@@ -142,20 +142,21 @@ def pink_noise(seconds: float, peak: float = 0.3, seed: int = 0) -> FloatArray:
     size = int(seconds * RATE)
     spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(size))
     noise = np.fft.irfft(spectrum / np.sqrt(np.maximum(np.arange(spectrum.size), 1)), size)
-    return (noise * peak / np.abs(noise).max()).astype(np.float32)
+    return np.asarray(noise * peak / np.abs(noise).max(), dtype=np.float32)
 
 
 def tones(seconds: float, *hertz: float, level: float = 0.3) -> FloatArray:
     """A steady tone (several frequencies: a chord such as a DTMF digit), summed to peak at `level`."""
     times = np.arange(int(seconds * RATE)) / RATE
-    return (sum(np.sin(2 * np.pi * f * times) for f in hertz) * level / len(hertz)).astype(np.float32)
+    waves = np.sin(2 * np.pi * np.outer(hertz, times)).sum(axis=0)
+    return np.asarray(waves * level / len(hertz), dtype=np.float32)
 
 
 def mix(speech: FloatArray, noise: FloatArray, snr_db: float) -> FloatArray:
     """`speech` with `noise` (at least as long) under it at `snr_db` dB signal-to-noise ratio."""
     under = noise[: speech.size].astype(np.float64)
     gain = np.sqrt(np.mean(speech.astype(np.float64) ** 2) / np.mean(under**2) / 10 ** (snr_db / 10))
-    return (speech + under * gain).astype(np.float32)
+    return np.asarray(speech + under * gain, dtype=np.float32)
 
 
 def wav_bytes(samples: FloatArray | npt.NDArray[np.float32], rate: int = RATE, subtype: str = "PCM_16",
