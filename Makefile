@@ -54,10 +54,14 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 
 # Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
 # job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
-bench: bench-voiceprint bench-job bench-contention bench-session bench-purge
+bench: bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge
 
 bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
+
+# Silero VAD beside WebRTC's: net speech in speech and hold music, CPU per minute of audio on one core (issue 16).
+bench-vad: setup speech
+	$(BIN)/python -m bench.vad
 
 bench-job: setup speech
 	$(BIN)/python -m bench.job

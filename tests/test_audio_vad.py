@@ -5,6 +5,7 @@ VAD alone (issue 16)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +47,7 @@ def net_speech(engine: VoiceprintEngine, audio: FloatArray) -> float:
 
 
 NOT_SPEECH: dict[str, Callable[[], FloatArray]] = {
-    **{f"music-{track}": lambda track=track: hold_music(track, 40.0) for track in samples.HOLD_MUSIC},  # type: ignore[misc]
+    **{f"music-{track}": partial(hold_music, track, 40.0) for track in samples.HOLD_MUSIC},
     "white-noise": lambda: samples.white_noise(40.0),
     "pink-noise": lambda: samples.pink_noise(40.0),
     "tone-440Hz": lambda: samples.tones(40.0, 440.0),
