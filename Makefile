@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH_VENV := .venv-bench
 MODEL := lambdas/speaker_enrollment/model/ge2e.npz
-SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
+VAD_MODEL := lambdas/speaker_enrollment/model/silero_vad.onnx
+SPEECH_STAMP := /usr/share/asterisk/moh/macroform-cold_day.wav
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws clean
 
-setup: $(VENV)/.installed $(MODEL)
+setup: $(VENV)/.installed $(MODEL) $(VAD_MODEL)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +18,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-model: $(MODEL)
+model: $(MODEL) $(VAD_MODEL)
 
-$(MODEL): tools/build_model.py lambdas/speaker_enrollment/voiceprint/checkpoint.py | $(VENV)/.installed
+# One run writes both: the GE2E weights and the Silero VAD model, each from its pinned wheel.
+$(MODEL) $(VAD_MODEL) &: tools/build_model.py lambdas/speaker_enrollment/voiceprint/checkpoint.py | $(VENV)/.installed
 	$(BIN)/python tools/build_model.py
 
-# Real speech for tests and the demo: Debian's Asterisk prompt packages (8 kHz, real people).
+# Real speech for tests and the demo: Debian's Asterisk prompt packages (8 kHz, real people), and hold music.
 speech: $(SPEECH_STAMP)
 
 $(SPEECH_STAMP):
@@ -52,10 +54,14 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 
 # Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
 # job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
-bench: bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws
+bench: bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws
 
 bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
+
+# Silero VAD beside WebRTC's: net speech in speech and hold music, CPU per minute of audio on one core (issue 16).
+bench-vad: setup speech
+	$(BIN)/python -m bench.vad
 
 bench-job: setup speech
 	$(BIN)/python -m bench.job
@@ -78,7 +84,7 @@ bench-aws: setup speech
 	$(BIN)/python -m bench.aws
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)
+	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL) $(VAD_MODEL)
 
 # Third-party wheels of the Lambda functions (python3.12, arm64), built without Docker.
 .PHONY: lambda-layer synth

@@ -38,6 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from speaker_enrollment.domain.workflow.manifest import AudioSpecification
 from speaker_enrollment.domain.workflow.steps import run_shard
 from speaker_enrollment.voiceprint import audio
 from speaker_enrollment.voiceprint.engine import VoiceprintEngine
+from speaker_enrollment.voiceprint.vad import SileroVad
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 2**20
@@ -107,10 +109,15 @@ def corpus(count: int) -> list[Recording]:
     ]
 
 
+@cache
+def _detector() -> SileroVad:
+    return SileroVad()
+
+
 def net_speech(clip: FloatArray) -> float:
     """Net speech seconds the engine will find in `clip` (resample + VAD; no decode, no encoder)."""
     decoded = audio.DecodedAudio("bench", clip, samples.RATE, 1, "RAW")
-    return audio.extract_speech(decoded).net_speech_seconds
+    return audio.extract_speech(decoded, _detector()).net_speech_seconds
 
 
 def clip_for(rec: Recording) -> FloatArray:

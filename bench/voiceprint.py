@@ -214,7 +214,7 @@ def embed_in_batches(engine: VoiceprintEngine, windows: npt.NDArray[np.float32])
 
 def ours_stages(engine: VoiceprintEngine, files: Files) -> dict[str, float]:
     decoded, decoding = timed(lambda: [audio.decode(data, name) for name, data in files])
-    speeches, trimming = timed(lambda: [audio.extract_speech(d) for d in decoded])
+    speeches, trimming = timed(lambda: [audio.extract_speech(d, engine.detector) for d in decoded])
     windows, framing = timed(lambda: np.concatenate([mel_windows(s.samples) for s in speeches]))
     _, encoding = timed(lambda: embed_in_batches(engine, windows))
     return {stage: took.cpu for stage, took in zip(STAGES, (decoding, trimming, framing, encoding), strict=True)}

@@ -18,6 +18,7 @@ from speaker_enrollment.domain.workflow.errors import JobFailure
 from speaker_enrollment.domain.workflow.kinds import JOB_TYPES
 from speaker_enrollment.settings import Tunables
 from speaker_enrollment.voiceprint.model import MODEL_ARTIFACT
+from speaker_enrollment.voiceprint.vad import SILERO_ARTIFACT
 
 from stacks.domain_keys import grant_domain_keys
 from stacks.nag import acknowledge, acknowledge_wildcard, logical_id
@@ -546,11 +547,13 @@ class EnrollmentWorkflow(Construct):
 
 
 def _with_model(code_dir: Path) -> Path:
-    """The code asset, refused without the voiceprint model: functions shipped without it fail every shard."""
-    model = code_dir / MODEL_ARTIFACT.relative_to(MODEL_ARTIFACT.parents[2])
-    if not model.is_file():
-        raise FileNotFoundError(f"The voiceprint model {model} is missing: run `make model` (tools/build_model.py) "
-                                "before synthesizing the stack.")
+    """The code asset, refused without the voiceprint and VAD models: functions shipped without them fail every
+    shard."""
+    for artifact in (MODEL_ARTIFACT, SILERO_ARTIFACT):
+        model = code_dir / artifact.relative_to(artifact.parents[2])
+        if not model.is_file():
+            raise FileNotFoundError(f"The model {model} is missing: run `make model` (tools/build_model.py) "
+                                    "before synthesizing the stack.")
     return code_dir
 
 

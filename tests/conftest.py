@@ -13,6 +13,7 @@ from helpers import SpeechOf, VoiceprintOf, pcm16_wav, recording
 from speaker_enrollment.voiceprint.audio import Speech
 from speaker_enrollment.voiceprint.engine import Voiceprint, VoiceprintEngine
 from speaker_enrollment.voiceprint.model import ModelNotBuiltError, SpeakerEncoder
+from speaker_enrollment.voiceprint.vad import VadModelNotBuiltError
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,10 @@ def engine(encoder: SpeakerEncoder) -> VoiceprintEngine:
     """One engine for the session, on one BLAS thread: two pytest-xdist workers on two cores (or
     anything else running) would otherwise fight over the cores, and spinning BLAS threads then
     cost several times the CPU."""
-    return VoiceprintEngine(encoder=encoder, threads=1)
+    try:
+        return VoiceprintEngine(encoder=encoder, threads=1)
+    except VadModelNotBuiltError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -527,7 +527,8 @@ class FakeEmbedder:
             raise UnreadableAudioError(source, "not a readable audio file (fake embedder)") from None
         if not recording["seconds"]:  # silence: the real engine finds no speech in it
             raise NoSpeechError(source, "no speech found")
-        return Speech(source, fake_voice(recording["voice"]), float(recording["seconds"]))
+        seconds = float(recording["seconds"])
+        return Speech(source, fake_voice(recording["voice"]), seconds, seconds)
 
     def pool(self) -> FakePool:
         return FakePool(self.model_id)

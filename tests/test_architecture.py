@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -68,6 +69,18 @@ def violations(room: str, forbidden: tuple[str, ...]) -> list[str]:
 ])
 def test_each_room_imports_only_what_it_may(room: str, forbidden: tuple[str, ...]) -> None:
     assert violations(room, forbidden) == []
+
+
+# The voiceprint room runs in every Lambda and in the CLI: its third-party imports are what the layer must carry.
+VOICEPRINT_LIBRARIES = {"numpy", "soundfile", "soxr", "webrtcvad", "onnxruntime", "threadpoolctl"}
+
+
+def test_the_voiceprint_room_imports_only_its_libraries() -> None:
+    room = f"{ROOT_NAME}.voiceprint"
+    third_party = {name.split(".")[0] for module, names in imports().items()
+                   if module == room or module.startswith(f"{room}.") for name in names
+                   if name and not name.startswith(ROOT_NAME)} - set(sys.stdlib_module_names)
+    assert third_party <= VOICEPRINT_LIBRARIES, third_party - VOICEPRINT_LIBRARIES
 
 
 def test_only_the_registry_and_the_composition_edges_name_the_job_kinds() -> None:

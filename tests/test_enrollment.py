@@ -154,8 +154,17 @@ def test_a_file_without_speech_adds_none_to_the_pool(run: Runner, audio_objects:
                   audio=MemoryAudio(objects))
     assert statuses(results) == [400, "NEW_ENROLLMENT"]
     assert isinstance(results[0], RequestError) and results[0].error_message == (
-        "Not enough speech: 0.0 s of net speech found in 1 file(s) (s3://inbox/silence.wav (channel 0): 0.0 s); "
-        "at least 30 s is required")
+        "Not enough speech: 0.0 s of net speech found in 1 file(s) (s3://inbox/silence.wav (channel 0): 0.0 s of "
+        "15.0 s of audio); at least 30 s is required")
+
+
+def test_hold_music_alone_is_not_enough_speech(run: Runner, audio_objects: dict[str, bytes]) -> None:
+    """WebRTC's VAD called about 39 s of these 40 s of hold music speech; the 400 says none is (issue 16)."""
+    objects = {**audio_objects, "s3://inbox/music.wav": samples.wav_bytes(samples.hold_music("macroform-cold_day", 40))}
+    (result,) = run(req("on-hold", "ivr", "s3://inbox/music.wav"), audio=MemoryAudio(objects))
+    assert isinstance(result, RequestError) and result.error_message == (
+        "Not enough speech: 0.0 s of net speech found in 1 file(s) (s3://inbox/music.wav (channel 0): 0.0 s of "
+        "40.0 s of audio); at least 30 s is required")
 
 
 def test_speech_is_pooled_over_the_request_files(run: Runner, store: MemorySpeakers) -> None:

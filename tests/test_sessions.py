@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import pytest
+from enrollctl import samples
 from fakes import (
     FakeEmbedder,
     MemoryDomains,
@@ -18,6 +19,7 @@ from fakes import (
     fake_recording,
     fake_voice,
 )
+from speaker_enrollment.domain.ports import Embedder
 from speaker_enrollment.domain.shared.domain import Domain, DomainStatus
 from speaker_enrollment.domain.shared.fraudster import Fraudster
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
@@ -34,6 +36,7 @@ from speaker_enrollment.domain.workflow.sessions import (
     session_id_of,
 )
 from speaker_enrollment.domain.workflow.verification import AuthenticationDecision, FraudDetectionDecision
+from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 from speaker_enrollment.voiceprint.scoring import DEFAULT_FRAUD_RISK_THRESHOLD
 
 DOMAIN = "D" * 22
@@ -55,6 +58,7 @@ class World:
     sessions: MemorySessions = field(default_factory=MemorySessions)
     watchlists: MemoryWatchlists = field(default_factory=MemoryWatchlists)
     clock: Clock = field(default_factory=Clock)
+    embedder: Embedder = field(default_factory=FakeEmbedder)
     sequence: int = 0
 
     def __post_init__(self) -> None:
@@ -63,7 +67,7 @@ class World:
         self.speakers = MemorySpeakers(domains=self.domains)
         self.fraudsters = MemoryFraudsters(watchlists=self.watchlists)
         self.evaluator = SessionEvaluator(self.sessions, self.domains, self.watchlists, self.speakers,
-                                          self.fraudsters, self.inbox, FakeEmbedder(),
+                                          self.fraudsters, self.inbox, self.embedder,
                                           SessionLimits(max_file_bytes=1_000_000, retention_seconds=30 * 86_400.0),
                                           self.clock)
 
@@ -76,10 +80,12 @@ class World:
         return speaker
 
     def upload(self, name: str, voice: str = "alice", seconds: float = 15.0, domain: str = DOMAIN,
-               **metadata: str) -> SessionUpload:
-        """Upload a recording (a new S3 sequencer each time) and return the event's upload."""
+               data: bytes | None = None, **metadata: str) -> SessionUpload:
+        """Upload a recording (a fake one of `voice` unless `data` is given, a new S3 sequencer each time) and
+        return the event's upload."""
         key = f"sessions/{domain}/{name}.wav"
-        self.inbox.put(key, fake_recording(voice, seconds), {k.replace("_", "-"): v for k, v in metadata.items()})
+        self.inbox.put(key, data or fake_recording(voice, seconds),
+                       {k.replace("_", "-"): v for k, v in metadata.items()})
         self.sequence += 1
         return SessionUpload(BUCKET, key, f"{self.sequence:016X}", f"v{self.sequence}")
 
@@ -156,6 +162,18 @@ def test_an_unknown_speaker_is_not_enrolled(world: World) -> None:
 def test_short_speech_is_not_enough_for_either_decision(world: World) -> None:
     world.enroll("caller-1", "alice")
     evaluation = world.evaluate(world.upload("contact-1", "alice", seconds=9.5, speaker_id="caller-1"))
+    session = evaluation.session
+    assert session is not None and session.authentication is not None and session.fraud_detection is not None
+    assert session.authentication.decision is AuthenticationDecision.NOT_ENOUGH_SPEECH
+    assert session.fraud_detection.decision is FraudDetectionDecision.NOT_ENOUGH_SPEECH
+
+
+def test_a_call_of_hold_music_is_not_enough_speech(engine: VoiceprintEngine) -> None:
+    """Real audio and the real engine: WebRTC's VAD heard speech in hold music, Silero hears none (issue 16)."""
+    world = World(embedder=engine)
+    world.enroll("caller-1", "alice")
+    music = samples.wav_bytes(samples.hold_music("reno_project-system", 30))
+    evaluation = world.evaluate(world.upload("contact-1", data=music, speaker_id="caller-1"))
     session = evaluation.session
     assert session is not None and session.authentication is not None and session.fraud_detection is not None
     assert session.authentication.decision is AuthenticationDecision.NOT_ENOUGH_SPEECH

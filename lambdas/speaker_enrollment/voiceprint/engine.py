@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from .audio import DEFAULT_MAX_FILE_BYTES, Speech, decode, extract_speech
 from .features import mel_windows
 from .model import EMBEDDING_SIZE, SpeakerEncoder
+from .vad import SileroVad, SpeechFrames
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -46,8 +47,10 @@ class VoiceprintEngine:
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         batch_windows: int = 512,
         threads: int | None = None,
+        detector: SpeechFrames | None = None,
     ) -> None:
         self.encoder = encoder or SpeakerEncoder()
+        self.detector = detector or SileroVad()
         self.max_file_bytes = max_file_bytes
         self.batch_windows = batch_windows
         self.threads = threads or available_cores()
@@ -58,7 +61,7 @@ class VoiceprintEngine:
 
     def speech(self, data: bytes, source: str, channel: int = 0) -> Speech:
         """Decode one recording and keep its speech; raises AudioError with the reason."""
-        return extract_speech(decode(data, source, channel, self.max_file_bytes))
+        return extract_speech(decode(data, source, channel, self.max_file_bytes), self.detector)
 
     def voiceprint(self, speeches: Sequence[Speech]) -> Voiceprint:
         """One voiceprint pooling the speech of several recordings of the same speaker."""
