@@ -65,9 +65,16 @@ def populate(rt: LocalRuntime, voice: Any, domain_id: str) -> list[str]:
                   Body=pcm16_wav(recording("allison-en", 12, 1)), Metadata={"speaker-id": "allison"})
     s3.put_object(Bucket=rt.inbox_bucket, Key=f"sessions/{domain_id}/call-1.wav",  # a second version
                   Body=pcm16_wav(recording("allison-en", 12, 2)), Metadata={"speaker-id": "allison"})
-    wait_for(lambda: voice.evaluate_session(DomainId=domain_id, SessionNameOrId="call-1")["StreamingStatus"]
-             == "ENDED", 60)
+    wait_for(lambda: session_status(voice, domain_id, "call-1") == "ENDED", 60)
     return [job.job_id]
+
+
+def session_status(voice: Any, domain_id: str, name: str) -> str | None:
+    """None until the upload's evaluation has begun (EvaluateSession: ResourceNotFoundException)."""
+    try:
+        return str(voice.evaluate_session(DomainId=domain_id, SessionNameOrId=name)["StreamingStatus"])
+    except voice.exceptions.ResourceNotFoundException:
+        return None
 
 
 def wait_for(condition: Any, seconds: float) -> float:
