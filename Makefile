@@ -7,7 +7,7 @@ MODEL := lambdas/speaker_enrollment/model/ge2e.npz
 SPEECH_STAMP := /usr/share/asterisk/sounds/it_IT_f_Menardi
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-voiceprint bench-job bench-contention bench-session bench-purge bench-burst clean
 
 setup: $(VENV)/.installed $(MODEL)
 
@@ -71,6 +71,11 @@ bench-session: setup speech
 # DeleteDomain of 10,000 and 100,000 speakers on the local runtime, beside the purge task run in-process (issue 15).
 bench-purge: setup
 	$(BIN)/python -m bench.purge
+
+# 500 session uploads and 3 evaluation jobs of 200 requests at once on the local runtime (issue 18 item 1):
+# sessions/s, requests/s, timeouts and drops (target: none).
+bench-burst: setup speech
+	$(BIN)/python -m bench.burst
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL)

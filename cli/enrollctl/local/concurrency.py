@@ -64,8 +64,8 @@ class InvocationSlots:
         ticket = _Ticket(function_name)
         with self._lock:
             self._waiting.append(ticket)
-            self.peak_waiting = max(self.peak_waiting, len(self._waiting))
             self._admit()
+            self.peak_waiting = max(self.peak_waiting, len(self._waiting))
         ticket.admitted.wait()
 
     def release(self, function_name: str) -> None:

@@ -479,7 +479,8 @@ class LocalRuntime:
     # ---------------------------------------------------------------------------------------- access
 
     def _clients(self, read_timeout: int = 60) -> Clients:
-        return Clients(self.endpoint, self.region, Config(read_timeout=read_timeout))
+        return Clients(self.endpoint, self.region,
+                       Config(read_timeout=read_timeout, max_pool_connections=POOL_CONNECTIONS))
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` bound to the local endpoint."""
