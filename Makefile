@@ -8,7 +8,7 @@ VAD_MODEL := lambdas/speaker_enrollment/model/silero_vad.onnx
 SPEECH_STAMP := /usr/share/asterisk/moh/macroform-cold_day.wav
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup model speech test lint unit demo chaos bench bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws clean
+.PHONY: setup model speech test lint unit demo chaos bench bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws bench-burst clean
 
 setup: $(VENV)/.installed $(MODEL) $(VAD_MODEL)
 
@@ -54,7 +54,7 @@ $(BENCH_VENV)/.installed: bench/requirements.txt requirements.txt
 
 # Both benchmarks: the voiceprint engine against resemblyzer (.venv-bench, issue #2), then a 200-request
 # job on the local runtime against the pure compute of the same audio (the dev venv, issue #3).
-bench: bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws
+bench: bench-vad bench-voiceprint bench-job bench-contention bench-session bench-purge bench-aws bench-burst
 
 bench-voiceprint: setup speech $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m bench.voiceprint
@@ -82,6 +82,11 @@ bench-purge: setup
 # figures measured here (about 20 s on one core) and AWS's published limits; `python -m bench.aws --help` for your own.
 bench-aws: setup speech
 	$(BIN)/python -m bench.aws
+
+# 500 session uploads and 3 evaluation jobs of 200 requests at once on the local runtime (issue 18 item 1):
+# sessions/s, requests/s, timeouts and drops (target: none).
+bench-burst: setup speech
+	$(BIN)/python -m bench.burst
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) cdk.out build $(MODEL) $(VAD_MODEL)

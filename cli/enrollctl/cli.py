@@ -66,12 +66,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from enrollctl.local.runtime import LocalRuntime  # noqa: PLC0415 - moto only when serving
+    from enrollctl.local.concurrency import ConcurrencyLimits  # noqa: PLC0415 - moto only when serving
+    from enrollctl.local.runtime import LocalRuntime  # noqa: PLC0415
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="enrollctl: %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _exit_on_signal)
     runtime = LocalRuntime.start(port=args.port, region=args.region, faults=args.faults, fault_seed=args.fault_seed,
-                                 function_timeouts=dict(args.function_timeout), iam=args.iam)
+                                 function_timeouts=dict(args.function_timeout), iam=args.iam,
+                                 concurrency=ConcurrencyLimits.for_cores(per_function=args.function_concurrency,
+                                                                         total=args.concurrency))
     print(runtime.info().json_line(), flush=True)
     if args.schedules:
         clocked = runtime.start_schedule_clock()
@@ -119,6 +122,12 @@ def _function_timeout(text: str) -> tuple[str, int]:
     return name, int(seconds)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return int(text)
+
+
 def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from enrollctl.local.faults import FAULT_SEED_ENV, FAULTS_ENV, Fault  # noqa: PLC0415
     from enrollctl.local.stack import DEFAULT_PORT, DEFAULT_REGION  # noqa: PLC0415
@@ -137,6 +146,11 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     serve.add_argument("--function-timeout", type=_function_timeout, action="append", default=[],
                        metavar="NAME=SECONDS", help="override the timeout of the function with construct id NAME "
                                                     "(e.g. EnrollShardFunction=4); repeatable")
+    serve.add_argument("--function-concurrency", type=_positive, metavar="N",
+                       help="invocations of one function running at once; the others queue, their timeout counting "
+                            "from when they start (default: the cores)")
+    serve.add_argument("--concurrency", type=_positive, metavar="N",
+                       help="invocations running at once in all (default: twice the cores)")
     serve.add_argument("--iam", action="store_true",
                        help="authorize as in AWS: every Voice ID request as its signer's voiceid:<Operation> (and "
                             "iam:PassRole), and IAM enforced by the emulated services; starts with one "

@@ -8,7 +8,8 @@ event and a Lambda-like context; the result is returned as JSON. An exception be
 (``X-Amz-Function-Error: Unhandled``, payload ``{"errorType", "errorMessage", "stackTrace"}``), exactly
 what Step Functions turns into the task's ``Error`` / ``Cause`` for Retry and Catch.
 
-As Lambda does, the runner enforces each function's timeout: the handler runs in a thread of its own, its context
+Invocations wait for a slot (``concurrency``: bounded per function and in all) before their handler starts. As Lambda
+does, the runner enforces each function's timeout from then: the handler runs in a thread of its own, its context
 reports the time really left, and at the deadline the caller gets ``Sandbox.Timedout`` while the handler thread is
 abandoned (Python cannot stop a thread: it runs on, but every AWS call it still makes fails, see ``call_guard``).
 Faults (``faults``): a throttled invoke is refused with 429 ``TooManyRequestsException`` before the handler runs; a
@@ -22,6 +23,7 @@ run concurrently in server threads).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -39,6 +41,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 
 from enrollctl.local import task_errors
+from enrollctl.local.concurrency import ConcurrencyLimits, InvocationSlots
 from enrollctl.local.faults import Fault, FaultInjector
 from enrollctl.local.invocations import Invocation, InvocationState, Raised, Returned, SandboxGone, acting_as
 
@@ -105,13 +108,16 @@ class InProcessLambda:
     _installs = 0
     _overrides: dict[str, Handler] = {}  # noqa: RUF012 - process-wide registry, guarded by _LOCK
     faults: ClassVar[FaultInjector | None] = None
+    slots: ClassVar[InvocationSlots | None] = None  # None: every invocation starts at once
 
     @classmethod
-    def install(cls, faults: FaultInjector | None = None) -> None:
+    def install(cls, faults: FaultInjector | None = None, limits: ConcurrencyLimits | None = None) -> None:
         with _LOCK:
             cls._installs += 1
             if faults is not None:
                 cls.faults = faults
+            if limits is not None:
+                cls.slots = InvocationSlots(limits)
             LambdaSimpleBackend.invoke = _patched_invoke  # type: ignore[method-assign]
             task_errors.install()
 
@@ -124,6 +130,7 @@ class InProcessLambda:
                 task_errors.uninstall()
                 cls._overrides.clear()
                 cls.faults = None
+                cls.slots = None
 
     @classmethod
     def register(cls, function_name: str, handler: Handler) -> None:
@@ -181,11 +188,31 @@ def runtime_error(error_type: str, request_id: str, message: str) -> dict[str, A
 
 
 def call_function(fn: Any, event: Any) -> Any:
-    """Run the moto LambdaFunction ``fn`` in-process, within its timeout; raise LambdaFunctionError when the
-    invocation fails (the handler raised, timed out, or its sandbox was killed)."""
+    """Run the moto LambdaFunction ``fn`` in-process once it is admitted (``concurrency``), within its timeout
+    counted from then; raise LambdaFunctionError when the invocation fails (the handler raised, timed out, or its
+    sandbox was killed)."""
     request_id = str(uuid.uuid4())
     handler = _handler(fn, request_id)
-    context = LambdaContext(  # after the import: Lambda's init phase does not count against the timeout
+    release = _admitted(fn.function_name)
+    context = _context(fn, request_id)
+    invocation = Invocation(fn.function_name, request_id, context.deadline, kill_after=_kill_point())
+    outcome = _run_until_deadline(handler, event, context, invocation, release)
+    if isinstance(outcome, Raised):
+        raise LambdaFunctionError(outcome.payload)
+    return outcome.value
+
+
+def _admitted(function_name: str) -> Callable[[], None]:
+    """Wait for an invocation slot of ``function_name``; the callable that frees it."""
+    slots = InProcessLambda.slots
+    if slots is None:
+        return lambda: None
+    slots.acquire(function_name)
+    return functools.partial(slots.release, function_name)
+
+
+def _context(fn: Any, request_id: str) -> LambdaContext:
+    return LambdaContext(  # after the import and the wait: neither counts against the timeout
         function_name=fn.function_name,
         function_version=str(getattr(fn, "version", "$LATEST")),
         invoked_function_arn=fn.function_arn,
@@ -193,11 +220,6 @@ def call_function(fn: Any, event: Any) -> Any:
         timeout_seconds=int(fn.timeout or 3),
         aws_request_id=request_id,
     )
-    invocation = Invocation(fn.function_name, request_id, context.deadline, kill_after=_kill_point())
-    outcome = _run_until_deadline(handler, event, context, invocation)
-    if isinstance(outcome, Raised):
-        raise LambdaFunctionError(outcome.payload)
-    return outcome.value
 
 
 def _handler(fn: Any, request_id: str) -> Handler:
@@ -217,14 +239,22 @@ def _kill_point() -> int | None:
     return faults.randint(0, KILL_AFTER_MAX_CALLS)
 
 
-def _run_until_deadline(handler: Handler, event: Any, context: LambdaContext,
-                        invocation: Invocation) -> Returned | Raised:
-    thread = threading.Thread(target=_run_handler, args=(handler, event, context, invocation),
+def _run_until_deadline(handler: Handler, event: Any, context: LambdaContext, invocation: Invocation,
+                        release: Callable[[], None]) -> Returned | Raised:
+    thread = threading.Thread(target=_run_then_release, args=(handler, event, context, invocation, release),
                               name=f"lambda-{invocation.function_name}", daemon=True)
     thread.start()
     if not invocation.ended.wait(invocation.remaining_seconds()):
         invocation.end(InvocationState.TIMED_OUT)
     return _outcome(invocation, context.timeout_seconds)
+
+
+def _run_then_release(handler: Handler, event: Any, context: LambdaContext, invocation: Invocation,
+                      release: Callable[[], None]) -> None:
+    try:
+        _run_handler(handler, event, context, invocation)
+    finally:
+        release()  # when the thread ends, even abandoned: until then it still uses the CPU the slot stands for
 
 
 def _run_handler(handler: Handler, event: Any, context: LambdaContext, invocation: Invocation) -> None:

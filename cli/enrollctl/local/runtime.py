@@ -28,6 +28,7 @@ from speaker_enrollment.settings import Settings
 
 from enrollctl.local import deploy, kms_key_state, resources, stack
 from enrollctl.local.call_guard import CallGuard
+from enrollctl.local.concurrency import ConcurrencyLimits
 from enrollctl.local.events import Deliveries, LambdaTarget, LocalEventBus, Rule
 from enrollctl.local.execution_events import ExecutionStatusEvents
 from enrollctl.local.faults import Fault, FaultCount, FaultInjector
@@ -73,6 +74,10 @@ Faults = FaultInjector | Mapping[Fault, float] | str | None
 # Functions engine invoking the state machine's tasks): with --iam, moto does not check them (they stand for the
 # stack's roles, whose grants the CDK tests check).
 OWN_ACCESS_KEYS = ("local", EVENTBRIDGE_ACCESS_KEY, "ak")
+# botocore keeps 10 connections per client and discards the others: clients shared by many threads (the
+# functions' clients, the API's, moto's engine's, a rule's event deliveries, each holding a connection while its
+# invocation waits for a slot) keep enough for a burst instead of reconnecting on every call.
+POOL_CONNECTIONS = 256
 
 
 @dataclass(frozen=True)
@@ -142,8 +147,9 @@ class LocalRuntime:
                  template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
                  environment: dict[str, str] | None = None, *, faults: Faults = None,
                  fault_seed: int | None = None, function_timeouts: Mapping[str, int] | None = None,
-                 iam: bool = False) -> None:
+                 iam: bool = False, concurrency: ConcurrencyLimits | None = None) -> None:
         self.port = port
+        self.concurrency = concurrency or ConcurrencyLimits.for_cores()
         # iam: the Voice ID API authorizes every request as in AWS, and moto enforces IAM (``iam.LocalIam``)
         self.iam = LocalIam(ACCOUNT_ID, OWN_ACCESS_KEYS) if iam else None
         self.environment_overrides = dict(environment or {})
@@ -181,14 +187,17 @@ class LocalRuntime:
     def start(cls, port: int = DEFAULT_PORT, region: str = DEFAULT_REGION,
               template: dict[str, Any] | Path | None = None, domain_id: str | None = None,
               environment: dict[str, str] | None = None, *, faults: Faults = None, fault_seed: int | None = None,
-              function_timeouts: Mapping[str, int] | None = None, iam: bool = False) -> LocalRuntime:
+              function_timeouts: Mapping[str, int] | None = None, iam: bool = False,
+              concurrency: ConcurrencyLimits | None = None) -> LocalRuntime:
         """`environment` overrides the functions' variables (e.g. LOG_LEVEL, SHARD_SIZE, SPEAKER_QUOTA); `faults`
         (``"dynamodb-throttle=0.2,lambda-crash=0.05"``, see ``faults.Fault``) are injected with a random source
         seeded with `fault_seed`; `function_timeouts` (construct id → seconds, e.g. ``{"EnrollShardFunction": 4}``)
         override the template's timeouts; `iam` authorizes the Voice ID API and the emulated services with IAM,
-        starting with one administrator (``info().admin``)."""
+        starting with one administrator (``info().admin``); `concurrency` bounds the invocations running at once
+        (default: the cores per function, twice that in all; the others queue, see ``concurrency``)."""
         runtime = cls(port=port, region=region, template=template, domain_id=domain_id, environment=environment,
-                      faults=faults, fault_seed=fault_seed, function_timeouts=function_timeouts, iam=iam)
+                      faults=faults, fault_seed=fault_seed, function_timeouts=function_timeouts, iam=iam,
+                      concurrency=concurrency)
         runtime._start()
         return runtime
 
@@ -244,7 +253,7 @@ class LocalRuntime:
         self._guard.install()  # before the handlers' session is made: its hooks are registered at creation
         self._fresh_default_session()
         cold_start(HANDLER_PACKAGES)
-        InProcessLambda.install(self.faults)
+        InProcessLambda.install(self.faults, self.concurrency)
         MapRunner.install()  # moto's Map state stalls after ~985 items per worker
 
     def _fresh_default_session(self) -> None:
@@ -253,6 +262,8 @@ class LocalRuntime:
         the local environment is made and warmed up here, once."""
         self._saved_session = boto3.DEFAULT_SESSION
         boto3.setup_default_session()
+        boto3.DEFAULT_SESSION._session.set_default_client_config(
+            Config(max_pool_connections=POOL_CONNECTIONS))
         for service in WARM_SERVICES:
             boto3.client(service)
 
@@ -384,7 +395,8 @@ class LocalRuntime:
     def _rule(self, target: RuleTarget, mirrored: LocalStack, pattern: dict[str, Any] | None = None) -> Rule:
         """A rule of the local bus invoking the target's function as EventBridge does (signed as EventBridge)."""
         function = next(spec for spec in mirrored.functions if spec.name == target.function_name)
-        lam = Clients(self.endpoint, self.region, Config(read_timeout=900, retries={"total_max_attempts": 1}),
+        lam = Clients(self.endpoint, self.region, Config(read_timeout=900, retries={"total_max_attempts": 1},
+                                                             max_pool_connections=POOL_CONNECTIONS),
                       access_key=EVENTBRIDGE_ACCESS_KEY)("lambda")
         invoke = LambdaTarget(lam, function.name, throttle_retries=target.retry_attempts,
                               error_retries=function.async_retry_attempts, input=target.input)
@@ -467,7 +479,8 @@ class LocalRuntime:
     # ---------------------------------------------------------------------------------------- access
 
     def _clients(self, read_timeout: int = 60) -> Clients:
-        return Clients(self.endpoint, self.region, Config(read_timeout=read_timeout))
+        return Clients(self.endpoint, self.region,
+                       Config(read_timeout=read_timeout, max_pool_connections=POOL_CONNECTIONS))
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` bound to the local endpoint."""
