@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -70,3 +70,11 @@ def plaintext_voiceprints(dynamodb: Any, tables: Iterable[str], vectors: Iterabl
                     if name == "Voiceprint" or (blob is not None and any(p in bytes(blob) for p in packed)):
                         found.append(f"{table}:{name}")
     return found
+
+
+def execution_ended(described: Mapping[str, Any]) -> bool:
+    """A DescribeExecution answer of an execution that has ended with its output recorded: moto sets SUCCEEDED a
+    moment before it writes the output (AWS records both at once), so a poll can see the status without it."""
+    if described["status"] == "RUNNING":
+        return False
+    return described["status"] != "SUCCEEDED" or "output" in described

@@ -23,6 +23,7 @@ from enrollctl.local.lambda_runner import InProcessLambda
 from enrollctl.local.map_runner import PINNED_MOTO_VERSION, MapRunner, MotoVersionError, check_moto_version
 from enrollctl.local.resources import _placeholder_zip
 from enrollctl.local.runtime import LocalRuntime
+from helpers import execution_ended
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor.distributed_item_processor_worker import (  # noqa: E501
     DistributedItemProcessorWorker,
@@ -36,7 +37,6 @@ ITEMS_KEY = "items.json"
 ROLE_ARN = "arn:aws:iam::123456789012:role/big-map"
 FUNCTION = "count-item"
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-FINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def run(definition: dict[str, Any], items: list[Any], timeout: float = 120.0) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         described: dict[str, Any] = sfn.describe_execution(executionArn=execution)
-        if described["status"] in FINAL:
+        if execution_ended(described):
             return described
         time.sleep(0.2)
     raise AssertionError(f"the execution is still RUNNING after {timeout:.0f} s")

@@ -26,6 +26,7 @@ from enrollctl.local.resources import Clients, _placeholder_zip
 from enrollctl.local.schedules import ScheduleClock, rate_seconds
 from enrollctl.local.stack import LocalNames, build_resolver, local_settings, mirror, placeholder_keys
 from enrollctl.local.template import Resolver, TemplateError, find_template, has_path_metadata, load_template
+from helpers import execution_ended
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.config import default_user_config
 from moto.events.models import EventPattern
@@ -353,7 +354,7 @@ def _run(runtime: LocalRuntime, name: str, definition: dict[str, Any], payload: 
     machine = sfn.create_state_machine(name=name, definition=json.dumps(definition),
                                        roleArn=runtime.data_access_role_arn)["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(payload))["executionArn"]
-    return wait_until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    return wait_until(lambda: execution_ended(d := sfn.describe_execution(executionArn=execution)) and d)
 
 
 def test_a_handler_exception_is_a_function_error_that_retry_and_catch_see(runtime: LocalRuntime) -> None:
@@ -659,7 +660,7 @@ def _execute(runtime: LocalRuntime, scope: str, payload: dict[str, Any]) -> dict
     sfn = runtime.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=runtime.state_machine_arns[scope],
                                     input=json.dumps(payload))["executionArn"]
-    return wait_until(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    return wait_until(lambda: execution_ended(d := sfn.describe_execution(executionArn=execution)) and d)
 
 
 def test_an_execution_of_the_second_state_machine_runs_its_lambda_loop(template: dict[str, Any]) -> None:

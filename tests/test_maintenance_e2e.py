@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from enrollctl.local import LocalRuntime
-from helpers import pcm16_wav, recording
+from helpers import execution_ended, pcm16_wav, recording
 from speaker_enrollment.domain.shared.ids import new_generated_speaker_id, new_id
 from speaker_enrollment.domain.shared.job import JobStatus
 from speaker_enrollment.domain.shared.speaker import Speaker, SpeakerStatus
@@ -94,7 +94,7 @@ def maintenance_runs(rt: LocalRuntime, domain_id: str, task: str) -> list[dict[s
 
 def ended(rt: LocalRuntime, domain_id: str, task: str, count: int = 1) -> bool:
     runs = maintenance_runs(rt, domain_id, task)
-    return len(runs) >= count and all(run["status"] != "RUNNING" for run in runs)
+    return len(runs) >= count and all(execution_ended(run) for run in runs)
 
 
 def items_of(rt: LocalRuntime, domain_id: str, job_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
