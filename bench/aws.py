@@ -65,7 +65,7 @@ import subprocess
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,6 +76,7 @@ from speaker_enrollment.voiceprint.engine import VoiceprintEngine
 from threadpoolctl import threadpool_limits
 
 from bench.voiceprint import batch, max_rss_mb, ours, pin_to_one_cpu, timed
+from stacks.workflow import RetryPolicy
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -145,16 +146,18 @@ class Limits:
 
 @dataclass(frozen=True)
 class StepRetry:
-    """The shard task's Retry on Lambda's service errors (stacks/workflow.py RetryPolicy)."""
+    """The shard task's Retry on Lambda's service errors: the stack's own RetryPolicy (stacks/workflow.py)."""
 
-    interval_s: float = 2.0
-    max_attempts: int = 6
-    backoff: float = 2.0
-    max_delay_s: float = 60.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @property
+    def max_attempts(self) -> int:
+        return self.policy.max_attempts
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         """FULL jitter: uniform between 0 and the backed-off interval."""
-        return rng.uniform(0.0, min(self.max_delay_s, self.interval_s * self.backoff ** (attempt - 1)))
+        p = self.policy
+        return rng.uniform(0.0, min(p.max_delay_seconds, p.interval_seconds * p.backoff_rate ** (attempt - 1)))
 
 
 # botocore's legacy retries for DynamoDB (botocore/data/_retry.json): 10 attempts, 0.05 s doubling: 25.55 s of backoff.
